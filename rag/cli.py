@@ -1,0 +1,154 @@
+"""Command line: `rag index`, `rag ask`, `rag eval`, `rag bench`."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from rag.settings import from_env
+
+
+def _settings(args):
+    return from_env(
+        corpus_dir=getattr(args, "corpus", None),
+        index_dir=getattr(args, "index", None),
+        model=getattr(args, "model", None),
+    )
+
+
+def cmd_index(args) -> int:
+    from rag.store import build
+
+    settings = _settings(args)
+    report = build(settings, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr), force=args.force)
+    print(
+        f"{report.articles} article(s) indexed, {len(report.skipped)} skipped; "
+        f"{report.chunks} chunks, {report.sentences} sentences; "
+        f"re-embedded {len(report.embedded_articles)}, reused {len(report.reused_articles)}; "
+        f"{report.seconds:.1f}s -> {report.folder}"
+    )
+    for s in report.skipped:
+        print(f"  skipped {s.path.name}: {s.reason}")
+    return 0
+
+
+def format_answer(answer) -> str:
+    """Readable text for a terminal: the answer, then numbered sources."""
+    lines = []
+    if answer.notice:
+        lines.append(f"({answer.notice})")
+    if answer.abstained:
+        lines.append(answer.answer)
+        if answer.passages:
+            lines.append("\nClosest passages:")
+            for p in answer.passages[:3]:
+                lines.append(f"  - {p.title} [{p.doc_id}, chars {p.start}-{p.end}]: {p.text[:160]}…")
+        return "\n".join(lines)
+    lines.append(answer.answer)
+    lines.append("\nSources:")
+    for c in answer.citations:
+        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
+    return "\n".join(lines)
+
+
+def cmd_ask(args) -> int:
+    from rag.answer import QuestionError
+    from rag.assistant import Assistant
+
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731  keeps stdout clean for --json
+    assistant = Assistant(_settings(args), progress=not args.json, log=log)
+    try:
+        answer = assistant.ask(args.question, k=args.k, mode=args.mode)
+    except QuestionError as exc:
+        if args.json:
+            print(json.dumps({"question": args.question, "error": str(exc)}, ensure_ascii=False))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from rag.evaluation import run_cli
+
+    return run_cli(args)
+
+
+def cmd_bench(args) -> int:
+    from rag.bench import run_cli
+
+    return run_cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Extractive, cited answers from a folder of articles.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p):
+        p.add_argument("--corpus", type=Path, help="folder of articles (default: seeds/)")
+        p.add_argument("--index", type=Path, help="index folder (default: index/)")
+        p.add_argument("--model", help="embedding model: 'bundled' or a local model folder")
+
+    p = sub.add_parser("index", help="build or update the index")
+    common(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("ask", help="answer a question with quoted, cited sentences")
+    common(p)
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="score the system on a question set or a SQuAD file")
+    common(p)
+    p.add_argument("--questions", type=Path, help="question set (default: seeds/questions.jsonl)")
+    p.add_argument("--squad", type=Path, help="a SQuAD v1.1-format JSON file to evaluate on instead")
+    p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
+    p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")
+    p.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated retrieval modes")
+    p.add_argument("--k", type=int, default=5, help="passages retrieved per question")
+    p.add_argument("--output", type=Path, help="write report.json, report.md and hitk.png here")
+    p.add_argument("--min-hit5", type=float, help="exit 1 if hybrid hit@5 is below this")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="measure speed and memory at several sizes")
+    common(p)
+    p.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated vector counts")
+    p.add_argument("--output", type=Path, help="write bench.json and bench.png here")
+    p.add_argument("--queries", type=int, default=200, help="queries per measurement")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `rag` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # IndexBusy and friends: a clear message, not a traceback
+        from rag.store import IndexError_
+
+        if isinstance(exc, IndexError_):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

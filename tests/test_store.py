@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pytest
+
+from rag.settings import from_env
+from rag.store import CURRENT, IndexCorrupt, IndexMissing, build, ensure_index, live_folder, load_index
+from tests.conftest import quiet
+
+
+@pytest.fixture
+def settings(corpus_copy, tmp_path):
+    return from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+
+
+def test_round_trip_and_up_to_date(settings):
+    first = build(settings, progress=False, log=quiet)
+    assert len(first.embedded_articles) == 5 and first.chunks > 5
+    index = load_index(settings.index_dir)
+    assert len(index.chunks) == first.chunks == index.vectors.ntotal
+    assert index.manifest["counts"]["articles"] == 5
+    assert np.allclose(np.linalg.norm(index.chunk_vectors, axis=1), 1.0, atol=1e-4)
+    for chunk in index.chunks:
+        text = (settings.corpus_dir / f"{chunk.doc_id}.txt").read_text(encoding="utf-8")
+        assert text[chunk.start : chunk.end] == chunk.text
+    again = build(settings, progress=False, log=quiet)
+    assert again.embedded_articles == [] and again.folder == first.folder
+
+
+def test_changing_one_article_re_embeds_only_it(settings):
+    build(settings, progress=False, log=quiet)
+    before = load_index(settings.index_dir)
+    target = settings.corpus_dir / "002_c697df2783ecb75a.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\nA new closing sentence about Serbia.\n", encoding="utf-8")
+    (settings.corpus_dir / "004_f18814f87b6a3778.txt").unlink()
+    report = build(settings, progress=False, log=quiet)
+    assert report.embedded_articles == ["002_c697df2783ecb75a"]
+    assert sorted(report.reused_articles) == ["000_46a559f0544261a8", "001_b514283cee207ec3", "003_4b5c9540a69ebcf9"]
+    after = load_index(settings.index_dir)
+    assert "004_f18814f87b6a3778" not in after.manifest["articles"]
+    assert any("A new closing sentence about Serbia." in c.text for c in after.chunks)
+    # Reused vectors are the very same numbers.
+    old = {(c.doc_id, c.chunk_no): v for c, v in zip(before.chunks, before.chunk_vectors)}
+    for c, v in zip(after.chunks, after.chunk_vectors):
+        if c.doc_id == "000_46a559f0544261a8":
+            assert np.array_equal(old[(c.doc_id, c.chunk_no)], v)
+
+
+def test_missing_index_is_reported(tmp_path):
+    with pytest.raises(IndexMissing, match="rag index"):
+        load_index(tmp_path / "none")
+
+
+@pytest.mark.parametrize("damage", ["truncate_vectors", "flip_chunks", "drop_manifest", "bad_pointer"])
+def test_damaged_index_is_detected_then_rebuilt(settings, damage):
+    build(settings, progress=False, log=quiet)
+    folder = live_folder(settings.index_dir)
+    if damage == "truncate_vectors":
+        path = folder / "chunk_vectors.npy"
+        path.write_bytes(path.read_bytes()[:100])
+    elif damage == "flip_chunks":
+        path = folder / "chunks.json"
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows[0]["text"] = "tampered"
+        path.write_text(json.dumps(rows), encoding="utf-8")
+    elif damage == "drop_manifest":
+        (folder / "manifest.json").unlink()
+    else:
+        (settings.index_dir / CURRENT).write_text("../../etc", encoding="utf-8")
+    with pytest.raises(IndexCorrupt):
+        load_index(settings.index_dir)
+    messages = []
+    index = ensure_index(settings, progress=False, log=messages.append)
+    assert any("damaged" in m for m in messages)
+    assert index.chunks[0].text != "tampered" and len(index.manifest["articles"]) == 5
+
+
+def test_leftover_partial_build_is_ignored_and_cleaned(settings):
+    build(settings, progress=False, log=quiet)
+    partial = settings.index_dir / ".tmp-gen-crashed"
+    partial.mkdir()
+    (partial / "chunks.json").write_text("[", encoding="utf-8")
+    index = load_index(settings.index_dir)
+    assert len(index.manifest["articles"]) == 5
+    build(settings, progress=False, log=quiet, force=True)
+    assert not partial.exists()
