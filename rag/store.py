@@ -241,6 +241,8 @@ def _build_locked(settings: Settings, index_dir: Path, progress: bool, log, forc
         log(f"skipped {s.path.name}: {s.reason}")
     for note in corpus.notes:
         log(f"note: {note}")
+    if not corpus.articles:
+        raise ValueError(f"no usable articles in {settings.corpus_dir}: {corpus.summary()}")
     model_id = resolve_model(settings.model)[1]
     old = _previous(index_dir)
     if old is not None and not force and stale_reason(old.manifest, corpus, settings, model_id) is None:

@@ -84,3 +84,12 @@ def test_leftover_partial_build_is_ignored_and_cleaned(settings):
     assert len(index.manifest["articles"]) == 5
     build(settings, progress=False, log=quiet, force=True)
     assert not partial.exists()
+
+
+def test_corpus_without_usable_articles_is_a_clear_error(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("", encoding="utf-8")
+    settings = from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "i")
+    with pytest.raises(ValueError, match="no usable articles .* 1 empty file"):
+        build(settings, progress=False, log=quiet)
