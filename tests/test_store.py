@@ -91,5 +91,5 @@ def test_corpus_without_usable_articles_is_a_clear_error(tmp_path):
     corpus.mkdir()
     (corpus / "a.txt").write_text("", encoding="utf-8")
     settings = from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "i")
-    with pytest.raises(ValueError, match="no usable articles .* 1 empty file"):
+    with pytest.raises(ValueError, match=r"no usable articles .*\(1 empty file\)"):
         build(settings, progress=False, log=quiet)
