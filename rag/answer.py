@@ -111,22 +111,28 @@ def has_type(sentence: str, kind: str | None) -> bool:
     return kind is not None and bool(_TYPE_PATTERNS[kind].search(sentence))
 
 
-def score_sentences(question: str, qvec: np.ndarray, sentence_ids: list[int], index: Index, dense_weight: float, type_bonus: float = 0.0) -> np.ndarray:
-    """Score = dense_weight * cosine + (1 - dense_weight) * lexical overlap, plus `type_bonus`
-    when the sentence holds the kind of thing the question asks for (a number for "how many")."""
+def score_sentences(question: str, qvec: np.ndarray, sentence_ids: list[int], index: Index, dense_weight: float, type_bonus: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(relevance, ranking score) per sentence.
+
+    relevance = dense_weight * cosine + (1 - dense_weight) * lexical overlap decides whether to
+    answer at all; the ranking score adds `type_bonus` to sentences holding the kind of thing the
+    question asks for (a number for "how many"), which orders candidates but proves no relevance.
+    """
     if not sentence_ids:
-        return np.zeros(0, dtype=np.float32)
+        empty = np.zeros(0, dtype=np.float32)
+        return empty, empty
     dense = index.sentence_vectors[sentence_ids] @ qvec
     q_terms = terms(question)
     lex = np.array(
         [lexical_overlap(q_terms, index.sentence_terms[i], index.lexical.idf) for i in sentence_ids],
         dtype=np.float32,
     )
-    score = dense_weight * dense + (1.0 - dense_weight) * lex
+    relevance = dense_weight * dense + (1.0 - dense_weight) * lex
     kind = expected_type(question)
-    if kind and type_bonus:
-        score = score + type_bonus * np.array([has_type(index.sentences[i].text, kind) for i in sentence_ids], dtype=np.float32)
-    return score
+    if not (kind and type_bonus):
+        return relevance, relevance
+    typed = np.array([has_type(index.sentences[i].text, kind) for i in sentence_ids], dtype=np.float32)
+    return relevance, relevance + type_bonus * typed
 
 
 def select(scores: np.ndarray, vectors: np.ndarray, max_n: int, ratio: float, redundancy_max: float) -> list[int]:
@@ -154,10 +160,10 @@ def answer_from(question: str, qvec: np.ndarray, passages: list[Passage], index:
             if sid not in passage_of:
                 passage_of[sid] = p
                 ids.append(sid)
-    scores = score_sentences(question, qvec, ids, index, settings.answer_dense_weight, settings.type_bonus)
+    relevance, scores = score_sentences(question, qvec, ids, index, settings.answer_dense_weight, settings.type_bonus)
     if len(scores) == 0:
         return [], True, 0.0
-    best = float(scores.max())
+    best = float(relevance.max())
     if best < settings.abstain_threshold:
         return [], True, best
     picked = select(scores, index.sentence_vectors[ids], settings.max_answer_sentences, settings.answer_ratio, settings.redundancy_max)

@@ -31,12 +31,12 @@ class Settings:
     index_type: str = "auto"
     flat_max: int = 200_000
     # Answer: sentence score = answer_dense_weight * cosine + (1 - it) * lexical overlap.
-    answer_dense_weight: float = 0.6
+    answer_dense_weight: float = 0.5
     # Added to a sentence holding what the question asks for (a number for "how many"...).
-    type_bonus: float = 0.1
+    type_bonus: float = 0.15
     max_answer_sentences: int = 3
     # Below this best-sentence score the assistant abstains (chosen with `rag eval`).
-    abstain_threshold: float = 0.40
+    abstain_threshold: float = 0.35
     # A further sentence joins the answer only if it scores this close to the best one.
     answer_ratio: float = 0.85
     redundancy_max: float = 0.8
