@@ -1,5 +1,6 @@
 """Shared fixtures: the real seeds, the real bundled model, a real index in a temp folder."""
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,21 @@ def corpus_copy(tmp_path) -> Path:
     for f in SEEDS.glob("*.txt"):
         shutil.copy(f, folder / f.name)
     return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(assistant):
+    import app
+
+    service = app.Service(assistant, assistant.settings)
+    demo = app.build_app(service).queue(default_concurrency_limit=2)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}"
+    demo.close()

@@ -1,0 +1,150 @@
+"""The chat page: ask the articles a question, get quoted sentences with their sources.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--auth user:password]
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+import threading
+import time
+import traceback
+
+import rag  # noqa: F401  (sets the offline and no-analytics environment before gradio loads)
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from rag.answer import QuestionError  # noqa: E402
+from rag.assistant import Assistant  # noqa: E402
+from rag.page import answer_messages, collection_markdown, escape  # noqa: E402
+from rag.settings import from_env  # noqa: E402
+
+EXAMPLES = [
+    "How many people attended the webinars on Belgian HR practices?",
+    "Who received a special ACSH award at the New York workshop?",
+    "When did the Serbian delegation visit Belgium?",
+    "How many countries participate in the Astana Civil Service Hub?",
+]
+CSS = """
+.rag-source { margin: 0.4em 0 0.8em; }
+.rag-source blockquote { margin: 0.3em 0 0; padding-left: 0.8em; border-left: 3px solid #bbb; }
+.rag-source mark { background: #ffe58a; padding: 0 2px; }
+"""
+
+
+class Service:
+    """Holds the assistant; a failure to load it becomes a message, retried on the next question."""
+
+    def __init__(self, assistant: Assistant | None = None, settings=None):
+        self.settings = settings or from_env()
+        self._assistant = assistant
+        self._lock = threading.Lock()
+
+    def assistant(self) -> Assistant:
+        with self._lock:
+            if self._assistant is None:
+                self._assistant = Assistant(self.settings, progress=True)
+            return self._assistant
+
+    def ask_json(self, question: str, k: int | None = None) -> dict:
+        """The `rag ask --json` object, or {"question", "error"}."""
+        try:
+            return self.assistant().ask(question, k=k or None).to_dict()
+        except QuestionError as exc:
+            return {"question": question, "error": str(exc)}
+        except Exception as exc:  # the server keeps serving; the caller gets a message
+            traceback.print_exc()
+            return {"question": question, "error": f"The assistant is unavailable: {exc}"}
+
+    def respond(self, message: str, history: list, k: float, show_scores: bool):
+        """Chat handler: append the question and its answer (or a clear error) to the history."""
+        history = list(history or []) + [{"role": "user", "content": escape(message or "")}]
+        try:
+            answer = self.assistant().ask(message, k=int(k))
+            history += answer_messages(answer, show_scores)
+        except QuestionError as exc:
+            history.append({"role": "assistant", "content": f"⚠️ {escape(str(exc))}"})
+        except Exception as exc:
+            traceback.print_exc()
+            history.append({"role": "assistant", "content": f"⚠️ The assistant is unavailable: {escape(str(exc))}"})
+        return "", history
+
+
+def build_app(service: Service) -> gr.Blocks:
+    """The page: description, chat, examples, settings, and the `/ask` API endpoint."""
+    try:
+        about = collection_markdown(service.assistant().index.titles)
+    except Exception as exc:
+        about = f"⚠️ The index could not be loaded: {escape(str(exc))}"
+    with gr.Blocks(title="Ask the articles") as demo:
+        gr.Markdown("## Ask the articles\nAnswers are **quoted verbatim** from the articles, with sources. "
+                    "When the articles don't answer, the assistant says so.")
+        with gr.Accordion("What the collection covers", open=False):
+            gr.Markdown(about)
+        chat = gr.Chatbot(label="Answers", height=520, buttons=["copy", "copy_all"], elem_id="chat")
+        box = gr.Textbox(placeholder="Ask a question about the articles and press Enter", show_label=False,
+                         elem_id="question", lines=1, max_lines=4, submit_btn=True)
+        gr.Examples(EXAMPLES, inputs=[box], label="Examples")
+        with gr.Accordion("Settings", open=False):
+            k = gr.Slider(1, 20, value=service.settings.k, step=1, label="Passages to read")
+            show_scores = gr.Checkbox(False, label="Show scores")
+        box.submit(service.respond, [box, chat, k, show_scores], [box, chat], api_visibility="private")
+        gr.api(service.ask_json, api_name="ask")
+    return demo
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    env = os.environ
+    p = argparse.ArgumentParser(description="Serve the chat page.")
+    p.add_argument("--host", default=env.get("RAG_HOST") or env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+                   help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the page to the network)")
+    p.add_argument("--port", type=int, default=int(env.get("RAG_PORT") or env.get("GRADIO_SERVER_PORT") or 7860))
+    p.add_argument("--auth", default=env.get("RAG_AUTH"), help="require a login, as USER:PASSWORD")
+    p.add_argument("--concurrency", type=int, default=2, help="questions answered at once (default: 2 cores)")
+    args = p.parse_args(argv)
+    if args.auth and ":" not in args.auth:
+        p.error("--auth must be USER:PASSWORD")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the index if needed, then serve the page until interrupted."""
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    service = Service()
+    try:
+        service.assistant()
+    except Exception as exc:  # serve anyway: the page shows the problem
+        print(f"warning: the index could not be loaded: {exc}", file=sys.stderr)
+    demo = build_app(service).queue(default_concurrency_limit=args.concurrency)
+    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    if not is_loopback(args.host) and not auth:
+        print(f"warning: serving on {args.host} without --auth: anyone who can reach this machine can use it",
+              file=sys.stderr)
+    demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=False, prevent_thread_lock=True,
+                quiet=True, css=CSS, footer_links=[])
+    print(f"Serving on http://{args.host}:{args.port}  (ready in {time.perf_counter() - t0:.1f}s; Ctrl+C stops)",
+          flush=True)
+    try:
+        demo.block_thread()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

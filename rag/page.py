@@ -1,0 +1,97 @@
+"""HTML/Markdown for the chat page: answers, sources with the quoted sentence highlighted.
+
+Every piece of article or user text goes through `escape` first, so nothing a user types or an
+article contains is ever rendered as HTML or Markdown.
+"""
+from __future__ import annotations
+
+from rag.answer import Answer, Citation
+from rag.retrieval import Passage
+
+# HTML and Markdown syntax characters, replaced by entities so they show as themselves.
+_ENTITIES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#!|~$"}
+
+
+def escape(text: str) -> str:
+    """Text safe to drop into Markdown+HTML: shown exactly as typed, never interpreted."""
+    return "".join(_ENTITIES.get(c, c) for c in text)
+
+
+def highlight(passage: Passage, spans: list[tuple[int, int]]) -> str:
+    """The passage text, escaped, with each (start, end) article span wrapped in <mark>."""
+    text, base = passage.text, passage.start
+    pieces, pos = [], 0
+    for start, end in sorted(spans):
+        s, e = max(start - base, pos), min(end - base, len(text))
+        if s >= e:
+            continue
+        pieces.append(escape(text[pos:s]))
+        pieces.append(f"<mark>{escape(text[s:e])}</mark>")
+        pos = e
+    pieces.append(escape(text[pos:]))
+    return "".join(pieces)
+
+
+def _passage_for(citation: Citation, passages: list[Passage]) -> Passage | None:
+    for p in passages:
+        if p.doc_id == citation.doc_id and p.start <= citation.start and citation.end <= p.end:
+            return p
+    return None
+
+
+def answer_markdown(answer: Answer, show_scores: bool = False) -> str:
+    """The answer bubble: quoted sentences with their [n] markers, or the abstention."""
+    notice = f"_{escape(answer.notice)}_\n\n" if answer.notice else ""
+    if answer.abstained:
+        return notice + f"**{escape(answer.answer)}**"
+    parts = []
+    for c in answer.citations:
+        score = f" <small>({c.score:.2f})</small>" if show_scores else ""
+        parts.append(f"“{escape(c.text)}” <sup>[{c.n}]</sup>{score}")
+    return notice + "\n\n".join(parts)
+
+
+def sources_html(answer: Answer, show_scores: bool = False) -> str:
+    """One block per citation (or per closest passage when abstaining), quoted sentence marked."""
+    blocks = []
+    if answer.abstained:
+        for p in answer.passages[:3]:
+            score = f" · score {p.score:.3f}" if show_scores else ""
+            blocks.append(
+                f"<div class='rag-source'><b>{escape(p.title)}</b><br>"
+                f"<code>{escape(p.doc_id)}</code> · chars {p.start}–{p.end}{score}"
+                f"<blockquote>{highlight(p, [])}</blockquote></div>"
+            )
+        return "\n".join(blocks)
+    for c in answer.citations:
+        passage = _passage_for(c, answer.passages)
+        body = highlight(passage, [(c.start, c.end)]) if passage else f"<mark>{escape(c.text)}</mark>"
+        score = f" · score {c.score:.3f}" if show_scores else ""
+        blocks.append(
+            f"<div class='rag-source'><b>[{c.n}] {escape(c.title)}</b><br>"
+            f"<code>{escape(c.doc_id)}</code> · chars {c.start}–{c.end}{score}"
+            f"<blockquote>{body}</blockquote></div>"
+        )
+    return "\n".join(blocks)
+
+
+def answer_messages(answer: Answer, show_scores: bool = False) -> list[dict]:
+    """Chat messages for one answer: the answer, then a collapsible sources section."""
+    messages = [{"role": "assistant", "content": answer_markdown(answer, show_scores)}]
+    if answer.abstained and answer.passages:
+        title = f"Closest passages ({min(3, len(answer.passages))})"
+    elif answer.citations:
+        title = f"Sources ({len(answer.citations)})"
+    else:
+        return messages
+    messages.append(
+        {"role": "assistant", "content": sources_html(answer, show_scores), "metadata": {"title": title, "status": "done"}}
+    )
+    return messages
+
+
+def collection_markdown(titles: dict[str, str]) -> str:
+    """A short description of what the articles cover."""
+    lines = [f"**{len(titles)} articles** are searched. Answers are sentences quoted from them, with sources."]
+    lines += [f"- {escape(t)}" for t in sorted(titles.values())]
+    return "\n".join(lines)

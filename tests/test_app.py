@@ -1,0 +1,116 @@
+"""The chat page's server, driven through gradio_client against a real server on loopback."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from rag.page import answer_messages, escape, highlight
+from rag.retrieval import Passage
+from rag.settings import ROOT
+from tests.conftest import free_port
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
+
+
+def test_ask_endpoint_returns_the_cited_answer(client):
+    data = client.predict("How many people attended the webinars on Belgian HR practices?", 8, api_name="/ask")
+    assert data["abstained"] is False
+    assert any("120" in c["text"] and c["doc_id"] == "000_46a559f0544261a8" for c in data["citations"])
+    assert "[1]" in data["answer"]
+
+
+def test_bad_questions_get_messages_and_the_server_keeps_serving(client):
+    assert client.predict("", 8, api_name="/ask")["error"] == "Please type a question."
+    assert client.predict("   \n\t ", 8, api_name="/ask")["error"] == "Please type a question."
+    long = client.predict("What did the OECD propose? " * 3000, 8, api_name="/ask")
+    assert "long" in long["notice"] and len(long["question"]) <= 2000
+    xss = client.predict(XSS, 8, api_name="/ask")
+    assert xss["question"] == XSS and (xss["abstained"] or xss["citations"])
+    again = client.predict("Who received a special ACSH award at the New York workshop?", 8, api_name="/ask")
+    assert any("William Shields" in c["text"] for c in again["citations"])
+
+
+def test_chat_handler_escapes_and_reports_errors(assistant):
+    import app
+
+    service = app.Service(assistant, assistant.settings)
+    _, history = service.respond(XSS, [], 8, False)
+    assert history[0]["content"] == escape(XSS) and "<img" not in history[0]["content"]
+    _, history = service.respond("", history, 8, False)
+    assert history[-1]["content"].startswith("⚠️") and "Please type a question" in history[-1]["content"]
+    _, history = service.respond("How many people attended the webinars on Belgian HR practices?", history, 8, True)
+    sources = history[-1]
+    assert sources["metadata"]["title"].startswith("Sources (")
+    assert "<mark>Webinars were attended by 120 people" in sources["content"] and "score" in sources["content"]
+
+
+def test_unloadable_index_is_a_message_not_a_crash(tmp_path):
+    import app
+    from rag.settings import from_env
+
+    empty = tmp_path / "corpus"
+    empty.mkdir()
+    service = app.Service(settings=from_env(env={}, corpus_dir=empty, index_dir=tmp_path / "index"))
+    _, history = service.respond("Anything?", [], 8, False)
+    assert "unavailable" in history[-1]["content"] and "no usable articles" in history[-1]["content"]
+    assert "error" in service.ask_json("Anything?")
+
+
+def test_rendering_escapes_and_marks_the_sentence():
+    text = "Intro <b>bold</b>. The [key](http://x) sentence *here*. Tail."
+    p = Passage(0, "d", "T <i>", 0, 100, 100 + len(text), text, 1.0)
+    s = 100 + text.index("The [key]")
+    e = 100 + text.index("Tail.") - 1
+    out = highlight(p, [(s, e)])
+    assert "<b>" not in out and "&#60;b&#62;" in out
+    assert out.count("<mark>") == 1 and "&#91;key&#93;" in out.split("<mark>")[1]
+    assert escape('a"b\'c&') == "a&#34;b&#39;c&#38;"
+
+
+def test_abstention_is_offered_as_closest_passages(assistant):
+    answer = assistant.ask("What is the boiling point of mercury?")
+    messages = answer_messages(answer)
+    assert "don&#39;t answer" in messages[0]["content"]
+    assert messages[1]["metadata"]["title"].startswith("Closest passages")
+
+
+def test_app_script_serves_and_rejects_unknown_flags(seed_settings, assistant):
+    bad = subprocess.run([sys.executable, "app.py", "--bogus"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
+    port = free_port()
+    env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir))
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        line = ""
+        while time.monotonic() < deadline and "Serving on" not in line:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "app.py exited early"
+        assert f"http://127.0.0.1:{port}" in line
+        from gradio_client import Client
+
+        data = Client(f"http://127.0.0.1:{port}", verbose=False).predict("Where was the ACSH-ICSC workshop held?", 8, api_name="/ask")
+        assert any("New York" in c["text"] for c in data["citations"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_binding_all_interfaces_without_auth_warns(seed_settings, assistant):
+    import app
+
+    assert app.is_loopback("127.0.0.1") and app.is_loopback("localhost") and app.is_loopback("::1")
+    assert not app.is_loopback("0.0.0.0")
+    with pytest.raises(SystemExit):
+        app.parse_args(["--auth", "no-colon"])
+    assert app.parse_args(["--auth", "u:p"]).auth == "u:p"
