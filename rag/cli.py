@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
     p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")
     p.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated retrieval modes")
-    p.add_argument("--k", type=int, default=5, help="passages retrieved per question")
+    p.add_argument("--k", type=int, help="passages read per question (default: the k setting)")
     p.add_argument("--output", type=Path, help="write report.json, report.md and hitk.png here")
     p.add_argument("--min-hit5", type=float, help="exit 1 if hybrid hit@5 is below this")
     p.set_defaults(func=cmd_eval)

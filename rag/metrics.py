@@ -1,0 +1,75 @@
+"""Evaluation metrics: pure functions over ranked ids, answers and abstentions."""
+from __future__ import annotations
+
+import math
+import re
+import string
+
+_PUNCT = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD v1.1 normalisation: lower-case, no punctuation, no articles, single spaces."""
+    text = "".join(c for c in text.lower() if c not in _PUNCT)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def distinct(ids: list[str]) -> list[str]:
+    """`ids` in order with repeats removed (passages of one article count once)."""
+    return list(dict.fromkeys(ids))
+
+
+def hit_at(ranked: list[str], gold: set[str], k: int) -> bool:
+    """A gold id among the first k distinct ids."""
+    return any(d in gold for d in distinct(ranked)[:k])
+
+
+def reciprocal_rank(ranked: list[str], gold: set[str], k: int = 10) -> float:
+    """1/rank of the first gold id among the first k distinct ids, else 0."""
+    for rank, d in enumerate(distinct(ranked)[:k], start=1):
+        if d in gold:
+            return 1.0 / rank
+    return 0.0
+
+
+def answer_found(quoted: str, gold_answers: list[str]) -> bool:
+    """A normalised gold answer is contained in the normalised quoted text."""
+    text = f" {normalize_answer(quoted)} "
+    return any(g and f" {g} " in text for g in map(normalize_answer, gold_answers))
+
+
+def citation_precision(cited: list[str], gold: set[str]) -> float | None:
+    """Share of cited ids that are gold; None when nothing was cited."""
+    if not cited:
+        return None
+    return sum(c in gold for c in cited) / len(cited)
+
+
+def mean(values) -> float | None:
+    """Mean of the non-None values; None when there are none."""
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100) with linear interpolation; None for no values."""
+    if not values:
+        return None
+    vals = sorted(values)
+    pos = (len(vals) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return vals[lo] + (vals[hi] - vals[lo]) * (pos - lo)
+
+
+def abstention_scores(abstained: list[bool], answerable: list[bool]) -> dict[str, float | None]:
+    """Precision and recall of abstaining on unanswerable questions, and the false-abstention rate."""
+    tp = sum(a and not ans for a, ans in zip(abstained, answerable))
+    fp = sum(a and ans for a, ans in zip(abstained, answerable))
+    n_unanswerable = sum(not ans for ans in answerable)
+    n_answerable = sum(answerable)
+    return {
+        "abstain_precision": tp / (tp + fp) if tp + fp else None,
+        "abstain_recall": tp / n_unanswerable if n_unanswerable else None,
+        "false_abstention": fp / n_answerable if n_answerable else None,
+    }
