@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated vector counts")
     p.add_argument("--output", type=Path, help="write bench.json and bench.png here")
     p.add_argument("--queries", type=int, default=200, help="queries per measurement")
+    p.add_argument("--copies", type=int, default=10, help="versions of each seed article in the build corpus")
+    p.add_argument("--pool", type=int, default=4000, help="real sentences embedded as the base of synthetic vectors")
     p.set_defaults(func=cmd_bench)
     return parser
 

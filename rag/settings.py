@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from rag.corpus import MAX_ARTICLE_BYTES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,6 +44,8 @@ class Settings:
     answer_ratio: float = 0.85
     redundancy_max: float = 0.8
     max_question_chars: int = 2000
+    # Larger article files are skipped with a reason.
+    max_article_bytes: int = MAX_ARTICLE_BYTES
 
     def replace(self, **changes) -> "Settings":
         """Return a copy with `changes` applied."""

@@ -236,7 +236,7 @@ def build(settings: Settings, progress: bool = True, log=print, force: bool = Fa
 
 def _build_locked(settings: Settings, index_dir: Path, progress: bool, log, force: bool) -> BuildReport:
     t0 = time.perf_counter()
-    corpus = load_corpus(settings.corpus_dir)
+    corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes)
     for s in corpus.skipped:
         log(f"skipped {s.path.name}: {s.reason}")
     for note in corpus.notes:
@@ -409,7 +409,7 @@ def _prune(index_dir: Path, keep: str) -> None:
 def ensure_index(settings: Settings, progress: bool = True, log=print) -> Index:
     """Load the index, building or refreshing it first if it is missing, stale or damaged."""
     index_dir = Path(settings.index_dir)
-    corpus = load_corpus(settings.corpus_dir)
+    corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes)
     try:
         reason = stale_reason(read_manifest(index_dir), corpus, settings, resolve_model(settings.model)[1])
         if reason is None:

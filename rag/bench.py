@@ -1,0 +1,298 @@
+"""`rag bench`: what each step costs — encoding, building, cold start, queries, and the index
+layers at sizes up to a million vectors.
+
+Embedding a million real passages on 2 cores would take hours, so the scale section uses vectors
+made from real embeddings of real text (random mixtures of two, plus Gaussian noise, renormalised)
+and passages made from real sentences. The output says so.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rag.settings import ROOT, from_env
+
+NOISE = 0.02
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pct(values: list[float]) -> tuple[float, float]:
+    arr = np.array(values) * 1000
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 95))
+
+
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
+def text_pool(limit: int = 4000) -> list[str]:
+    """Real English sentences: the seeds, then package descriptions installed on this machine."""
+    from importlib import metadata
+
+    from rag.corpus import load_corpus
+    from rag.sentences import split_sentences
+
+    pool = []
+    for a in load_corpus(ROOT / "seeds").articles:
+        pool += [a.text[s.start : s.end] for s in split_sentences(a.text, a.body_start, a.body_end)]
+    for dist in metadata.distributions():
+        body = dist.metadata.get_payload() or ""
+        for line in body.splitlines():
+            line = line.strip()
+            if 60 <= len(line) <= 400 and line[0].isalpha() and line.count(" ") > 8 and "http" not in line:
+                pool.append(line)
+        if len(pool) >= limit:
+            break
+    return list(dict.fromkeys(pool))[:limit]
+
+
+def synthetic_vectors(base: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n unit vectors around real ones: a random mix of two real embeddings plus noise."""
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    step = 100_000
+    for s in range(0, n, step):
+        m = min(step, n - s)
+        i, j = rng.integers(0, len(base), m), rng.integers(0, len(base), m)
+        w = rng.random((m, 1), dtype=np.float32)
+        v = w * base[i] + (1 - w) * base[j] + rng.normal(0, NOISE, (m, base.shape[1])).astype(np.float32)
+        out[s : s + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
+    """Encode rate raw vs pipeline, cold start and warm per-stage query latency on the seeds."""
+    from rag.answer import answer_from, clean_question
+    from rag.assistant import Assistant
+    from rag.embedding import get_embedder
+    from rag.evaluation import load_questions
+    from rag.lexical import terms
+    from rag.retrieval import rrf
+    from rag.store import build
+    from rag.vectors import search
+
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    try:
+        # A corpus big enough to time: the seeds, each in `copies` versions (a line added to differ).
+        corpus = work / "corpus"
+        corpus.mkdir()
+        for f in sorted((ROOT / "seeds").glob("*.txt")):
+            for n in range(copies):
+                (corpus / f"{f.stem}-{n}.txt").write_text(f.read_text(encoding="utf-8") + f"\nEdition {n}.\n", encoding="utf-8")
+        s = settings.replace(corpus_dir=corpus, index_dir=work / "index")
+        embedder = get_embedder(s.model, s.batch_size)
+        embedder.encode(["warm up"])
+        report, build_s = _timed(lambda: build(s, progress=False, log=lambda m: None))
+        from rag.store import load_index
+
+        index = load_index(s.index_dir)
+        texts = [c.text for c in index.chunks] + [x.text for x in index.sentences]
+        _, raw_s = _timed(lambda: embedder.model.encode(texts, batch_size=s.batch_size, normalize_embeddings=True))
+        out = {
+            "texts": len(texts),
+            "raw_encode_per_s": len(texts) / raw_s,
+            "pipeline_per_s": len(texts) / build_s,
+            "build_s": build_s,
+            "articles": report.articles,
+        }
+        log(f"encode: raw {out['raw_encode_per_s']:.0f}/s, pipeline {out['pipeline_per_s']:.0f}/s over {len(texts)} texts")
+
+        # Incremental: change one article, time the rebuild.
+        one = corpus / "000_46a559f0544261a8-0.txt"
+        one.write_text(one.read_text(encoding="utf-8") + "One more line.\n", encoding="utf-8")
+        rep, out["rebuild_one_s"] = _timed(lambda: build(s, progress=False, log=lambda m: None))
+        out["rebuild_one_embedded"] = len(rep.embedded_articles)
+
+        # Cold start: a new process answering one question with the index on disk.
+        env = dict(os.environ, RAG_INDEX_DIR=str(s.index_dir), RAG_CORPUS_DIR=str(corpus))
+        colds = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "rag", "ask", "--json", "Who spoke at the webinars?"],
+                           env=env, capture_output=True, check=True, timeout=300)
+            colds.append(time.perf_counter() - t0)
+        out["cold_start_s"] = float(np.median(colds))
+        log(f"cold start: {out['cold_start_s']:.2f}s (median of 3)")
+
+        # Warm queries on the seeds themselves, stage by stage.
+        seeds = settings.replace(index_dir=work / "seed-index")
+        assistant = Assistant(seeds, progress=False, log=lambda m: None)
+        questions = [q["question"] for q in load_questions(ROOT / "seeds" / "questions.jsonl")]
+        stages = {k: [] for k in ("embed", "dense", "lexical", "fuse", "answer", "total")}
+        ends = []
+        for i in range(queries):
+            q = questions[i % len(questions)]
+            t = [time.perf_counter()]
+            text, _ = clean_question(q, seeds.max_question_chars)
+            qvec = assistant.embed_question(text)
+            t.append(time.perf_counter())
+            dense = search(assistant.index.vectors, qvec, seeds.dense_k)
+            t.append(time.perf_counter())
+            lexical = assistant.index.lexical.search(terms(text), seeds.lexical_k)
+            t.append(time.perf_counter())
+            rrf([[r for r, _ in dense], [r for r, _ in lexical]], [1.0, 1.0], seeds.rrf_k)
+            t.append(time.perf_counter())
+            passages = assistant.retriever.search(text, qvec)
+            answer_from(text, qvec, passages, assistant.index, seeds)
+            t.append(time.perf_counter())
+            for k, a, b in zip(("embed", "dense", "lexical", "fuse", "answer"), t, t[1:]):
+                stages[k].append(b - a)
+            stages["total"].append(t[-1] - t[0])
+            _, e2e = _timed(assistant.ask, q)
+            ends.append(e2e)
+        out["stages_ms"] = {k: _pct(v) for k, v in stages.items()}
+        out["ask_ms"] = _pct(ends)
+        log(f"ask: p50 {out['ask_ms'][0]:.1f} ms, p95 {out['ask_ms'][1]:.1f} ms over {queries} questions")
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_scale(sizes: list[int], queries: int, settings, log, pool_size: int = 4000) -> list[dict]:
+    """Flat vs approximate vector search, and BM25, at each size."""
+    import faiss
+
+    from rag.embedding import get_embedder
+    from rag.lexical import LexicalIndex, terms
+    from rag.vectors import build_index, search
+
+    pool = text_pool(pool_size)
+    embedder = get_embedder(settings.model, settings.batch_size)
+    base, embed_s = _timed(embedder.encode, pool)
+    log(f"scale: {len(pool)} real sentences embedded in {embed_s:.1f}s as the base of synthetic vectors")
+    rng = np.random.default_rng(0)
+    qs = synthetic_vectors(base, queries, rng)
+    py = random.Random(0)
+    rows = []
+    for n in sizes:
+        row = {"size": n}
+        vectors = synthetic_vectors(base, n, rng)
+        flat, row["flat_build_s"] = _timed(build_index, vectors, "flat")
+        exact, times = [], []
+        for q in qs:
+            res, dt = _timed(search, flat, q, 10)
+            exact.append({r for r, _ in res})
+            times.append(dt)
+        row["flat_p50_ms"], row["flat_p95_ms"] = _pct(times)
+        del flat
+        for kind in ("hnsw",):
+            approx, row[f"{kind}_build_s"] = _timed(build_index, vectors, kind)
+            times, recall = [], []
+            for q, truth in zip(qs, exact):
+                res, dt = _timed(search, approx, q, 10)
+                times.append(dt)
+                recall.append(len({r for r, _ in res} & truth) / 10)
+            row[f"{kind}_p50_ms"], row[f"{kind}_p95_ms"] = _pct(times)
+            row[f"{kind}_recall10"] = float(np.mean(recall))
+            del approx
+        del vectors
+        # BM25 over passages of 3-5 real sentences each.
+        passages = [" ".join(py.sample(pool, py.randint(3, 5))) for _ in range(n)]
+        lex, row["bm25_build_s"] = _timed(LexicalIndex.build, passages)
+        del passages
+        times = []
+        for i in range(queries):
+            words = terms(pool[i % len(pool)])[:8]
+            _, dt = _timed(lex.search, words, 20)
+            times.append(dt)
+        row["bm25_p50_ms"], row["bm25_p95_ms"] = _pct(times)
+        del lex
+        row["rss_mb"], row["peak_rss_mb"] = _rss_mb(), _peak_mb()
+        log(f"size {n:,}: flat p50 {row['flat_p50_ms']:.2f} ms, hnsw p50 {row['hnsw_p50_ms']:.2f} ms "
+            f"recall@10 {row['hnsw_recall10']:.3f} (build {row['hnsw_build_s']:.0f}s), bm25 p50 {row['bm25_p50_ms']:.2f} ms, "
+            f"peak RSS {row['peak_rss_mb']:.0f} MB")
+        rows.append(row)
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    return rows
+
+
+def format_tables(pipe: dict | None, scale: list[dict]) -> str:
+    """The benchmark as Markdown tables."""
+    lines = []
+    if pipe:
+        lines += [
+            "| step | figure |", "|---|---:|",
+            f"| raw SentenceTransformer.encode | {pipe['raw_encode_per_s']:.0f} texts/s |",
+            f"| pipeline (rag index, {pipe['articles']} articles, {pipe['texts']} texts) | {pipe['pipeline_per_s']:.0f} texts/s ({100 * pipe['pipeline_per_s'] / pipe['raw_encode_per_s']:.0f}% of raw) |",
+            f"| full build | {pipe['build_s']:.1f} s |",
+            f"| rebuild after changing one article | {pipe['rebuild_one_s']:.1f} s ({pipe['rebuild_one_embedded']} re-embedded) |",
+            f"| cold start to first answer | {pipe['cold_start_s']:.2f} s |",
+            f"| warm ask p50 / p95 | {pipe['ask_ms'][0]:.1f} / {pipe['ask_ms'][1]:.1f} ms |",
+            "", "| stage | p50 ms | p95 ms |", "|---|---:|---:|",
+        ]
+        lines += [f"| {k} | {a:.2f} | {b:.2f} |" for k, (a, b) in pipe["stages_ms"].items()]
+        lines.append("")
+    if scale:
+        lines += [
+            "Scale (synthetic vectors around real embeddings; passages of real sentences):", "",
+            "| vectors | flat p50/p95 ms | HNSW build s | HNSW p50/p95 ms | HNSW recall@10 | BM25 build s | BM25 p50/p95 ms | peak RSS MB |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['size']:,} | {r['flat_p50_ms']:.2f} / {r['flat_p95_ms']:.2f} | {r['hnsw_build_s']:.1f} | "
+            f"{r['hnsw_p50_ms']:.2f} / {r['hnsw_p95_ms']:.2f} | {r['hnsw_recall10']:.3f} | {r['bm25_build_s']:.1f} | "
+            f"{r['bm25_p50_ms']:.2f} / {r['bm25_p95_ms']:.2f} | {r['peak_rss_mb']:.0f} |"
+            for r in scale
+        ]
+    return "\n".join(lines)
+
+
+def plot(scale: list[dict], path: Path) -> None:
+    """Search latency (p50) against size, per index layer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = [r["size"] for r in scale]
+    for key, label in (("flat_p50_ms", "flat (exact)"), ("hnsw_p50_ms", "HNSW"), ("bm25_p50_ms", "BM25")):
+        ax.plot(sizes, [r[key] for r in scale], marker="o", label=label)
+    ax.set(xscale="log", yscale="log", xlabel="passages / vectors", ylabel="p50 latency (ms)", title="Search latency vs size")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_cli(args) -> int:
+    """Entry point of `rag bench`."""
+    try:
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--sizes must be comma-separated integers, not {args.sizes!r}") from None
+    if not sizes or min(sizes) < 100:
+        raise ValueError("--sizes needs sizes of at least 100")
+    settings = from_env(corpus_dir=args.corpus, model=args.model)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    pipe = bench_pipeline(settings, args.queries, log, args.copies)
+    scale = bench_scale(sizes, args.queries, settings, log, args.pool)
+    print(format_tables(pipe, scale))
+    if args.output:
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench.json").write_text(json.dumps({"pipeline": pipe, "scale": scale, "noise": NOISE}, indent=1), encoding="utf-8")
+        plot(scale, out / "bench.png")
+        print(f"\nwrote {out}/bench.json, bench.png")
+    return 0

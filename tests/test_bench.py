@@ -1,0 +1,22 @@
+import json
+
+from rag.cli import main
+
+
+def test_bench_runs_on_a_tiny_size(tmp_path, capsys):
+    out = tmp_path / "bench"
+    code = main(["bench", "--sizes", "300", "--queries", "5", "--copies", "1", "--pool", "150", "--output", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "warm ask p50" in printed and "HNSW recall@10" in printed
+    data = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    pipe, (row,) = data["pipeline"], data["scale"]
+    assert pipe["raw_encode_per_s"] > 0 and pipe["pipeline_per_s"] > 0 and pipe["rebuild_one_embedded"] == 1
+    assert pipe["cold_start_s"] > 0 and all(p50 > 0 for p50, _ in pipe["stages_ms"].values())
+    assert row["size"] == 300 and 0 <= row["hnsw_recall10"] <= 1 and row["flat_p50_ms"] > 0 and row["peak_rss_mb"] > 0
+    assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_rejects_bad_sizes(capsys):
+    assert main(["bench", "--sizes", "ten"]) == 1
+    assert "comma-separated integers" in capsys.readouterr().err
