@@ -22,28 +22,75 @@ METRIC_COLUMNS = [
 ]
 
 
+def _check_question(q: object, where: str) -> dict:
+    """`q` if it is a well-formed question record, else ValueError naming the problem."""
+    if not isinstance(q, dict):
+        raise ValueError(f"{where}: expected a JSON object, got {type(q).__name__}")
+    missing = [key for key in REQUIRED if key not in q]
+    if missing:
+        raise ValueError(f"{where}: missing {', '.join(missing)}")
+    if not isinstance(q["question"], str) or not q["question"].strip():
+        raise ValueError(f"{where}: question must be non-empty text")
+    if not isinstance(q["answerable"], bool):
+        raise ValueError(f"{where}: answerable must be true or false")
+    for key in ("answers", "sources"):
+        if not isinstance(q[key], list) or not all(isinstance(x, str) for x in q[key]):
+            raise ValueError(f"{where}: {key} must be a list of strings")
+    if q["answerable"] and not (q["answers"] and q["sources"]):
+        raise ValueError(f"{where}: an answerable question needs at least one answer and one source")
+    return q
+
+
 def load_questions(path: Path) -> list[dict]:
-    """Read and check a question file (one JSON object a line); ValueError says what is wrong."""
+    """Read and check a question file (one JSON object a line); ValueError says what is wrong and where."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"question file not found: {path}")
-    questions = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    questions: list[dict] = []
+    line_of: dict[str, int] = {}
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             q = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
-        missing = [key for key in REQUIRED if key not in q]
-        if missing:
-            raise ValueError(f"{path}:{n}: missing {', '.join(missing)}")
-        if not isinstance(q["answers"], list) or not isinstance(q["sources"], list):
-            raise ValueError(f"{path}:{n}: answers and sources must be lists")
+            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
+        _check_question(q, f"{path}:{n}")
+        qid = str(q["id"])
+        if qid in line_of:
+            raise ValueError(f"{path}:{n}: id {qid!r} already used on line {line_of[qid]}")
+        line_of[qid] = n
         questions.append(q)
     if not questions:
         raise ValueError(f"{path} holds no questions")
     return questions
+
+
+def unknown_sources(questions: list[dict], doc_ids) -> list[str]:
+    """Source ids the questions name that are not in the index (typos score as misses)."""
+    known = set(doc_ids)
+    return sorted({s for q in questions for s in q["sources"] if s not in known})
+
+
+def rank_articles(assistant, question: str, mode: str, k: int, depth: int = RANK_DEPTH) -> list[str]:
+    """Distinct article ids in retrieval order, up to `depth` of them.
+
+    The first search asks for no more passages than the candidate lists hold, so its order starts
+    exactly like the k passages the answer read; a deeper search only extends the tail when that
+    search found fewer than `depth` articles.
+    """
+    s = assistant.settings
+    qvec = assistant.embed_question(question)
+    passages = max(k, s.dense_k, s.lexical_k)
+    ranked = M.distinct([p.doc_id for p in assistant.retriever.search(question, qvec, k=passages, mode=mode)])
+    if len(ranked) < depth:
+        deeper = assistant.retriever.search(question, qvec, k=passages * 4, mode=mode)
+        ranked = M.distinct(ranked + [p.doc_id for p in deeper])
+    return ranked[:depth]
 
 
 def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
@@ -51,31 +98,35 @@ def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
     t0 = time.perf_counter()
     answer = assistant.ask(q["question"], k=k, mode=mode)
     latency = time.perf_counter() - t0
-    qvec = assistant.embed_question(answer.question)
-    ranking = assistant.retriever.search(answer.question, qvec, k=max(4 * RANK_DEPTH, k), mode=mode)
-    ranked = M.distinct([p.doc_id for p in ranking])
+    ranked = rank_articles(assistant, answer.question, mode, k)
     gold = set(q["sources"])
     cited = [c.doc_id for c in answer.citations]
+    answerable = q["answerable"]
     return {
         "id": q["id"],
         "question": q["question"],
-        "answerable": q["answerable"],
+        "answerable": answerable,
         "answer": answer.answer,
         "abstained": answer.abstained,
         "best_score": round(answer.best_score, 4),
         "cited_ids": cited,
-        "ranked_ids": ranked[:RANK_DEPTH],
-        "hits": {str(i): M.hit_at(ranked, gold, i) for i in range(1, RANK_DEPTH + 1)} if q["answerable"] else {},
-        "rr": M.reciprocal_rank(ranked, gold, RANK_DEPTH) if q["answerable"] else None,
-        "answer_hit": (not answer.abstained and M.answer_found(answer.quoted(), q["answers"])) if q["answerable"] else None,
-        "citation_precision": M.citation_precision(cited, gold) if q["answerable"] else None,
+        "ranked_ids": ranked,
+        "hits": {str(i): M.hit_at(ranked, gold, i) for i in range(1, RANK_DEPTH + 1)} if answerable else {},
+        "rr": M.reciprocal_rank(ranked, gold, RANK_DEPTH) if answerable else None,
+        "answer_hit": (not answer.abstained and M.answer_found(answer.quoted(), q["answers"])) if answerable else None,
+        "citation_precision": M.citation_precision(cited, gold) if answerable else None,
         "answer_words": len(answer.quoted().split()) if not answer.abstained else None,
         "latency_ms": round(latency * 1000, 2),
     }
 
 
 def summarize(records: list[dict]) -> dict:
-    """Metrics of one mode from its per-question records."""
+    """Metrics of one mode from its per-question records.
+
+    Retrieval, answer recall and citation precision are over answerable questions (citation
+    precision only where the assistant answered); answer words over every answered question;
+    a metric with nothing to average over is None (shown as "–").
+    """
     answerable = [r for r in records if r["answerable"]]
     hit_curve = [M.mean(r["hits"][str(i)] for r in answerable) for i in range(1, RANK_DEPTH + 1)]
     latencies = [r["latency_ms"] for r in records]
@@ -102,12 +153,43 @@ def evaluate(assistant, questions: list[dict], modes: list[str], k: int, progres
     assistant.ask(questions[0]["question"], k=k)  # warm-up: latencies below are warm
     records: dict[str, list[dict]] = {m: [] for m in modes}
     bar = tqdm(total=len(questions) * len(modes), desc="evaluating", disable=not progress, file=sys.stderr)
-    for mode in modes:
-        for q in questions:
+    # Modes take turns per question, so a busy spell on the machine slows every mode alike.
+    for q in questions:
+        for mode in modes:
             records[mode].append(ask_one(assistant, q, mode, k))
             bar.update()
     bar.close()
     return {"metrics": {m: summarize(records[m]) for m in modes}, "records": records}
+
+
+def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -> list[dict]:
+    """Answer recall and abstention at each abstention threshold (hybrid retrieval).
+
+    Answers are computed once with abstention off; a threshold then only decides which of them
+    are withheld, so every row is exactly what that setting would have produced.
+    """
+    from rag.assistant import Assistant
+
+    thresholds = thresholds if thresholds is not None else [round(0.2 + 0.05 * i, 2) for i in range(9)]
+    probe = Assistant(assistant.settings.replace(abstain_threshold=-1.0), index=assistant.index)
+    results = [(q, probe.ask(q["question"], k=k)) for q in questions]
+    answerable = [q["answerable"] for q, _ in results]
+    rows = []
+    for t in thresholds:
+        abstained = [a.best_score < t for _, a in results]
+        hits = [not ab and M.answer_found(a.quoted(), q["answers"]) for (q, a), ab in zip(results, abstained) if q["answerable"]]
+        rows.append({"threshold": t, "answer_recall": M.mean(map(float, hits)), **M.abstention_scores(abstained, answerable)})
+    return rows
+
+
+def format_sweep(rows: list[dict], current: float) -> str:
+    """The threshold trade-off as a Markdown table; the current setting is marked."""
+    lines = ["| abstain threshold | answer recall | abstain P | abstain R | false abstain |", "|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        mark = " ←" if abs(r["threshold"] - current) < 1e-9 else ""
+        lines.append(f"| {r['threshold']:.2f}{mark} | " + " | ".join(_fmt(r[k], k) for k in
+                     ("answer_recall", "abstain_precision", "abstain_recall", "false_abstention")) + " |")
+    return "\n".join(lines)
 
 
 def _fmt(value, key: str) -> str:
@@ -149,6 +231,8 @@ def write_report(result: dict, folder: Path, title: str, settings: Settings, ext
     """report.json, report.md and hitk.png in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     table = format_table(result["metrics"])
+    if result.get("threshold_sweep"):
+        table += "\n\nAbstention threshold (hybrid):\n\n" + format_sweep(result["threshold_sweep"], settings.abstain_threshold)
     payload = {"title": title, **extra, "settings": {k: str(v) for k, v in settings.__dict__.items()}, **result}
     (folder / "report.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
     (folder / "report.md").write_text(f"# {title}\n\n{table}\n", encoding="utf-8")
@@ -156,50 +240,79 @@ def write_report(result: dict, folder: Path, title: str, settings: Settings, ext
 
 
 def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
+    """Settings over a corpus of the SQuAD file's paragraphs, its questions, and a note on what was indexed."""
+    from rag.embedding import cache_dir
     from rag.squad import read_squad, write_corpus
 
-    paragraphs, questions = read_squad(args.squad, args.limit, args.seed)
-    digest = hashlib.sha256(f"{Path(args.squad).resolve()}|{args.limit}|{args.seed}".encode()).hexdigest()[:12]
-    from rag.embedding import cache_dir
-
+    path = Path(args.squad)
+    paragraphs, questions = read_squad(path, args.limit, args.seed)
+    # Keyed by content (not path) and sample, so a changed file or another sample gets its own index.
+    digest = hashlib.sha256(path.read_bytes() + f"|{args.limit}|{args.seed}".encode()).hexdigest()[:16]
     root = Path(args.index) if args.index else cache_dir() / "squad" / digest
     write_corpus(paragraphs, root / "corpus")
-    articles = len({p.title for p in paragraphs})
-    note = f"SQuAD {Path(args.squad).name}: {len(questions)} questions; indexed {len(paragraphs)} paragraphs from {articles} articles"
+    articles = len({p.article for p in paragraphs})
+    sample = f"{len(questions)} questions (sampled with seed {args.seed})" if args.limit else f"{len(questions)} questions"
+    note = f"SQuAD {path.name}: {sample}; indexed {len(paragraphs)} paragraphs from {articles} articles"
     return base.replace(corpus_dir=root / "corpus", index_dir=root / "index"), questions, note
 
 
-def run_cli(args) -> int:
-    """Entry point of `rag eval`."""
-    from rag.assistant import Assistant
+def _modes(text: str) -> list[str]:
     from rag.retrieval import MODES
 
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    modes = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise ValueError(f"unknown mode(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODES)}")
+    return modes
+
+
+def run_cli(args) -> int:
+    """Entry point of `rag eval`: 0 when it ran (whatever the scores), 1 below --min-hit5."""
+    from rag.assistant import Assistant
+
+    modes = _modes(args.modes)
+    if args.min_hit5 is not None and "hybrid" not in modes:
+        raise ValueError("--min-hit5 checks the hybrid mode: add hybrid to --modes")
+    if args.k is not None and args.k < 1:
+        raise ValueError("--k must be at least 1")
+    if args.squad and args.questions:
+        raise ValueError("use --questions or --squad, not both")
+    if args.limit is not None and (args.limit < 1 or not args.squad):
+        raise ValueError("--limit takes a positive number and goes with --squad")
     base = from_env(corpus_dir=args.corpus, model=args.model)
     if args.squad:
         settings, questions, note = _squad_settings(args, base)
-        title = f"rag eval on {Path(args.squad).name}"
+        source = str(args.squad)
     else:
         settings = base.replace(index_dir=args.index) if args.index else base
-        path = args.questions or Path(settings.corpus_dir) / "questions.jsonl"
+        path = Path(args.questions or Path(settings.corpus_dir) / "questions.jsonl")
         questions = load_questions(path)
-        note = f"{path}: {len(questions)} questions ({sum(q['answerable'] for q in questions)} answerable)"
-        title = f"rag eval on {Path(path).name}"
-    print(note, file=sys.stderr)
+        answerable = sum(q["answerable"] for q in questions)
+        note = f"{path}: {len(questions)} questions ({answerable} answerable, {len(questions) - answerable} not)"
+        source = str(path)
+    title = f"rag eval on {Path(source).name}"
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731  stdout carries only the results
+    log(note)
     k = args.k or settings.k
-    assistant = Assistant(settings, progress=True, log=lambda m: print(m, file=sys.stderr))
+    assistant = Assistant(settings, progress=True, log=log)
+    missing = unknown_sources(questions, assistant.index.titles)
+    if missing:
+        log(f"warning: {len(missing)} source id(s) are not in the index and can never be hit: {', '.join(missing[:5])}")
     result = evaluate(assistant, questions, modes, k)
+    if "hybrid" in modes and not all(q["answerable"] for q in questions):
+        result["threshold_sweep"] = threshold_sweep(assistant, questions, k)
     print(f"{note}; k={k}\n")
     print(format_table(result["metrics"]))
+    if result.get("threshold_sweep"):
+        print("\nAbstention threshold (hybrid):\n")
+        print(format_sweep(result["threshold_sweep"], settings.abstain_threshold))
     if args.output:
-        write_report(result, Path(args.output), title, settings, {"note": note, "k": k})
+        extra = {"note": note, "source": source, "modes": modes, "k": k, "rank_depth": RANK_DEPTH}
+        write_report(result, Path(args.output), title, settings, extra)
         print(f"\nwrote {args.output}/report.json, report.md, hitk.png")
-    if args.min_hit5 is not None and "hybrid" in result["metrics"]:
+    if args.min_hit5 is not None:
         hit5 = result["metrics"]["hybrid"]["hit5"] or 0.0
         if hit5 < args.min_hit5:
-            print(f"hybrid hit@5 {hit5:.3f} is below --min-hit5 {args.min_hit5}", file=sys.stderr)
+            log(f"hybrid hit@5 {hit5:.3f} is below --min-hit5 {args.min_hit5}")
             return 1
     return 0

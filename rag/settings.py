@@ -32,7 +32,7 @@ class Settings:
     lexical_weight: float = 1.0
     # Vector index type: "auto" (flat until `flat_max` vectors, then HNSW), "flat" or "hnsw".
     index_type: str = "auto"
-    flat_max: int = 200_000
+    flat_max: int = 50_000  # flat search: 6.8 ms at 50k, 12.6 ms at 100k (rag bench)
     # Answer: sentence score = answer_dense_weight * cosine + (1 - it) * lexical overlap.
     answer_dense_weight: float = 0.5
     # Added to a sentence holding what the question asks for (a number for "how many"...).

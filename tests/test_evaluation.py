@@ -5,12 +5,17 @@ import sys
 import pytest
 
 from rag.cli import main
-from rag.evaluation import format_table, load_questions
+from rag.evaluation import format_table, load_questions, rank_articles, summarize
+from rag.metrics import distinct
 from rag.settings import ROOT
-from rag.squad import read_squad
+from rag.squad import read_squad, write_corpus
 from tests.conftest import SEEDS
 
+QUESTION_SET = SEEDS / "questions.jsonl"
+needs_question_set = pytest.mark.skipif(not QUESTION_SET.exists(), reason="seeds/questions.jsonl not written yet")
 
+
+@needs_question_set
 def test_question_set_schema_and_verbatim_answers():
     questions = load_questions(SEEDS / "questions.jsonl")
     texts = {p.stem: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
@@ -31,16 +36,70 @@ def test_question_set_schema_and_verbatim_answers():
             assert any(a in texts[s] for s in q["sources"]), (q["id"], a)
 
 
+GOOD = '{"id": 1, "question": "q", "answers": ["a"], "sources": ["d"], "answerable": true}'
+
+
 @pytest.mark.parametrize("content, message", [
-    ('{"id": 1}\n', "missing question, answers, sources, answerable"),
-    ('{"id": 1, "question": "q", "answers": [], "sources": [], "answerable": true}\nnot json\n', ":2: not valid JSON"),
+    ('{"id": 1}\n', ":1: missing question, answers, sources, answerable"),
+    (GOOD + '\nnot json\n', ":2: not valid JSON"),
     ("\n", "holds no questions"),
+    ("[1, 2]\n", ":1: expected a JSON object, got list"),
+    ("7\n", ":1: expected a JSON object, got int"),
+    ('{"id": 1, "question": " ", "answers": [], "sources": [], "answerable": false}', "question must be non-empty"),
+    ('{"id": 1, "question": "q", "answers": "a", "sources": ["d"], "answerable": true}', "answers must be a list"),
+    ('{"id": 1, "question": "q", "answers": ["a"], "sources": ["d"], "answerable": "yes"}', "answerable must be true or false"),
+    ('{"id": 1, "question": "q", "answers": ["a"], "sources": [], "answerable": true}', "needs at least one answer and one source"),
+    (GOOD + "\n\n" + GOOD + "\n", ":3: id '1' already used on line 1"),
 ])
 def test_bad_question_files_are_explained(tmp_path, content, message):
     path = tmp_path / "q.jsonl"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         load_questions(path)
+
+
+def test_cli_explains_bad_input_without_a_traceback(tmp_path, capsys):
+    missing = tmp_path / "nope.jsonl"
+    assert main(["eval", "--questions", str(missing)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: question file not found: {missing}"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(GOOD + "\n{oops\n", encoding="utf-8")
+    assert main(["eval", "--questions", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {bad}:2: not valid JSON" in err and "Traceback" not in err
+    assert main(["eval", "--questions", str(bad), "--modes", "hybrid,fuzzy"]) == 1
+    assert "unknown mode(s) fuzzy" in capsys.readouterr().err
+    assert main(["eval", "--questions", str(bad), "--modes", "dense", "--min-hit5", "0.5"]) == 1
+    assert "add hybrid to --modes" in capsys.readouterr().err
+
+
+def test_summary_with_no_unanswerable_questions_renders_dashes():
+    def rec(hit_rank, abstained, answer_hit, cited_gold, words, ms):
+        hits = {str(i): hit_rank is not None and hit_rank <= i for i in range(1, 11)}
+        return {"answerable": True, "hits": hits, "rr": 1 / hit_rank if hit_rank else 0.0, "abstained": abstained,
+                "answer_hit": answer_hit, "citation_precision": None if abstained else cited_gold,
+                "answer_words": None if abstained else words, "latency_ms": ms}
+    m = summarize([rec(1, False, True, 1.0, 10, 20.0), rec(3, False, False, 0.5, 30, 40.0), rec(None, True, False, None, None, 30.0)])
+    assert m["hit1"] == pytest.approx(1 / 3) and m["hit3"] == pytest.approx(2 / 3) and m["hit5"] == pytest.approx(2 / 3)
+    assert m["mrr10"] == pytest.approx((1 + 1 / 3) / 3)
+    assert m["answer_recall"] == pytest.approx(1 / 3) and m["citation_precision"] == 0.75 and m["answer_words"] == 20
+    assert m["false_abstention"] == pytest.approx(1 / 3) and m["abstain_precision"] == 0.0 and m["abstain_recall"] is None
+    assert m["p50_ms"] == 30.0 and m["p95_ms"] == pytest.approx(39.0)
+    table = format_table({"hybrid": m})
+    assert "| 0.000 | – | 0.333 | 30.0 | 39.0 |" in table
+
+
+def test_ranking_starts_with_the_articles_the_answer_read(assistant):
+    for question in ["Where was the ACSH-ICSC workshop held?", "How many people attended the webinars?"]:
+        for mode in ("hybrid", "dense", "bm25"):
+            answer = assistant.ask(question, k=3, mode=mode)
+            read = distinct([p.doc_id for p in answer.passages])
+            ranked = rank_articles(assistant, question, mode, k=3)
+            assert ranked[: len(read)] == read and len(set(ranked)) == len(ranked)
+            if mode == "bm25":  # BM25 ranks only articles sharing a term with the question
+                assert set(ranked) <= set(assistant.index.titles)
+            else:  # the deeper search reaches every seed article
+                assert set(ranked) == set(assistant.index.titles)
 
 
 def test_table_shows_missing_values_as_dashes():
@@ -70,9 +129,34 @@ def test_eval_end_to_end_writes_all_outputs(tmp_path, seed_settings, assistant, 
     rec = report["records"]["hybrid"][0]
     assert rec["ranked_ids"][0] == "000_46a559f0544261a8" and rec["answer_hit"] and rec["latency_ms"] > 0
     assert (out / "report.md").read_text(encoding="utf-8").count("|") > 20
+    sweep = {round(r["threshold"], 2): r for r in report["threshold_sweep"]}
+    assert sweep[0.2]["answer_recall"] >= sweep[0.6]["answer_recall"]  # a higher bar withholds more
+    assert sweep[0.6]["abstain_recall"] == 1.0
     assert (out / "hitk.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["eval", "--questions", str(questions), "--index", str(seed_settings.index_dir), "--modes", "hybrid",
                  "--min-hit5", "1.01"]) == 1
+
+
+@needs_question_set
+def test_eval_on_the_seed_question_set(tmp_path, seed_settings, capsys):
+    out = tmp_path / "out"
+    # Default question file: <corpus>/questions.jsonl.
+    code = main(["eval", "--corpus", str(SEEDS), "--index", str(seed_settings.index_dir), "--modes", "hybrid",
+                 "--output", str(out), "--min-hit5", "0.9"])
+    assert code == 0
+    assert f"{QUESTION_SET}: " in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    questions = load_questions(QUESTION_SET)
+    records = report["records"]["hybrid"]
+    assert [r["id"] for r in records] == [q["id"] for q in questions]
+    m = report["metrics"]["hybrid"]
+    assert m["questions"] == len(questions) and m["answerable"] == sum(q["answerable"] for q in questions)
+    assert m["hit1"] >= 0.75 and m["mrr10"] >= 0.85 and m["answer_recall"] >= 0.6
+    assert m["abstain_recall"] is not None and m["false_abstention"] is not None
+    for r in records:
+        assert set(r) >= {"id", "question", "answer", "abstained", "cited_ids", "ranked_ids", "hits", "answer_hit",
+                          "best_score", "latency_ms"}
+        assert r["abstained"] == (r["cited_ids"] == [])
 
 
 def _tiny_squad(path):
@@ -103,8 +187,37 @@ def test_squad_reader(tmp_path):
     assert len(questions) == 1 and {p.doc_id.rsplit("_", 1)[0] for p in paragraphs} == {questions[0]["sources"][0].rsplit("_", 1)[0]}
     bad = tmp_path / "bad.json"
     bad.write_text("{}", encoding="utf-8")
-    with pytest.raises(ValueError, match="not a SQuAD"):
+    with pytest.raises(ValueError, match="not a SQuAD v1.1 file: missing key 'data'"):
         read_squad(bad)
+    bad.write_text('{"data": [{"title": "T", "paragraphs": [{"qas": []}]}]}', encoding="utf-8")
+    with pytest.raises(ValueError, match="missing key 'context'"):
+        read_squad(bad)
+    with pytest.raises(FileNotFoundError):
+        read_squad(tmp_path / "absent.json")
+
+
+def test_squad_ids_are_safe_unique_file_names(tmp_path):
+    para = lambda c: {"context": c, "qas": [{"id": c, "question": "q?", "answers": [{"text": c, "answer_start": 0}]}]}
+    data = {"data": [{"title": "AC/DC: Back in Black?", "paragraphs": [para("one"), para("two")]},
+                     {"title": "AC_DC_Back_in_Black", "paragraphs": [para("three")]},
+                     {"title": "../etc", "paragraphs": [para("four")]}]}
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    paragraphs, questions = read_squad(path)
+    ids = [p.doc_id for p in paragraphs]
+    assert ids == ["AC_DC_Back_in_Black_0", "AC_DC_Back_in_Black_1", "AC_DC_Back_in_Black-2_0", "etc_0"]
+    assert questions[2]["sources"] == ["AC_DC_Back_in_Black-2_0"]
+    write_corpus(paragraphs, tmp_path / "corpus")
+    assert sorted(f.stem for f in (tmp_path / "corpus").glob("*.txt")) == sorted(ids)
+    assert (tmp_path / "corpus" / "etc_0.txt").read_text(encoding="utf-8") == "../etc\n\nfour\n"
+    write_corpus(paragraphs[:1], tmp_path / "corpus")  # a smaller sample prunes the rest
+    assert [f.stem for f in (tmp_path / "corpus").glob("*.txt")] == ["AC_DC_Back_in_Black_0"]
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(ValueError, match="not written by rag eval --squad"):
+        write_corpus(paragraphs, foreign)
+    assert (foreign / "notes.txt").exists()
 
 
 def test_eval_squad_end_to_end(tmp_path):
@@ -117,3 +230,13 @@ def test_eval_squad_end_to_end(tmp_path):
     assert "indexed 3 paragraphs from 2 articles" in run.stdout
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["metrics"]["hybrid"]["hit1"] >= 0.75 and report["metrics"]["hybrid"]["questions"] == 4
+    assert {r["ranked_ids"][0] for r in report["records"]["bm25"] if r["id"] == "n2"} == {"Normans_1"}
+    assert sorted(f.name for f in (tmp_path / "sq" / "corpus").glob("*.txt")) == ["Normans_0.txt", "Normans_1.txt", "Super_Bowl_50_0.txt"]
+    assert (out / "hitk.png").exists() and "| bm25 |" in (out / "report.md").read_text(encoding="utf-8")
+    # --limit samples questions and indexes only their articles, in-process this time.
+    assert main(["eval", "--squad", str(path), "--limit", "1", "--seed", "1", "--index", str(tmp_path / "sq1"),
+                 "--modes", "hybrid"]) == 0
+    paragraphs, questions = read_squad(path, limit=1, seed=1)
+    assert len(questions) == 1
+    assert sorted(f.stem for f in (tmp_path / "sq1" / "corpus").glob("*.txt")) == sorted(p.doc_id for p in paragraphs)
+
