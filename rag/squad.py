@@ -7,53 +7,81 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+# Marks a folder as written by `write_corpus`, the only kind it will prune.
+MARKER = ".squad-corpus"
+
 
 @dataclass(frozen=True)
 class Paragraph:
     doc_id: str
     title: str
     text: str
+    article: str
 
 
-def _safe(name: str) -> str:
+def safe_id(name: str) -> str:
+    """`name` as a file stem: runs of anything but letters, digits, '.', '-' and '_' become '_'."""
     return re.sub(r"[^\w.-]+", "_", name).strip("._") or "article"
+
+
+def _parse(data: list) -> tuple[list[Paragraph], list[dict]]:
+    paragraphs: list[Paragraph] = []
+    questions: list[dict] = []
+    used: set[str] = set()
+    for article in data:
+        title = article["title"]
+        # Two titles can map to one stem ("AC/DC" and "AC_DC"; "Foo" and "foo" on a case-blind
+        # file system), a title can repeat: ids stay unique.
+        base = stem = safe_id(title)
+        n = 2
+        while stem.lower() in used:
+            stem, n = f"{base}-{n}", n + 1
+        used.add(stem.lower())
+        for i, para in enumerate(article["paragraphs"]):
+            doc_id = f"{stem}_{i}"
+            paragraphs.append(Paragraph(doc_id, title.replace("_", " "), para["context"], title))
+            for qa in para["qas"]:
+                answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                questions.append({
+                    "id": str(qa["id"]), "question": qa["question"], "answers": answers,
+                    "sources": [doc_id], "answerable": bool(answers),
+                })
+    return paragraphs, questions
 
 
 def read_squad(path: Path, limit: int | None = None, seed: int = 0) -> tuple[list[Paragraph], list[dict]]:
     """(paragraphs, questions) of a SQuAD v1.1 file.
 
-    Each paragraph becomes a document, id `<title>_<n>`. With `limit`, `limit` questions are
-    sampled (with `seed`) and only the articles they come from are kept, so the index stays small.
+    Each paragraph becomes a document, id `<title>_<n>` (n from 0, title made filesystem-safe).
+    With `limit`, `limit` questions are sampled (with `seed`) and only the paragraphs of the
+    articles they come from are kept, so the index stays small.
     """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"SQuAD file not found: {path}")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path} is not a SQuAD v1.1 file: {exc}") from exc
-    paragraphs: list[Paragraph] = []
-    questions: list[dict] = []
-    article_of: dict[str, str] = {}
-    for article in data:
-        title = article["title"]
-        for n, para in enumerate(article["paragraphs"]):
-            doc_id = f"{_safe(title)}_{n}"
-            paragraphs.append(Paragraph(doc_id, title.replace("_", " "), para["context"]))
-            article_of[doc_id] = title
-            for qa in para["qas"]:
-                answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
-                questions.append({
-                    "id": qa["id"], "question": qa["question"], "answers": answers,
-                    "sources": [doc_id], "answerable": bool(answers),
-                })
+        paragraphs, questions = _parse(json.loads(path.read_text(encoding="utf-8-sig"))["data"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"{path} is not a SQuAD v1.1 file: {reason}") from exc
+    if not questions:
+        raise ValueError(f"{path} holds no questions")
     if limit is not None and limit < len(questions):
         questions = random.Random(seed).sample(questions, limit)
+        article_of = {p.doc_id: p.article for p in paragraphs}
         keep = {article_of[q["sources"][0]] for q in questions}
-        paragraphs = [p for p in paragraphs if article_of[p.doc_id] in keep]
+        paragraphs = [p for p in paragraphs if p.article in keep]
     return paragraphs, questions
 
 
 def write_corpus(paragraphs: list[Paragraph], folder: Path) -> None:
-    """Write paragraphs as article files (title line, blank line, text); unchanged files are kept."""
+    """Write paragraphs as article files (title line, blank line, text); unchanged files are kept,
+    files of paragraphs no longer wanted are removed. Refuses a non-empty folder it did not write."""
+    folder = Path(folder)
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise ValueError(f"{folder} already holds files not written by rag eval --squad; choose another --index")
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("written by rag eval --squad\n", encoding="utf-8")
     wanted = {f"{p.doc_id}.txt": f"{p.title}\n\n{p.text}\n" for p in paragraphs}
     for old in folder.glob("*.txt"):
         if old.name not in wanted:

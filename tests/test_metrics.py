@@ -46,3 +46,30 @@ def test_abstention_scores():
     assert s["false_abstention"] == pytest.approx(1 / 2)
     none = M.abstention_scores([False, False], [True, True])
     assert none["abstain_precision"] is None and none["abstain_recall"] is None and none["false_abstention"] == 0
+
+
+def test_duplicates_ties_and_empty_rankings():
+    # Five passages of one article then the gold one: still rank 2 among distinct articles.
+    ranked = ["x"] * 5 + ["g", "x", "g"]
+    assert M.distinct(ranked) == ["x", "g"]
+    assert not M.hit_at(ranked, {"g"}, 1) and M.hit_at(ranked, {"g"}, 2)
+    assert M.reciprocal_rank(ranked, {"g"}) == 0.5
+    # Two gold articles (a question spanning articles): either one is a hit, the first counts for MRR.
+    assert M.reciprocal_rank(["a", "b", "c"], {"c", "b"}) == 0.5
+    assert M.hit_at([], set(), 1) is False and M.reciprocal_rank(["a"], set()) == 0.0
+    # Tied latencies: percentiles stay on the tied value.
+    assert M.percentile([7.0, 7.0, 7.0, 100.0], 50) == 7.0
+    assert M.percentile([3.0, 1.0, 2.0], 50) == 2.0  # unsorted input
+
+
+def test_answer_found_handles_punctuation_and_case_like_squad():
+    assert M.answer_found("The Denver Broncos won.", ["denver broncos"])
+    assert M.answer_found("It was held April 15-16, online.", ["April 15–16", "April 15-16"])
+    assert M.answer_found("Levi's Stadium hosted it", ["Levis Stadium"])  # apostrophe removed on both sides
+    assert not M.answer_found("", ["anything"]) and not M.answer_found("the", ["the"])  # nothing left after normalising
+
+
+def test_abstention_scores_with_nothing_to_measure():
+    assert M.abstention_scores([], []) == {"abstain_precision": None, "abstain_recall": None, "false_abstention": None}
+    only_unanswerable = M.abstention_scores([True, False], [False, False])
+    assert only_unanswerable == {"abstain_precision": 1.0, "abstain_recall": 0.5, "false_abstention": None}
