@@ -60,6 +60,13 @@ class Service:
             traceback.print_exc()
             return {"question": question, "error": f"The assistant is unavailable: {exc}"}
 
+    def source_json(self, doc_id: str) -> dict:
+        """An indexed article's text (only articles of the index; paths are never taken from the caller)."""
+        try:
+            return self.assistant().source(doc_id)
+        except ValueError as exc:
+            return {"doc_id": doc_id, "error": str(exc)}
+
     def respond(self, message: str, history: list, k: float, show_scores: bool):
         """Chat handler: append the question and its answer (or a clear error) to the history."""
         history = list(history or []) + [{"role": "user", "content": escape(message or "")}]
@@ -94,6 +101,7 @@ def build_app(service: Service) -> gr.Blocks:
             show_scores = gr.Checkbox(False, label="Show scores")
         box.submit(service.respond, [box, chat, k, show_scores], [box, chat], api_visibility="private")
         gr.api(service.ask_json, api_name="ask")
+        gr.api(service.source_json, api_name="source")
     return demo
 
 

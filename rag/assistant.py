@@ -5,6 +5,7 @@ import threading
 import time
 
 from rag.answer import Answer, QuestionError, answer_from, clean_question, render
+from rag.corpus import source_text
 from rag.embedding import get_embedder
 from rag.retrieval import Retriever
 from rag.settings import Settings, from_env
@@ -47,6 +48,15 @@ class Assistant:
             timings={"clean": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, "answer": t4 - t3, "total": t4 - t0},
             best_score=best,
         )
+
+
+    def source(self, doc_id: str) -> dict:
+        """An indexed article's full text, for showing a citation in context; ValueError otherwise."""
+        entry = self.index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
+        if entry is None:
+            raise ValueError(f"unknown article: {doc_id!r}")
+        text = source_text(self.index.manifest["corpus_dir"], entry["path"])
+        return {"doc_id": doc_id, "title": entry["title"], "text": text}
 
 
 __all__ = ["Assistant", "QuestionError"]

@@ -180,3 +180,12 @@ def load_corpus(corpus_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> Corpus:
             notes.append(f"{path.name}: read as {article.encoding}")
         articles.append(article)
     return Corpus(articles, skipped, notes)
+
+
+def source_text(corpus_dir: Path, relpath: str) -> str:
+    """The decoded text of an article file, which must lie inside `corpus_dir` (no `..`, no links out)."""
+    root = Path(corpus_dir).resolve()
+    path = (root / relpath).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise ValueError(f"not an article of this corpus: {relpath}")
+    return decode(path.read_bytes())[0]

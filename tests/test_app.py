@@ -39,6 +39,25 @@ def test_bad_questions_get_messages_and_the_server_keeps_serving(client):
     assert any("William Shields" in c["text"] for c in again["citations"])
 
 
+def test_source_endpoint_reads_only_indexed_articles(client):
+    data = client.predict("000_46a559f0544261a8", api_name="/source")
+    assert data["text"].startswith("The ACSH held online webinars") and data["title"]
+    for bad in ["../../../etc/passwd", "../seeds/000_46a559f0544261a8", "/etc/passwd", "questions"]:
+        assert "unknown article" in client.predict(bad, api_name="/source")["error"]
+
+
+def test_source_text_refuses_paths_outside_the_corpus(tmp_path):
+    from rag.corpus import source_text
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "a.txt").write_text("T\n\nBody.", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("secret", encoding="utf-8")
+    assert source_text(tmp_path / "c", "a.txt") == "T\n\nBody."
+    for bad in ["../secret.txt", "/etc/passwd", "."]:
+        with pytest.raises(ValueError, match="not an article"):
+            source_text(tmp_path / "c", bad)
+
+
 def test_chat_handler_escapes_and_reports_errors(assistant):
     import app
 
@@ -83,27 +102,32 @@ def test_abstention_is_offered_as_closest_passages(assistant):
     assert messages[1]["metadata"]["title"].startswith("Closest passages")
 
 
-def test_app_script_serves_and_rejects_unknown_flags(seed_settings, assistant):
+def test_app_script_serves_with_auth_and_keeps_secrets_out_of_logs(seed_settings, assistant):
     bad = subprocess.run([sys.executable, "app.py", "--bogus"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
     port = free_port()
-    env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir))
+    env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir),
+               RAG_AUTH="tester:s3cr3t-pw")
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
     try:
         deadline = time.monotonic() + 120
-        line = ""
-        while time.monotonic() < deadline and "Serving on" not in line:
-            line = proc.stdout.readline()
-            assert line or proc.poll() is None, "app.py exited early"
-        assert f"http://127.0.0.1:{port}" in line
+        while time.monotonic() < deadline and not any("Serving on" in x for x in seen):
+            seen.append(proc.stdout.readline())
+            assert seen[-1] or proc.poll() is None, "app.py exited early: " + "".join(seen)
+        assert f"http://127.0.0.1:{port}" in seen[-1]
         from gradio_client import Client
 
-        data = Client(f"http://127.0.0.1:{port}", verbose=False).predict("Where was the ACSH-ICSC workshop held?", 8, api_name="/ask")
+        with pytest.raises(Exception):
+            Client(f"http://127.0.0.1:{port}", verbose=False).predict("Where?", 8, api_name="/ask")
+        client = Client(f"http://127.0.0.1:{port}", auth=("tester", "s3cr3t-pw"), verbose=False)
+        data = client.predict("Where was the ACSH-ICSC workshop held?", 8, api_name="/ask")
         assert any("New York" in c["text"] for c in data["citations"])
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        rest, _ = proc.communicate(timeout=30)
+    assert "s3cr3t-pw" not in "".join(seen) + rest
 
 
 def test_binding_all_interfaces_without_auth_warns(seed_settings, assistant):
