@@ -51,27 +51,28 @@ def answer_markdown(answer: Answer, show_scores: bool = False) -> str:
     return notice + "\n\n".join(parts)
 
 
+def _source_block(label: str, doc_id: str, start: int, end: int, score: float | None, body: str) -> str:
+    score_text = f" · score {score:.3f}" if score is not None else ""
+    return (
+        f"<div class='rag-source'><b>{label}</b><br>"
+        f"<code>{escape(doc_id)}</code> · chars {start}–{end}{score_text}"
+        f"<blockquote>{body}</blockquote></div>"
+    )
+
+
 def sources_html(answer: Answer, show_scores: bool = False) -> str:
     """One block per citation (or per closest passage when abstaining), quoted sentence marked."""
-    blocks = []
     if answer.abstained:
-        for p in answer.passages[:3]:
-            score = f" · score {p.score:.3f}" if show_scores else ""
-            blocks.append(
-                f"<div class='rag-source'><b>{escape(p.title)}</b><br>"
-                f"<code>{escape(p.doc_id)}</code> · chars {p.start}–{p.end}{score}"
-                f"<blockquote>{highlight(p, [])}</blockquote></div>"
-            )
-        return "\n".join(blocks)
+        return "\n".join(
+            _source_block(escape(p.title), p.doc_id, p.start, p.end, p.score if show_scores else None, highlight(p, []))
+            for p in answer.passages[:3]
+        )
+    blocks = []
     for c in answer.citations:
         passage = _passage_for(c, answer.passages)
         body = highlight(passage, [(c.start, c.end)]) if passage else f"<mark>{escape(c.text)}</mark>"
-        score = f" · score {c.score:.3f}" if show_scores else ""
-        blocks.append(
-            f"<div class='rag-source'><b>[{c.n}] {escape(c.title)}</b><br>"
-            f"<code>{escape(c.doc_id)}</code> · chars {c.start}–{c.end}{score}"
-            f"<blockquote>{body}</blockquote></div>"
-        )
+        label = f"[{c.n}] {escape(c.title)}"
+        blocks.append(_source_block(label, c.doc_id, c.start, c.end, c.score if show_scores else None, body))
     return "\n".join(blocks)
 
 
