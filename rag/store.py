@@ -163,6 +163,9 @@ def stale_reason(manifest: dict, corpus: Corpus, settings: Settings, model_id: s
         added, removed = now.keys() - built.keys(), built.keys() - now.keys()
         changed = {d for d in now.keys() & built.keys() if now[d] != built[d]}
         return f"articles changed ({len(added)} added, {len(removed)} removed, {len(changed)} modified)"
+    wanted = choose_kind(manifest["counts"]["chunks"], settings.index_type, settings.flat_max)
+    if manifest.get("vector_index") != wanted:
+        return f"vector index type changed to {wanted}"
     return None
 
 
