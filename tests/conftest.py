@@ -1,6 +1,11 @@
 """Shared fixtures: the real seeds, the real bundled model, a real index in a temp folder."""
+import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,3 +58,28 @@ def server(assistant):
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}"
     demo.close()
+
+
+@contextmanager
+def app_process(settings, **env):
+    """`python app.py` in its own process on a free loopback port, as users run it.
+
+    Yields (url, output lines up to "Serving on"); on exit the server is stopped and the rest of
+    its output is appended to those lines.
+    """
+    port = free_port()
+    env = dict(os.environ, RAG_INDEX_DIR=str(settings.index_dir), RAG_CORPUS_DIR=str(settings.corpus_dir), **env)
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("Serving on" in x for x in seen):
+            seen.append(proc.stdout.readline())
+            assert seen[-1] or proc.poll() is None, "app.py exited early: " + "".join(seen)
+        assert f"http://127.0.0.1:{port}" in seen[-1], "".join(seen)
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        proc.terminate()
+        rest, _ = proc.communicate(timeout=30)
+        seen.append(rest)

@@ -9,7 +9,7 @@ import pytest
 from rag.page import answer_messages, escape, highlight
 from rag.retrieval import Passage
 from rag.settings import ROOT
-from tests.conftest import free_port
+from tests.conftest import app_process
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -105,29 +105,15 @@ def test_abstention_is_offered_as_closest_passages(assistant):
 def test_app_script_serves_with_auth_and_keeps_secrets_out_of_logs(seed_settings, assistant):
     bad = subprocess.run([sys.executable, "app.py", "--bogus"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
-    port = free_port()
-    env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir),
-               RAG_AUTH="tester:s3cr3t-pw")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any("Serving on" in x for x in seen):
-            seen.append(proc.stdout.readline())
-            assert seen[-1] or proc.poll() is None, "app.py exited early: " + "".join(seen)
-        assert f"http://127.0.0.1:{port}" in seen[-1]
+    with app_process(seed_settings, RAG_AUTH="tester:s3cr3t-pw") as (url, output):
         from gradio_client import Client
 
         with pytest.raises(Exception):
-            Client(f"http://127.0.0.1:{port}", verbose=False).predict("Where?", 8, api_name="/ask")
-        client = Client(f"http://127.0.0.1:{port}", auth=("tester", "s3cr3t-pw"), verbose=False)
+            Client(url, verbose=False).predict("Where?", 8, api_name="/ask")
+        client = Client(url, auth=("tester", "s3cr3t-pw"), verbose=False)
         data = client.predict("Where was the ACSH-ICSC workshop held?", 8, api_name="/ask")
         assert any("New York" in c["text"] for c in data["citations"])
-    finally:
-        proc.terminate()
-        rest, _ = proc.communicate(timeout=30)
-    assert "s3cr3t-pw" not in "".join(seen) + rest
+    assert "s3cr3t-pw" not in "".join(output)
 
 
 def test_binding_all_interfaces_without_auth_warns(seed_settings, assistant):

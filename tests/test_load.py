@@ -1,5 +1,8 @@
 """Many users at once against a real server on loopback: bounded in count and time.
 
+The server runs in its own process, as users run it, so the clients' threads do not share its
+interpreter lock and the figures are the server's.
+
 CI runs a small count; the full load test is
     RAG_LOAD_USERS=50 RAG_LOAD_QUESTIONS=10 .venv/bin/python -m pytest tests/test_load.py -s
 """
@@ -10,13 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from rag.evaluation import load_questions
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, app_process
 
 USERS = int(os.environ.get("RAG_LOAD_USERS", "8"))
 QUESTIONS = int(os.environ.get("RAG_LOAD_QUESTIONS", "3"))
 
 
-def test_concurrent_users_all_get_cited_answers(server):
+def test_concurrent_users_all_get_cited_answers(seed_settings, assistant):
+    with app_process(seed_settings) as (url, _):
+        _run_users(url)
+
+
+def _run_users(server: str) -> None:
     from gradio_client import Client
 
     pool = [q for q in load_questions(SEEDS / "questions.jsonl") if q["answerable"]]
