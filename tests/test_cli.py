@@ -43,3 +43,13 @@ def test_bad_input_gets_clear_messages(index_env):
     assert out.returncode == 2 and "unrecognized arguments" in out.stderr
     out = rag("index", "--corpus", "/no/such/folder", env_extra={"RAG_INDEX_DIR": index_env["RAG_INDEX_DIR"]})
     assert out.returncode == 1 and "corpus folder not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(index_env):
+    # `rag ask --json ... | head -c 100`: the reader is gone before the answer is printed.
+    r, w = os.pipe()
+    os.close(r)
+    proc = subprocess.run([sys.executable, "-m", "rag", "ask", "--json", "Who spoke at the webinars?"],
+                          stdout=w, stderr=subprocess.PIPE, text=True, env=dict(os.environ, **index_env), cwd=ROOT, timeout=300)
+    os.close(w)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
