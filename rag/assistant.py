@@ -49,7 +49,6 @@ class Assistant:
             best_score=best,
         )
 
-
     def source(self, doc_id: str) -> dict:
         """An indexed article's full text, for showing a citation in context; ValueError otherwise."""
         entry = self.index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
