@@ -1,8 +1,6 @@
 """The chat page's server, driven through gradio_client against a real server on loopback."""
-import os
 import subprocess
 import sys
-import time
 
 import pytest
 
