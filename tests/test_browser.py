@@ -43,6 +43,9 @@ def test_question_answer_sources_and_escaping(browser, server, tmp_path):
     mark.wait_for(timeout=10_000)
     assert "Webinars were attended by 120 people" in mark.text_content()
     assert "000_46a559f0544261a8" in page.locator("#chat").inner_text()
+    page.wait_for_timeout(1000)  # the section opens with an animation; it must stay open after it
+    assert mark.is_visible() and page.locator("#chat mark").count() == 3
+    page.screenshot(path=str(tmp_path / "sources.png"), full_page=True)  # the open sources, sentence marked
 
     box.fill(XSS)
     box.press("Enter")
