@@ -61,6 +61,11 @@ class Retriever:
         k = k or s.k
         dense = dense_search(self.index.vectors, qvec, max(s.dense_k, k)) if mode != "bm25" else []
         lexical = self.index.lexical.search(terms(question), max(s.lexical_k, k)) if mode != "dense" else []
+        return self.fuse(dense, lexical, k, mode)
+
+    def fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: str = "hybrid") -> list[Passage]:
+        """The top-k passages from the dense and lexical (row, score) rankings under `mode`."""
+        s = self.settings
         if mode == "dense":
             fused = dense
         elif mode == "bm25":

@@ -13,6 +13,7 @@ def test_bench_runs_on_a_tiny_size(tmp_path, capsys):
     pipe, (row,) = data["pipeline"], data["scale"]
     assert pipe["raw_encode_per_s"] > 0 and pipe["pipeline_per_s"] > 0 and pipe["rebuild_one_embedded"] == 1
     assert pipe["cold_start_s"] > 0 and all(p50 > 0 for p50, _ in pipe["stages_ms"].values())
+    assert pipe["corpus_chunks"] > 0 and pipe["corpus_ask_ms"][0] > 0 and pipe["corpus_stages_ms"].keys() == pipe["stages_ms"].keys()
     assert row["size"] == 300 and 0 <= row["hnsw_recall10"] <= 1 and row["flat_p50_ms"] > 0 and row["peak_rss_mb"] > 0
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
 
