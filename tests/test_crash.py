@@ -1,5 +1,6 @@
 """Builds killed at any moment, and builds racing each other, never leave a partial index live."""
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -58,6 +59,19 @@ def test_sigkill_at_any_point_never_leaves_a_partial_index(corpus_copy, tmp_path
         index = check_intact(index_dir, corpus_copy)
         print(f"killed {label} (reached={reached}): live index {index.folder.name}, {len(index.chunks)} chunks")
         live = index.folder
+    # Then at random moments of a whole run (seeded, so a failure can be replayed).
+    t0 = time.monotonic()
+    assert start_index(corpus_copy, index_dir).wait(timeout=300) == 0
+    whole = time.monotonic() - t0
+    rng = random.Random(20261125)
+    for _ in range(3):
+        delay = rng.uniform(0, whole)
+        proc = start_index(corpus_copy, index_dir)
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        index = check_intact(index_dir, corpus_copy)
+        print(f"killed after {delay:.2f}s of a {whole:.2f}s run: live index {index.folder.name}")
     # The next successful run leaves no leftovers of the killed ones.
     build(from_env(env={}, corpus_dir=corpus_copy, index_dir=index_dir), progress=False, log=quiet, force=True)
     check_intact(index_dir, corpus_copy)
