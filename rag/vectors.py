@@ -17,7 +17,7 @@ HNSW_EF_CONSTRUCTION = 80
 def hnsw_ef_search(n_vectors: int) -> int:
     """Search breadth for an HNSW index of `n_vectors`: wider as it grows, to hold recall@10 >= 0.95.
 
-    Measured (rag bench vectors, efConstruction 80): 100k at 128 → 0.98; 1M at 128 → 0.91,
+    Measured (rag bench vectors, efConstruction 80): 100k at 128 → 0.98; 1M at 128 → 0.87–0.91,
     at 512 → 0.956, at 1024 → 0.979 (p50 1.9 ms). So 128 up to ~128k, doubling per doubling, 1024 cap.
     """
     ef = 128
