@@ -85,7 +85,7 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
     seeds and on a build corpus of `copies` versions of each seed article."""
     from rag.assistant import Assistant
     from rag.embedding import get_embedder
-    from rag.evaluation import load_questions
+    from rag.evaluation import QUESTIONS, load_questions
     from rag.store import build, load_index
 
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
@@ -136,7 +136,7 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
         log(f"cold start: {out['cold_start_s']:.2f}s (median of 3)")
 
         # Warm queries, stage by stage: on the seeds, and on the build corpus (`copies` × 5 articles).
-        questions = [q["question"] for q in load_questions(ROOT / "seeds" / "questions.jsonl")]
+        questions = [q["question"] for q in load_questions(QUESTIONS)]
         seeds = Assistant(settings.replace(index_dir=work / "seed-index"), progress=False, log=lambda m: None)
         out["stages_ms"], out["ask_ms"] = query_latency(seeds, questions, queries)
         log(f"ask (seeds): p50 {out['ask_ms'][0]:.1f} ms, p95 {out['ask_ms'][1]:.1f} ms over {queries} questions")

@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score the system on a question set or a SQuAD file")
     common(p)
-    p.add_argument("--questions", type=Path, help="question set (default: seeds/questions.jsonl)")
+    p.add_argument("--questions", type=Path, help="question set (default: tests/data/questions.jsonl)")
     p.add_argument("--squad", type=Path, help="a SQuAD v1.1-format JSON file to evaluate on instead")
     p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
     p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")

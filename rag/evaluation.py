@@ -10,8 +10,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag import metrics as M
-from rag.settings import Settings, from_env
+from rag.settings import ROOT, Settings, from_env
 
+# The seed question set: evaluation data, kept outside the corpus so it is never indexed.
+QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
 REQUIRED = ("id", "question", "answers", "sources", "answerable")
 RANK_DEPTH = 10
 METRIC_COLUMNS = [
@@ -285,7 +287,7 @@ def run_cli(args) -> int:
         source = str(args.squad)
     else:
         settings = base.replace(index_dir=args.index) if args.index else base
-        path = Path(args.questions or Path(settings.corpus_dir) / "questions.jsonl")
+        path = Path(args.questions or QUESTIONS)
         questions = load_questions(path)
         answerable = sum(q["answerable"] for q in questions)
         note = f"{path}: {len(questions)} questions ({answerable} answerable, {len(questions) - answerable} not)"

@@ -11,13 +11,13 @@ from rag.settings import ROOT
 from rag.squad import read_squad, write_corpus
 from tests.conftest import SEEDS
 
-QUESTION_SET = SEEDS / "questions.jsonl"
-needs_question_set = pytest.mark.skipif(not QUESTION_SET.exists(), reason="seeds/questions.jsonl not written yet")
+QUESTION_SET = ROOT / "tests" / "data" / "questions.jsonl"
+needs_question_set = pytest.mark.skipif(not QUESTION_SET.exists(), reason="tests/data/questions.jsonl is missing")
 
 
 @needs_question_set
 def test_question_set_schema_and_verbatim_answers():
-    questions = load_questions(SEEDS / "questions.jsonl")
+    questions = load_questions(QUESTION_SET)
     texts = {p.stem: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
     ids = [q["id"] for q in questions]
     assert len(ids) == len(set(ids)) >= 60
@@ -140,7 +140,7 @@ def test_eval_end_to_end_writes_all_outputs(tmp_path, seed_settings, assistant, 
 @needs_question_set
 def test_eval_on_the_seed_question_set(tmp_path, seed_settings, capsys):
     out = tmp_path / "out"
-    # Default question file: <corpus>/questions.jsonl.
+    # Default question file: tests/data/questions.jsonl.
     code = main(["eval", "--corpus", str(SEEDS), "--index", str(seed_settings.index_dir), "--modes", "hybrid",
                  "--output", str(out), "--min-hit5", "0.9"])
     assert code == 0

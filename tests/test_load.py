@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from rag.evaluation import load_questions
-from tests.conftest import SEEDS, app_process
+from rag.evaluation import QUESTIONS as QUESTION_SET, load_questions
+from tests.conftest import app_process
 
 USERS = int(os.environ.get("RAG_LOAD_USERS", "8"))
 QUESTIONS = int(os.environ.get("RAG_LOAD_QUESTIONS", "3"))
@@ -28,7 +28,7 @@ def test_concurrent_users_all_get_cited_answers(seed_settings, assistant):
 def _run_users(server: str) -> None:
     from gradio_client import Client
 
-    pool = [q for q in load_questions(SEEDS / "questions.jsonl") if q["answerable"]]
+    pool = [q for q in load_questions(QUESTION_SET) if q["answerable"]]
     errors, latencies, uncited = [], [], []
 
     def user(u: int):
