@@ -10,3 +10,25 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 __version__ = "0.1.0"
+
+# The public API, imported on first use so `import rag` stays light.
+_API = {
+    "Assistant": "rag.assistant",
+    "Answer": "rag.answer",
+    "Citation": "rag.answer",
+    "ShortAnswer": "rag.answer",
+    "QuestionError": "rag.answer",
+    "Settings": "rag.settings",
+    "from_env": "rag.settings",
+    "build": "rag.store",
+    "load_index": "rag.store",
+}
+__all__ = list(_API)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'rag' has no attribute {name!r}")

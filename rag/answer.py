@@ -1,17 +1,29 @@
-"""Extractive answers: score the retrieved passages' sentences, quote the best, or abstain."""
+"""Extractive answers: pick the sentence that answers, bring what it leans on, point at the short
+answer inside it — or abstain.
+
+The candidates are every sentence of the retrieved passages (`rag.features`); the selector ranks
+them and the reader reads the best few (`rag.selector`, `rag.reader`). What is quoted is the best
+sentence, the sentence before it when it opens with a pronoun or a back-reference ("He also
+noted…"), and a second answer only when the selector is nearly as sure of it. Titles are quoted
+only when nothing else answers.
+"""
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.lexical import terms
+from rag.features import FEATURES, gather, leans_back
 from rag.retrieval import Passage
-from rag.store import Index
 
 ABSTAIN_TEXT = "The articles don't answer this."
+# Passages offered instead of an answer when the assistant abstains.
+CLOSEST = 3
+# Two quoted answers whose vectors are closer than this say the same thing; the second is dropped.
+REDUNDANT_COSINE = 0.8
 
 
 class QuestionError(ValueError):
@@ -20,6 +32,8 @@ class QuestionError(ValueError):
 
 @dataclass
 class Citation:
+    """A quoted sentence: `text == source[start:end]` of article `doc_id`."""
+
     n: int
     doc_id: str
     title: str
@@ -28,6 +42,33 @@ class Citation:
     text: str
     score: float
     chunk_no: int
+    context: bool = False  # quoted for what the next sentence leans on, not as the answer itself
+    passage: Passage | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """The JSON shape of a citation (without its passage, which `passages` lists)."""
+        return {k: v for k, v in self.__dict__.items() if k != "passage"}
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The exact span that answers, inside a quoted sentence: `source[start:end] == text`."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass
+class Selection:
+    """What the answer layer decided for one question."""
+
+    citations: list[Citation]
+    abstained: bool
+    best_score: float
+    short_answer: ShortAnswer | None = None
 
 
 @dataclass
@@ -40,18 +81,24 @@ class Answer:
     notice: str | None = None
     best_score: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    short_answer: ShortAnswer | None = None
 
     def quoted(self) -> str:
         """The quoted sentences only, without citation markers."""
         return " ".join(c.text for c in self.citations)
+
+    def closest(self) -> list[Passage]:
+        """The passages offered in place of an answer."""
+        return self.passages[:CLOSEST]
 
     def to_dict(self) -> dict:
         """The JSON shape of `rag ask --json`."""
         return {
             "question": self.question,
             "answer": self.answer,
+            "short_answer": self.short_answer.__dict__ if self.short_answer else None,
             "abstained": self.abstained,
-            "citations": [c.__dict__ for c in self.citations],
+            "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "notice": self.notice,
             "best_score": round(self.best_score, 4),
@@ -74,105 +121,93 @@ def clean_question(question: object, max_chars: int) -> tuple[str, str | None]:
     return text, notice
 
 
-def lexical_overlap(question_terms: list[str], sentence_terms: set[str], idf) -> float:
-    """Share of the question's IDF weight whose terms appear in the sentence (0..1)."""
-    unique = set(question_terms)
-    total = sum(idf(t) for t in unique)
-    if total <= 0:
-        return 0.0
-    return sum(idf(t) for t in unique if t in sentence_terms) / total
-
-
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_TYPE_PATTERNS = {
-    "number": re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I),
-    "date": re.compile(rf"\b({_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|(19|20)\d\d)\b"),
-    "person": re.compile(r"\b(Mr|Ms|Mrs|Dr|Prof|H\.E)\.|\b[A-Z][a-z]+ [A-Z][a-z]+"),
-    "place": re.compile(r"\b(in|at|to|from) (the )?[A-Z][a-z]+"),
-}
-_QUESTION_TYPES = [
-    ("number", re.compile(r"\bhow (many|much|long|old|large|big)\b|\bnumber of\b|\bwhat (percentage|share|proportion)\b", re.I)),
-    ("date", re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day|month)\b", re.I)),
-    ("person", re.compile(r"\bwho(m|se)?\b", re.I)),
-    ("place", re.compile(r"\bwhere\b|\bwhich (city|country|countries)\b|\bin what (city|country)\b", re.I)),
-]
-
-
-def expected_type(question: str) -> str | None:
-    """The kind of answer a question asks for ("number", "date", "person", "place"), if clear."""
-    for kind, pattern in _QUESTION_TYPES:
-        if pattern.search(question):
-            return kind
-    return None
-
-
-def has_type(sentence: str, kind: str | None) -> bool:
-    """Whether a sentence holds something of the expected kind."""
-    return kind is not None and bool(_TYPE_PATTERNS[kind].search(sentence))
-
-
-def score_sentences(question: str, qvec: np.ndarray, sentence_ids: list[int], index: Index, dense_weight: float, type_bonus: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(relevance, ranking score) per sentence.
-
-    relevance = dense_weight * cosine + (1 - dense_weight) * lexical overlap decides whether to
-    answer at all; the ranking score adds `type_bonus` to sentences holding the kind of thing the
-    question asks for (a number for "how many"), which orders candidates but proves no relevance.
-    """
-    if not sentence_ids:
-        empty = np.zeros(0, dtype=np.float32)
-        return empty, empty
-    dense = index.sentence_vectors[sentence_ids] @ qvec
-    q_terms = terms(question)
-    lex = np.array(
-        [lexical_overlap(q_terms, index.sentence_terms[i], index.lexical.idf) for i in sentence_ids],
-        dtype=np.float32,
-    )
-    relevance = dense_weight * dense + (1.0 - dense_weight) * lex
-    kind = expected_type(question)
-    if not (kind and type_bonus):
-        return relevance, relevance
-    typed = np.array([has_type(index.sentences[i].text, kind) for i in sentence_ids], dtype=np.float32)
-    return relevance, relevance + type_bonus * typed
-
-
-def select(scores: np.ndarray, vectors: np.ndarray, max_n: int, ratio: float, redundancy_max: float) -> list[int]:
-    """Positions of the best sentence plus up to `max_n - 1` others that score within `ratio`
-    of it and are not near-duplicates (cosine above `redundancy_max`) of one already chosen."""
-    if len(scores) == 0:
-        return []
-    order = np.argsort(-scores, kind="stable")
-    best = float(scores[order[0]])
-    chosen = [int(order[0])]
-    for i in order[1:]:
-        if len(chosen) >= max_n or scores[i] < best * ratio:
+def context_before(index, sid: int, limit: int = 2) -> list[int]:
+    """Sentences before `sid` that it leans on: the previous one when `sid` opens with a pronoun or
+    a back-reference, and further back while those lean too (at most `limit`; never the title)."""
+    out: list[int] = []
+    current = sid
+    while len(out) < limit and leans_back(index.sentences[current].text):
+        prev = index.neighbour(current, -1)
+        if prev is None or prev == index.first_sentence_of(index.sentences[sid].doc_id):
             break
-        if max(float(vectors[i] @ vectors[j]) for j in chosen) <= redundancy_max:
-            chosen.append(int(i))
+        out.insert(0, prev)
+        current = prev
+    return out
+
+
+def choose(probs: np.ndarray, is_title: np.ndarray, vectors: np.ndarray, threshold: float, second_within: float, max_answers: int) -> list[int]:
+    """Positions (into `probs`) of the sentences to quote as answers, best first; [] to abstain.
+
+    Titles count only when no other sentence reaches the threshold; a further answer must come
+    within `second_within` of the best probability and must not repeat one already chosen.
+    """
+    order = [int(i) for i in np.argsort(-probs, kind="stable")]
+    body = [i for i in order if not is_title[i] and probs[i] >= threshold]
+    if not body:
+        titles = [i for i in order if probs[i] >= threshold]
+        return titles[:1]
+    chosen = [body[0]]
+    for i in body[1:]:
+        if len(chosen) >= max_answers or probs[i] < second_within * probs[body[0]]:
+            break
+        if max(float(vectors[i] @ vectors[j]) for j in chosen) <= REDUNDANT_COSINE:
+            chosen.append(i)
     return chosen
 
 
-def answer_from(question: str, qvec: np.ndarray, passages: list[Passage], index: Index, settings) -> tuple[list[Citation], bool, float]:
-    """(citations, abstained, best score) for the question over the retrieved passages."""
-    ids: list[int] = []
-    passage_of: dict[int, Passage] = {}
-    for p in passages:
-        for sid in index.chunk_sentences[p.row]:
-            if sid not in passage_of:
-                passage_of[sid] = p
-                ids.append(sid)
-    relevance, scores = score_sentences(question, qvec, ids, index, settings.answer_dense_weight, settings.type_bonus)
-    if len(scores) == 0:
-        return [], True, 0.0
-    best = float(relevance.max())
-    if best < settings.abstain_threshold:
-        return [], True, best
-    picked = select(scores, index.sentence_vectors[ids], settings.max_answer_sentences, settings.answer_ratio, settings.redundancy_max)
-    citations = []
-    for n, pos in enumerate(picked, start=1):
-        s = index.sentences[ids[pos]]
-        p = passage_of[ids[pos]]
-        citations.append(Citation(n, s.doc_id, p.title, s.start, s.end, s.text, round(float(scores[pos]), 4), p.chunk_no))
-    return citations, False, best
+def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], index, settings, selector, reader,
+                  timings: dict[str, float] | None = None) -> Selection:
+    """Choose what to quote for `question` from `passages` (best first); each stage's seconds go
+    into `timings` when given."""
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        clock.append(time.perf_counter())
+        if timings is not None:
+            timings[name] = clock[-1] - clock[-2]
+
+    cands = gather(question, qvec, passages, index, settings.answer_dense_weight)
+    lap("candidates")
+    if not len(cands):
+        return Selection([], True, 0.0)
+    config = selector.config
+    stage1 = selector.stage1(cands.features)
+    shortlist = np.argsort(-stage1, kind="stable")[: settings.reader_shortlist or config.shortlist]
+    lap("rank")
+    ids = [cands.ids[i] for i in shortlist]
+    readings = reader.read(question, [index.sentences[s].text for s in ids])
+    lap("read")
+    probs = selector.stage2(stage1[shortlist], readings, cands.features[shortlist])
+    threshold = config.abstain_below if settings.abstain_threshold is None else settings.abstain_threshold
+    is_title = cands.features[shortlist, FEATURES.index("is_title")] > 0
+    picked = choose(probs, is_title, index.sentence_vectors[ids], threshold, config.second_within,
+                    settings.max_answer_sentences)
+    best = float(probs.max())
+    if not picked:
+        return Selection([], True, best)
+    citations: list[Citation] = []
+    for pos in picked:
+        sid = ids[pos]
+        passage = passages[cands.passage_of[int(shortlist[pos])]]
+        for ctx in context_before(index, sid):
+            citations.append(_citation(index, ctx, passage, len(citations) + 1, float(probs[pos]), context=True))
+        citations.append(_citation(index, sid, passage, len(citations) + 1, float(probs[pos])))
+    short = None
+    top = readings[picked[0]]
+    if top.span is not None and top.span_score >= config.short_answer_min:
+        s = index.sentences[ids[picked[0]]]
+        a, b = top.span
+        text = s.text[a:b]
+        if text.strip():
+            short = ShortAnswer(text, s.doc_id, s.start + a, s.start + b, round(top.span_score, 3))
+    return Selection(citations, False, best, short)
+
+
+def _citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:
+    s = index.sentences[sid]
+    inside = passage if passage.doc_id == s.doc_id and passage.start <= s.start and s.end <= passage.end else None
+    return Citation(n, s.doc_id, passage.title, s.start, s.end, s.text, round(score, 4),
+                    inside.chunk_no if inside else passage.chunk_no, context, inside)
 
 
 def render(citations: list[Citation]) -> str:

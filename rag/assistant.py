@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import cached_property
 
-from rag.answer import Answer, QuestionError, answer_from, clean_question, render
+from rag.answer import Answer, QuestionError, clean_question, render, select_answer
 from rag.corpus import source_text
 from rag.embedding import get_embedder
+from rag.reader import get_reader
 from rag.retrieval import Retriever
+from rag.selector import get_selector
 from rag.settings import Settings, from_env
 from rag.store import Index, ensure_index
 
@@ -15,12 +18,27 @@ from rag.store import Index, ensure_index
 class Assistant:
     """Answers questions from an index; safe to share between threads."""
 
-    def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True, log=print):
+    def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True, log=print,
+                 answer_models: bool = True):
+        """Load (building if needed) the index; with `answer_models`, also the selector and reader,
+        so the first question is as fast as the rest (`rag train` fits them, so it passes False)."""
         self.settings = settings or from_env()
         self.embedder = get_embedder(self.settings.model, self.settings.batch_size)
         self.index = index or ensure_index(self.settings, progress=progress, log=log)
         self.retriever = Retriever(self.index, self.settings)
         self._lock = threading.Lock()  # the tokenizer and torch module are not re-entrant
+        if answer_models:
+            self.selector, self.reader  # noqa: B018  (loads both now)
+
+    @cached_property
+    def selector(self):
+        """The answer selector (loaded on first use, so tools that only retrieve never load it)."""
+        return get_selector()
+
+    @cached_property
+    def reader(self):
+        """The reader model (loaded on first use)."""
+        return get_reader(self.settings.reader_runtime)
 
     def embed_question(self, question: str):
         """The question's normalised embedding (truncated to the model window by the model)."""
@@ -36,17 +54,19 @@ class Assistant:
         t2 = time.perf_counter()
         passages = self.retriever.search(text, qvec, k=k, mode=mode)
         t3 = time.perf_counter()
-        citations, abstained, best = answer_from(text, qvec, passages, self.index, self.settings)
+        stages: dict[str, float] = {}
+        chosen = select_answer(text, qvec, passages, self.index, self.settings, self.selector, self.reader, stages)
         t4 = time.perf_counter()
         return Answer(
             question=text,
-            answer=render(citations),
-            abstained=abstained,
-            citations=citations,
+            answer=render(chosen.citations),
+            abstained=chosen.abstained,
+            citations=chosen.citations,
             passages=passages,
             notice=notice,
-            timings={"clean": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, "answer": t4 - t3, "total": t4 - t0},
-            best_score=best,
+            timings={"clean": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, **stages, "answer": t4 - t3, "total": t4 - t0},
+            best_score=chosen.best_score,
+            short_answer=chosen.short_answer,
         )
 
     def source(self, doc_id: str) -> dict:

@@ -151,13 +151,14 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
 
 def query_latency(assistant, questions: list[str], queries: int) -> tuple[dict, tuple[float, float]]:
     """Per-stage (p50, p95) ms of `queries` warm questions, and of the whole `ask` timed on its own."""
-    from rag.answer import answer_from, clean_question
+    from rag.answer import clean_question, select_answer
     from rag.lexical import terms
     from rag.vectors import search
 
     s, index = assistant.settings, assistant.index
     names = ("embed", "dense", "lexical", "fuse", "answer")
-    stages = {k: [] for k in names + ("total",)}
+    parts = ("candidates", "rank", "read")
+    stages = {k: [] for k in names + parts + ("total",)}
     ends = []
     for i in range(queries):
         q = questions[i % len(questions)]
@@ -171,8 +172,11 @@ def query_latency(assistant, questions: list[str], queries: int) -> tuple[dict, 
         t.append(time.perf_counter())
         passages = assistant.retriever.fuse(dense, lexical, s.k)
         t.append(time.perf_counter())
-        answer_from(text, qvec, passages, index, s)
+        inner: dict[str, float] = {}
+        select_answer(text, qvec, passages, index, s, assistant.selector, assistant.reader, inner)
         t.append(time.perf_counter())
+        for k in parts:
+            stages[k].append(inner.get(k, 0.0))
         for k, a, b in zip(names, t, t[1:]):
             stages[k].append(b - a)
         stages["total"].append(t[-1] - t[0])

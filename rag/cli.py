@@ -44,9 +44,12 @@ def format_answer(answer) -> str:
         lines.append(answer.answer)
         if answer.passages:
             lines.append("\nClosest passages:")
-            for p in answer.passages[:3]:
+            for p in answer.closest():
                 lines.append(f"  - {p.title} [{p.doc_id}, chars {p.start}-{p.end}]: {p.text[:160]}…")
         return "\n".join(lines)
+    if answer.short_answer:
+        bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
+        lines.append(f"Answer: {bold}{answer.short_answer.text}{plain}\n")
     lines.append(answer.answer)
     lines.append("\nSources:")
     for c in answer.citations:
@@ -79,6 +82,19 @@ def cmd_eval(args) -> int:
     from rag.evaluation import run_cli
 
     return run_cli(args)
+
+
+def cmd_train(args) -> int:
+    import logging
+
+    from rag.evaluation import squad_index_settings
+    from rag.training import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    settings = squad_index_settings(args.squad, from_env(model=args.model), index=args.index)
+    summary = run(args.squad, args.output, settings, epochs=args.epochs, shortlist=args.shortlist, seed=args.seed)
+    print(json.dumps(summary, indent=1))
+    return 0
 
 
 def cmd_bench(args) -> int:
@@ -116,11 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--squad", type=Path, help="a SQuAD v1.1-format JSON file to evaluate on instead")
     p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
     p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")
+    p.add_argument("--split", choices=["train", "test"],
+                   help="which split of the data set to score (SQuAD: articles split by `rag.squad.split_of`)")
     p.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated retrieval modes")
     p.add_argument("--k", type=int, help="passages read per question (default: the k setting)")
     p.add_argument("--output", type=Path, help="write report.json, report.md and hitk.png here")
     p.add_argument("--min-hit5", type=float, help="exit 1 if hybrid hit@5 is below this")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", help="fit the reader and answer selector on a SQuAD file's train articles")
+    p.add_argument("--squad", type=Path, required=True, help="SQuAD v1.1 file (its test articles are never read)")
+    p.add_argument("--index", type=Path, help="index folder for its paragraphs (default: cached)")
+    p.add_argument("--model", help="embedding model: 'bundled' or a local model folder")
+    p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "models",
+                   help="where to write the models (default: the package's rag/models)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--shortlist", type=int, default=4, help="sentences the reader reads per question")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="measure speed and memory at several sizes")
     common(p)

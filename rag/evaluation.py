@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ REQUIRED = ("id", "question", "answers", "sources", "answerable")
 RANK_DEPTH = 10
 METRIC_COLUMNS = [
     ("hit@1", "hit1"), ("hit@3", "hit3"), ("hit@5", "hit5"), ("MRR@10", "mrr10"),
-    ("answer recall", "answer_recall"), ("citation precision", "citation_precision"), ("answer words", "answer_words"),
+    ("answer recall", "answer_recall"), ("first sentence", "first_sentence"), ("short EM", "short_em"),
+    ("short F1", "short_f1"), ("citation precision", "citation_precision"), ("answer words", "answer_words"),
     ("abstain P", "abstain_precision"), ("abstain R", "abstain_recall"), ("false abstain", "false_abstention"),
     ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"),
 ]
@@ -95,6 +97,11 @@ def rank_articles(assistant, question: str, mode: str, k: int, depth: int = RANK
     return ranked[:depth]
 
 
+def first_answer(answer) -> str:
+    """The first quoted answer sentence (a sentence quoted only as context for it is skipped)."""
+    return next((c.text for c in answer.citations if not c.context), "")
+
+
 def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
     """One question through the same path as the chat page, plus the deeper ranking for hit@k."""
     t0 = time.perf_counter()
@@ -116,6 +123,10 @@ def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
         "hits": {str(i): M.hit_at(ranked, gold, i) for i in range(1, RANK_DEPTH + 1)} if answerable else {},
         "rr": M.reciprocal_rank(ranked, gold, RANK_DEPTH) if answerable else None,
         "answer_hit": (not answer.abstained and M.answer_found(answer.quoted(), q["answers"])) if answerable else None,
+        "first_hit": (not answer.abstained and M.answer_found(first_answer(answer), q["answers"])) if answerable else None,
+        "short_answer": answer.short_answer.text if answer.short_answer else None,
+        "short_em": M.exact_match(answer.short_answer and answer.short_answer.text, q["answers"]) if answerable else None,
+        "short_f1": M.f1(answer.short_answer and answer.short_answer.text, q["answers"]) if answerable else None,
         "citation_precision": M.citation_precision(cited, gold) if answerable else None,
         "answer_words": len(answer.quoted().split()) if not answer.abstained else None,
         "latency_ms": round(latency * 1000, 2),
@@ -141,6 +152,11 @@ def summarize(records: list[dict]) -> dict:
         "mrr10": M.mean(r["rr"] for r in answerable),
         "hit_curve": hit_curve,
         "answer_recall": M.mean(float(r["answer_hit"]) for r in answerable),
+        "first_sentence": M.mean(float(r["first_hit"]) for r in answerable),
+        "short_em": M.mean(100 * r["short_em"] for r in answerable),
+        "short_f1": M.mean(100 * r["short_f1"] for r in answerable),
+        "short_given": M.mean(float(r["short_answer"] is not None) for r in answerable),
+        "abstained": M.mean(float(r["abstained"]) for r in records),
         "citation_precision": M.mean(r["citation_precision"] for r in answerable if not r["abstained"]),
         "answer_words": M.mean(r["answer_words"] for r in records),
         "p50_ms": M.percentile(latencies, 50),
@@ -164,6 +180,12 @@ def evaluate(assistant, questions: list[dict], modes: list[str], k: int, progres
     return {"metrics": {m: summarize(records[m]) for m in modes}, "records": records}
 
 
+def abstain_threshold(assistant) -> float:
+    """The abstention threshold in force: the setting, else the one `rag train` chose."""
+    s = assistant.settings.abstain_threshold
+    return s if s is not None else assistant.selector.config.abstain_below
+
+
 def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -> list[dict]:
     """Answer recall and abstention at each abstention threshold (hybrid retrieval).
 
@@ -172,7 +194,8 @@ def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -
     """
     from rag.assistant import Assistant
 
-    thresholds = thresholds if thresholds is not None else [round(0.2 + 0.05 * i, 2) for i in range(9)]
+    if thresholds is None:
+        thresholds = sorted({0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, abstain_threshold(assistant)})
     probe = Assistant(assistant.settings.replace(abstain_threshold=-1.0), index=assistant.index)
     results = [(q, probe.ask(q["question"], k=k)) for q in questions]
     answerable = [q["answerable"] for q, _ in results]
@@ -197,7 +220,7 @@ def format_sweep(rows: list[dict], current: float) -> str:
 def _fmt(value, key: str) -> str:
     if value is None:
         return "–"
-    if key.endswith("_ms") or key == "answer_words":
+    if key.endswith("_ms") or key in ("answer_words", "short_em", "short_f1"):
         return f"{value:.1f}"
     return f"{value:.3f}"
 
@@ -234,26 +257,57 @@ def write_report(result: dict, folder: Path, title: str, settings: Settings, ext
     folder.mkdir(parents=True, exist_ok=True)
     table = format_table(result["metrics"])
     if result.get("threshold_sweep"):
-        table += "\n\nAbstention threshold (hybrid):\n\n" + format_sweep(result["threshold_sweep"], settings.abstain_threshold)
+        table += "\n\nAbstention threshold (hybrid):\n\n" + format_sweep(result["threshold_sweep"], result["abstain_threshold"])
     payload = {"title": title, **extra, "settings": {k: str(v) for k, v in settings.__dict__.items()}, **result}
     (folder / "report.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
     (folder / "report.md").write_text(f"# {title}\n\n{table}\n", encoding="utf-8")
     plot_hit_curve(result["metrics"], folder / "hitk.png", title)
 
 
-def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
-    """Settings over a corpus of the SQuAD file's paragraphs, its questions, and a note on what was indexed."""
+def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Path | None = None) -> Settings:
+    """Settings over a corpus of every paragraph of a SQuAD file (written and cached once, under
+    the rag cache folder unless `index` names a folder); train and test splits share it."""
     from rag.embedding import cache_dir
     from rag.squad import read_squad, write_corpus
 
-    path = Path(args.squad)
-    paragraphs, questions = read_squad(path, args.limit, args.seed)
-    # Keyed by content (not path) and sample, so a changed file or another sample gets its own index.
-    digest = hashlib.sha256(path.read_bytes() + f"|{args.limit}|{args.seed}".encode()).hexdigest()[:16]
-    root = Path(args.index) if args.index else cache_dir() / "squad" / digest
+    path = Path(path)
+    if paragraphs is None:
+        paragraphs, _ = read_squad(path)
+    digest = hashlib.sha256(path.read_bytes() + b"|all").hexdigest()[:16]
+    root = Path(index) if index else cache_dir() / "squad" / digest
     write_corpus(paragraphs, root / "corpus")
+    return base.replace(corpus_dir=root / "corpus", index_dir=root / "index")
+
+
+def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
+    """Settings over a corpus of the SQuAD file's paragraphs, its questions, and a note on what was indexed."""
+    from rag.embedding import cache_dir
+    from rag.squad import read_squad, split_of, write_corpus
+
+    path = Path(args.squad)
+    split = getattr(args, "split", None)
+    if split:
+        # Every article is indexed, so retrieval is as hard as it is; only the split's questions are asked.
+        paragraphs, questions = read_squad(path)
+        roles = split_of([p.article for p in paragraphs])
+        questions = [q for q in questions if roles[q["article"]] == split]
+        if args.limit is not None and args.limit < len(questions):
+            questions = random.Random(args.seed).sample(questions, args.limit)
+        digest = None
+    else:
+        paragraphs, questions = read_squad(path, args.limit, args.seed)
+        # Keyed by content (not path) and sample, so a changed file or another sample gets its own index.
+        digest = hashlib.sha256(path.read_bytes() + f"|{args.limit}|{args.seed}".encode()).hexdigest()[:16]
+    if digest is None:
+        settings = squad_index_settings(path, base, paragraphs, args.index)
+        root = Path(settings.corpus_dir).parent
+    else:
+        root = Path(args.index) if args.index else cache_dir() / "squad" / digest
+        write_corpus(paragraphs, root / "corpus")
     articles = len({p.article for p in paragraphs})
     sample = f"{len(questions)} questions (sampled with seed {args.seed})" if args.limit else f"{len(questions)} questions"
+    if split:
+        sample += f" of the {split} articles"
     note = f"SQuAD {path.name}: {sample}; indexed {len(paragraphs)} paragraphs from {articles} articles"
     return base.replace(corpus_dir=root / "corpus", index_dir=root / "index"), questions, note
 
@@ -303,11 +357,12 @@ def run_cli(args) -> int:
     result = evaluate(assistant, questions, modes, k)
     if "hybrid" in modes and not all(q["answerable"] for q in questions):
         result["threshold_sweep"] = threshold_sweep(assistant, questions, k)
+    result["abstain_threshold"] = abstain_threshold(assistant)
     print(f"{note}; k={k}\n")
     print(format_table(result["metrics"]))
     if result.get("threshold_sweep"):
         print("\nAbstention threshold (hybrid):\n")
-        print(format_sweep(result["threshold_sweep"], settings.abstain_threshold))
+        print(format_sweep(result["threshold_sweep"], result["abstain_threshold"]))
     if args.output:
         extra = {"note": note, "source": source, "modes": modes, "k": k, "rank_depth": RANK_DEPTH}
         write_report(result, Path(args.output), title, settings, extra)

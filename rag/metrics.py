@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections import Counter
 
 _PUNCT = set(string.punctuation)
 
@@ -13,6 +14,33 @@ def normalize_answer(text: str) -> str:
     text = "".join(c for c in text.lower() if c not in _PUNCT)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
+
+
+def _tokens(text: str) -> list[str]:
+    return normalize_answer(text).split()
+
+
+def exact_match(prediction: str | None, gold_answers: list[str]) -> float:
+    """Official SQuAD v1.1 exact match, max over the gold answers (no prediction scores 0)."""
+    if not prediction:
+        return 0.0
+    return float(any(normalize_answer(prediction) == normalize_answer(g) for g in gold_answers))
+
+
+def f1(prediction: str | None, gold_answers: list[str]) -> float:
+    """Official SQuAD v1.1 token F1, max over the gold answers (no prediction scores 0)."""
+    if not prediction:
+        return 0.0
+    pred = _tokens(prediction)
+    best = 0.0
+    for gold in gold_answers:
+        ref = _tokens(gold)
+        common = Counter(pred) & Counter(ref)
+        same = sum(common.values())
+        if same:
+            p, r = same / len(pred), same / len(ref)
+            best = max(best, 2 * p * r / (p + r))
+    return best
 
 
 def distinct(ids: list[str]) -> list[str]:

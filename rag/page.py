@@ -45,6 +45,8 @@ def answer_markdown(answer: Answer, show_scores: bool = False) -> str:
     if answer.abstained:
         return notice + f"**{escape(answer.answer)}**"
     parts = []
+    if answer.short_answer:
+        parts.append(f"**{escape(answer.short_answer.text)}**")
     for c in answer.citations:
         score = f" <small>({c.score:.2f})</small>" if show_scores else ""
         parts.append(f"“{escape(c.text)}” <sup>[{c.n}]</sup>{score}")
@@ -65,11 +67,11 @@ def sources_html(answer: Answer, show_scores: bool = False) -> str:
     if answer.abstained:
         return "\n".join(
             _source_block(escape(p.title), p.doc_id, p.start, p.end, p.score if show_scores else None, highlight(p, []))
-            for p in answer.passages[:3]
+            for p in answer.closest()
         )
     blocks = []
     for c in answer.citations:
-        passage = _passage_for(c, answer.passages)
+        passage = c.passage or _passage_for(c, answer.passages)
         body = highlight(passage, [(c.start, c.end)]) if passage else f"<mark>{escape(c.text)}</mark>"
         label = f"[{c.n}] {escape(c.title)}"
         blocks.append(_source_block(label, c.doc_id, c.start, c.end, c.score if show_scores else None, body))
@@ -80,7 +82,7 @@ def answer_messages(answer: Answer, show_scores: bool = False) -> list[dict]:
     """Chat messages for one answer: the answer, then a collapsible sources section."""
     messages = [{"role": "assistant", "content": answer_markdown(answer, show_scores)}]
     if answer.abstained and answer.passages:
-        title = f"Closest passages ({min(3, len(answer.passages))})"
+        title = f"Closest passages ({len(answer.closest())})"
     elif answer.citations:
         title = f"Sources ({len(answer.citations)})"
     else:

@@ -33,16 +33,16 @@ class Settings:
     # Vector index type: "auto" (flat until `flat_max` vectors, then HNSW), "flat" or "hnsw".
     index_type: str = "auto"
     flat_max: int = 50_000  # flat search: 6.8 ms at 50k, 12.6 ms at 100k (rag bench)
-    # Answer: sentence score = answer_dense_weight * cosine + (1 - it) * lexical overlap.
+    # Answer: the hand-set relevance feature = answer_dense_weight * cosine + (1 - it) * IDF overlap.
     answer_dense_weight: float = 0.5
-    # Added to a sentence holding what the question asks for (a number for "how many"...).
-    type_bonus: float = 0.15
-    max_answer_sentences: int = 3
-    # Below this best-sentence score the assistant abstains (chosen with `rag eval`).
-    abstain_threshold: float = 0.35
-    # A further sentence joins the answer only if it scores this close to the best one.
-    answer_ratio: float = 0.85
-    redundancy_max: float = 0.8
+    # Sentences the reader reads per question (None: what `rag train` chose).
+    reader_shortlist: int | None = None
+    # The reader runs in onnxruntime ("onnx", exported once from the shipped weights) or PyTorch ("torch").
+    reader_runtime: str = "onnx"
+    # Answers quoted at most (each with the sentence it leans on, if any).
+    max_answer_sentences: int = 2
+    # Abstain below this selector probability (None: the threshold `rag train` chose on train data).
+    abstain_threshold: float | None = None
     max_question_chars: int = 2000
     # Larger article files are skipped with a reason.
     max_article_bytes: int = MAX_ARTICLE_BYTES
@@ -76,6 +76,8 @@ def from_env(env: dict[str, str] | None = None, **overrides) -> Settings:
                 raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {f.type}") from exc
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
+    if settings.reader_runtime not in ("onnx", "torch"):
+        raise ValueError(f"reader_runtime must be onnx or torch, not {settings.reader_runtime!r}")
     if settings.index_type not in ("auto", "flat", "hnsw"):
         raise ValueError(f"index_type must be auto, flat or hnsw, not {settings.index_type!r}")
     return settings

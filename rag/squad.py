@@ -11,6 +11,17 @@ from pathlib import Path
 MARKER = ".squad-corpus"
 
 
+SPLITS = ("train", "test")
+
+
+def split_of(titles: list[str]) -> dict[str, str]:
+    """The fixed train/test split of a SQuAD file, by article: titles sorted, every other one is
+    test (the 2nd, 4th, ...). Questions never choose their split, so a test article's paragraphs
+    and questions never reach training."""
+    ordered = sorted(dict.fromkeys(titles))
+    return {t: SPLITS[i % 2] for i, t in enumerate(ordered)}
+
+
 @dataclass(frozen=True)
 class Paragraph:
     doc_id: str
@@ -39,12 +50,17 @@ def _parse(data: list) -> tuple[list[Paragraph], list[dict]]:
         used.add(stem.lower())
         for i, para in enumerate(article["paragraphs"]):
             doc_id = f"{stem}_{i}"
-            paragraphs.append(Paragraph(doc_id, title.replace("_", " "), para["context"], title))
+            paragraph = Paragraph(doc_id, title.replace("_", " "), para["context"], title)
+            paragraphs.append(paragraph)
+            offset = len(paragraph.title) + 2  # where the context starts in the written file
             for qa in para["qas"]:
                 answers = list(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
+                spans = sorted({(offset + a["answer_start"], offset + a["answer_start"] + len(a["text"]))
+                                for a in qa.get("answers", []) if "answer_start" in a})
                 questions.append({
                     "id": str(qa["id"]), "question": qa["question"], "answers": answers,
-                    "sources": [doc_id], "answerable": bool(answers),
+                    "sources": [doc_id], "answerable": bool(answers), "article": title,
+                    "answer_spans": [list(s) for s in spans],
                 })
     return paragraphs, questions
 

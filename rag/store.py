@@ -70,11 +70,25 @@ class Index:
     vectors: faiss.Index
     lexical: LexicalIndex
     sentence_terms: list[frozenset[str]] = field(default_factory=list)
+    _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         # Analysed once at load so answering a question tokenises only the question.
         if not self.sentence_terms:
             self.sentence_terms = [frozenset(terms(s.text)) for s in self.sentences]
+        for sid, s in enumerate(self.sentences):
+            self._first_sentence.setdefault(s.doc_id, sid)
+
+    def first_sentence_of(self, doc_id: str) -> int:
+        """Row of an article's first sentence (its title); an article's sentences are consecutive rows."""
+        return self._first_sentence[doc_id]
+
+    def neighbour(self, sid: int, step: int) -> int | None:
+        """The sentence `step` rows away in the same article, or None at the article's edge."""
+        j = sid + step
+        if 0 <= j < len(self.sentences) and self.sentences[j].doc_id == self.sentences[sid].doc_id:
+            return j
+        return None
 
     @property
     def titles(self) -> dict[str, str]:

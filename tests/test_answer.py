@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from rag.answer import ABSTAIN_TEXT, QuestionError, clean_question, expected_type, lexical_overlap, select
+from rag.answer import ABSTAIN_TEXT, QuestionError, choose, clean_question, context_before
+from rag.features import expected_type, leans_back, lexical_overlap
 from tests.conftest import SEEDS
 from tests.test_retrieval import QUESTIONS
 
@@ -72,10 +73,78 @@ def test_lexical_overlap_weights_rare_terms():
     assert lexical_overlap([], {"rare"}, idf) == 0.0
 
 
-def test_select_skips_near_duplicates_and_weak_sentences():
+def test_choose_skips_near_duplicates_weak_sentences_and_titles():
     v = np.eye(4, dtype=np.float32)
     v[1] = v[0]  # sentence 1 duplicates sentence 0
-    scores = np.array([0.9, 0.88, 0.85, 0.2], dtype=np.float32)
-    assert select(scores, v, max_n=3, ratio=0.85, redundancy_max=0.8) == [0, 2]
-    assert select(scores, v, max_n=1, ratio=0.85, redundancy_max=0.8) == [0]
-    assert select(np.zeros(0), v[:0], 3, 0.85, 0.8) == []
+    probs = np.array([0.9, 0.88, 0.85, 0.2], dtype=np.float32)
+    no_title = np.zeros(4, dtype=bool)
+    assert choose(probs, no_title, v, threshold=0.5, second_within=0.9, max_answers=3) == [0, 2]
+    assert choose(probs, no_title, v, 0.5, 0.9, max_answers=1) == [0]
+    assert choose(probs, no_title, v, threshold=0.95, second_within=0.9, max_answers=3) == []
+    # A title is quoted only when nothing else reaches the threshold.
+    title_first = np.array([True, False, False, False])
+    assert choose(probs, title_first, v, 0.5, 0.9, 1) == [1]
+    assert choose(np.array([0.9, 0.3]), np.array([True, False]), v[:2], 0.5, 0.9, 2) == [0]
+
+
+class _Sentence:
+    def __init__(self, doc_id, text):
+        self.doc_id, self.text = doc_id, text
+
+
+class _Index:
+    """Just the sentence table of an index: two articles, titles first."""
+
+    def __init__(self, rows):
+        self.sentences = [_Sentence(d, t) for d, t in rows]
+
+    def neighbour(self, sid, step):
+        j = sid + step
+        ok = 0 <= j < len(self.sentences) and self.sentences[j].doc_id == self.sentences[sid].doc_id
+        return j if ok else None
+
+    def first_sentence_of(self, doc_id):
+        return next(i for i, s in enumerate(self.sentences) if s.doc_id == doc_id)
+
+
+def test_a_pronoun_sentence_brings_the_sentence_that_names_its_subject():
+    index = _Index([
+        ("a", "Title of A"), ("a", "Alikhan Baimenov opened the meeting."), ("a", "He also noted the surveys."),
+        ("a", "This was welcomed."), ("b", "Title of B"), ("b", "They met in May."),
+    ])
+    assert context_before(index, 2) == [1]          # "He" -> the sentence naming Baimenov
+    assert context_before(index, 3) == [1, 2]       # "This" leans on "He…", which leans on the name
+    assert context_before(index, 1) == []           # names its own subject
+    assert context_before(index, 5) == []           # only the title before it: nothing to bring
+    assert leans_back("“They said so.") and leans_back("The event ended.") and not leans_back("Theodore came.")
+
+
+# Questions from the issue that quoted the title, a neighbour or a bare pronoun before the reader.
+PINPOINT = [
+    ("Who spoke at the webinars about Belgium?", "Gulmira Raisova"),
+    ("Who heads the Serbian Human Resource Management Service?", "Danilo Rončević"),
+    ("What tools did the Serbian delegation learn about?", "Symphony"),
+    ("Who noted that the Hub periodically conducts needs assessment surveys?", "Alikhan Baimenov"),
+]
+
+
+@pytest.mark.parametrize("question,expected", PINPOINT)
+def test_the_answer_sentence_not_the_title_or_a_neighbour(assistant, question, expected):
+    answer = assistant.ask(question)
+    assert not answer.abstained
+    assert expected in answer.quoted()
+    assert not any(c.text == c.title for c in answer.citations)  # no title quoted
+    assert answer.short_answer is not None
+
+
+def test_short_answers_are_exact_spans_inside_a_quoted_sentence(assistant):
+    shown = 0
+    for question, _ in QUESTIONS + [(q, None) for q, _ in PINPOINT]:
+        answer = assistant.ask(question)
+        s = answer.short_answer
+        if s is None:
+            continue
+        shown += 1
+        assert source(s.doc_id)[s.start : s.end] == s.text
+        assert any(c.doc_id == s.doc_id and c.start <= s.start and s.end <= c.end for c in answer.citations)
+    assert shown >= len(QUESTIONS) // 2

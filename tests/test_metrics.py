@@ -73,3 +73,14 @@ def test_abstention_scores_with_nothing_to_measure():
     assert M.abstention_scores([], []) == {"abstain_precision": None, "abstain_recall": None, "false_abstention": None}
     only_unanswerable = M.abstention_scores([True, False], [False, False])
     assert only_unanswerable == {"abstain_precision": 1.0, "abstain_recall": 0.5, "false_abstention": None}
+
+
+def test_squad_exact_match_and_f1_follow_the_official_script():
+    from rag.metrics import exact_match, f1
+
+    assert exact_match("The Denver Broncos!", ["Denver Broncos"]) == 1.0
+    assert exact_match("Broncos", ["Denver Broncos"]) == 0.0
+    assert f1("Broncos", ["Denver Broncos"]) == pytest.approx(2 * 1 * 0.5 / 1.5)
+    assert f1("the Carolina Panthers", ["Denver Broncos", "Carolina Panthers"]) == 1.0
+    assert f1(None, ["x"]) == exact_match("", ["x"]) == 0.0
+    assert f1("a", ["the"]) == 0.0  # both normalise to nothing shared

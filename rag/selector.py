@@ -1,0 +1,96 @@
+"""The answer selector: which candidate sentence answers, and how sure that is.
+
+Stage 1 ranks every candidate with gradient-boosted trees over the cheap features
+(`rag.features`); the reader then reads the top few; stage 2, a logistic combination of the
+stage-1 score and the reader's outputs, gives each of those a probability of holding the answer.
+The assistant abstains when the best probability is below a threshold chosen on train data for a
+stated false-abstention rate. All of it is fitted by `rag train` and ships in `rag/models/`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.embedding import sha256_file
+from rag.features import FEATURES
+
+MODELS = Path(__file__).resolve().parent / "models"
+RANKER = MODELS / "ranker.txt"
+CONFIG = MODELS / "selector.json"
+COMBINED = ("stage1", "reader", "reader_gap", "span", "is_title", "leans_back")
+
+
+@dataclass(frozen=True)
+class SelectorConfig:
+    """What `rag train` chose: stage-2 weights and the thresholds, with why in `notes`."""
+
+    shortlist: int
+    coef: list[float]
+    intercept: float
+    abstain_below: float
+    second_within: float
+    short_answer_min: float
+    files: dict[str, str]
+    notes: dict
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=1, sort_keys=True)
+
+
+def combined_features(stage1: np.ndarray, readings: list, features: np.ndarray) -> np.ndarray:
+    """Stage-2 inputs for the shortlisted candidates (rows of `features` in shortlist order)."""
+    logits = np.array([r.logit for r in readings], dtype=np.float32)
+    spans = np.array([r.span_score if r.span is not None else -20.0 for r in readings], dtype=np.float32)
+    return np.column_stack([
+        stage1, logits, logits - logits.max(initial=0.0), spans,
+        features[:, FEATURES.index("is_title")], features[:, FEATURES.index("leans_back")],
+    ]).astype(np.float32)
+
+
+def probability(z: np.ndarray, coef, intercept: float) -> np.ndarray:
+    """Logistic probability of each stage-2 row."""
+    return 1.0 / (1.0 + np.exp(-(z @ np.asarray(coef, dtype=np.float32) + intercept)))
+
+
+class Selector:
+    """The fitted stage-1 ranker and stage-2 combination."""
+
+    def __init__(self, ranker_file: Path, config: SelectorConfig | None = None):
+        import lightgbm
+
+        self.ranker = lightgbm.Booster(model_file=str(ranker_file))
+        self.config = config
+
+    @classmethod
+    def load(cls, folder: Path = MODELS) -> "Selector":
+        """The selector in `folder`, every file checked against the sha256 its config records."""
+        config_path = Path(folder) / CONFIG.name
+        if not config_path.is_file():
+            raise RuntimeError(f"answer selector missing: {config_path} (rebuild it with `rag train`)")
+        config = SelectorConfig(**json.loads(config_path.read_text(encoding="utf-8")))
+        for name, digest in config.files.items():
+            path = Path(folder) / name
+            if not path.is_file() or sha256_file(path) != digest:
+                raise RuntimeError(f"answer model file {path} is missing or fails its hash check")
+        return cls(Path(folder) / RANKER.name, config)
+
+    def stage1(self, features: np.ndarray) -> np.ndarray:
+        """Stage-1 score of each candidate (higher is better)."""
+        if len(features) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return self.ranker.predict(features, raw_score=True, num_threads=1).astype(np.float32)
+
+    def stage2(self, stage1: np.ndarray, readings: list, features: np.ndarray) -> np.ndarray:
+        """Probability that each shortlisted candidate holds the answer."""
+        z = combined_features(stage1, readings, features)
+        return probability(z, self.config.coef, self.config.intercept)
+
+
+@lru_cache(maxsize=1)
+def get_selector() -> Selector:
+    """The shipped selector, loaded once per process."""
+    return Selector.load()

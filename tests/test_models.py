@@ -1,0 +1,75 @@
+"""The shipped answer models: checked by sha256 on load, trained on train articles only."""
+import json
+import shutil
+
+import pytest
+
+from rag.selector import CONFIG, MODELS, Selector
+from rag.squad import split_of
+from rag.training import train_roles, training_questions
+
+
+def test_shipped_models_load_and_are_small():
+    selector = Selector.load()
+    assert set(selector.config.files) == {"ranker.txt", "reader.safetensors"}
+    assert sum((MODELS / name).stat().st_size for name in [*selector.config.files, CONFIG.name]) <= 10 * 2**20
+
+
+@pytest.mark.parametrize("name", ["ranker.txt", "reader.safetensors"])
+def test_a_tampered_model_file_is_refused(tmp_path, name):
+    for f in MODELS.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    data = bytearray((tmp_path / name).read_bytes())
+    data[len(data) // 2] ^= 1
+    (tmp_path / name).write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="hash check"):
+        Selector.load(tmp_path)
+
+
+def test_reader_refuses_weights_that_fail_their_checksum(tmp_path):
+    from rag.reader import WEIGHTS, Reader
+
+    with pytest.raises(RuntimeError, match="hash check"):
+        Reader(WEIGHTS, "0" * 64)
+
+
+def test_split_is_by_article_alternating_by_title():
+    titles = ["Normans", "Apollo", "Warsaw", "Apollo", "Amazon_rainforest"]
+    split = split_of(titles)
+    assert split == {"Amazon_rainforest": "train", "Apollo": "test", "Normans": "train", "Warsaw": "test"}
+    assert split_of(list(reversed(titles))) == split  # order of the file does not matter
+
+
+def _squad_file(path, titles):
+    data = [{"title": t, "paragraphs": [{"context": f"{t} is a place. It has 7 towers.",
+                                          "qas": [{"id": f"{t}-q", "question": f"How many towers has {t}?",
+                                                   "answers": [{"text": "7", "answer_start": len(t) + 20}]}]}]}
+            for t in titles]
+    path.write_text(json.dumps({"data": data, "version": "1.1"}), encoding="utf-8")
+    return path
+
+
+def test_training_never_reads_a_test_article(tmp_path):
+    titles = [f"Article_{c}" for c in "ABCDEFGHIJKLMNOP"]
+    path = _squad_file(tmp_path / "squad.json", titles)
+    fit, calibrate = training_questions(path)
+    test_titles = {t for t, s in split_of(titles).items() if s == "test"}
+    used = {q["article"] for q in fit + calibrate}
+    assert used and not used & test_titles
+    assert used == set(titles) - test_titles
+    assert {q["article"] for q in calibrate} == {t for t, r in train_roles(sorted(used)).items() if r == "calibrate"}
+    assert {q["article"] for q in fit}.isdisjoint({q["article"] for q in calibrate})
+    # Answer spans point into the written article file (title line, blank line, context).
+    q = fit[0]
+    text = f"{q['article'].replace('_', ' ')}\n\n{q['article']} is a place. It has 7 towers.\n"
+    a, b = q["answer_spans"][0]
+    assert text[a:b] == "7"
+
+
+def test_the_package_root_is_the_public_api():
+    from rag import Answer, Assistant, Citation, QuestionError, Settings, ShortAnswer, from_env
+
+    assert Settings().k == from_env(env={}).k
+    assert issubclass(QuestionError, ValueError)
+    assert {"short_answer", "citations"} <= set(Answer.__dataclass_fields__)
+    assert callable(Assistant) and "context" in Citation.__dataclass_fields__ and ShortAnswer
