@@ -31,7 +31,7 @@ def cmd_index(args) -> int:
         f"{report.seconds:.1f}s -> {report.folder}"
     )
     for s in report.skipped:
-        print(f"  skipped {s.path.name}: {s.reason}")
+        print(f"  skipped {s.name}: {s.reason}")
     return 0
 
 
