@@ -5,8 +5,8 @@ import threading
 import time
 
 from rag.answer import Answer, QuestionError, answer_from, clean_question, render
-from rag.corpus import source_text
 from rag.embedding import get_embedder
+from rag.live import LiveIndex
 from rag.retrieval import Retriever
 from rag.settings import Settings, from_env
 from rag.store import Index, ensure_index
@@ -21,6 +21,19 @@ class Assistant:
         self.index = index or ensure_index(self.settings, progress=progress, log=log)
         self.retriever = Retriever(self.index, self.settings)
         self._lock = threading.Lock()  # the tokenizer and torch module are not re-entrant
+        # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
+        self._live = None if index is not None else LiveIndex(self.settings, self._swap, log, stale=self.index.warning)
+
+    def _swap(self, index: Index) -> None:
+        """Put a rebuilt index in use; a request takes the retriever once and uses its index throughout."""
+        self.retriever = Retriever(index, self.settings)
+        self.index = index
+
+    def current(self) -> Retriever:
+        """The retriever (and its `.index`) to serve one request with, after a cheap corpus check."""
+        if self._live is not None:
+            self._live.poll()
+        return self.retriever
 
     def embed_question(self, question: str):
         """The question's normalised embedding (truncated to the model window by the model)."""
@@ -31,12 +44,13 @@ class Assistant:
         """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input."""
         t0 = time.perf_counter()
         text, notice = clean_question(question, self.settings.max_question_chars)
+        retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
         t1 = time.perf_counter()
         qvec = self.embed_question(text)  # answer scoring needs it in every mode
         t2 = time.perf_counter()
-        passages = self.retriever.search(text, qvec, k=k, mode=mode)
+        passages = retriever.search(text, qvec, k=k, mode=mode)
         t3 = time.perf_counter()
-        citations, abstained, best = answer_from(text, qvec, passages, self.index, self.settings)
+        citations, abstained, best = answer_from(text, qvec, passages, retriever.index, self.settings)
         t4 = time.perf_counter()
         return Answer(
             question=text,
@@ -50,12 +64,16 @@ class Assistant:
         )
 
     def source(self, doc_id: str) -> dict:
-        """An indexed article's full text, for showing a citation in context; ValueError otherwise."""
-        entry = self.index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
+        """An indexed article's full text as indexed, for showing a citation in context; ValueError otherwise.
+
+        The text comes from the index, not the live file, so it is what the citations quote.
+        """
+        index = self.current().index
+        entry = index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
         if entry is None:
-            raise ValueError(f"unknown article: {doc_id!r}")
-        text = source_text(self.index.manifest["corpus_dir"], entry["path"])
-        return {"doc_id": doc_id, "title": entry["title"], "text": text}
+            shown = doc_id[:200] + "…" if isinstance(doc_id, str) and len(doc_id) > 200 else doc_id
+            raise ValueError(f"unknown article: {shown!r}")
+        return {"doc_id": doc_id, "title": entry["title"], "text": index.texts[doc_id]}
 
 
 __all__ = ["Assistant", "QuestionError"]

@@ -1,0 +1,236 @@
+"""Issue 15, reliability round 2: a hostile user's corpus, index folder, settings and requests.
+
+Real components throughout: the bundled model, FAISS, bm25s, `rag` in its own process, and a
+real Gradio server driven over HTTP.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rag.settings import ROOT, from_env
+from rag.store import CURRENT, build, live_folder, load_index
+from tests.conftest import quiet
+
+DELEGATION = "How many Serbian public administration representatives were in the delegation?"
+SERBIA = "002_c697df2783ecb75a"
+
+
+def rag(*args, env=None, timeout=300, **kw):
+    return subprocess.run([sys.executable, "-m", "rag", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ, **(env or {})), **kw)
+
+
+def small_corpus(folder: Path) -> Path:
+    """Two short articles: quick to embed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "alpha.txt").write_text("Alpha report\n\nThe alpha team planted 412 trees in Astana.\n", encoding="utf-8")
+    (folder / "beta.txt").write_text("Beta report\n\nThe beta team repaired 37 bridges in Almaty.\n", encoding="utf-8")
+    return folder
+
+
+def can_drop_privileges() -> bool:
+    """Root ignores file permissions; `setpriv` can drop the capabilities that let it."""
+    return os.geteuid() != 0 or shutil.which("setpriv") is not None
+
+
+def unprivileged(cmd: list[str]) -> list[str]:
+    """`cmd` run without the power to bypass file permissions (as an ordinary user would be)."""
+    if os.geteuid() != 0:
+        return cmd
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
+
+
+# ------------------------------------------------------------------ 1. one bad entry stops everything
+
+
+def test_non_utf8_file_name_is_skipped_and_the_rest_indexed(tmp_path):
+    corpus = small_corpus(tmp_path / "c")
+    bad = os.fsencode(corpus) + b"/caf\xe9_report.txt"
+    with open(bad, "wb") as fh:
+        fh.write(b"Cafe report\n\nThe cafe served 713 cups.\n")
+    env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "i")}
+    run = rag("index", "--quiet", env=env)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "caf\\xe9_report.txt: file name is not valid UTF-8" in run.stdout
+    assert set(load_index(tmp_path / "i").manifest["articles"]) == {"alpha", "beta"}
+    ask = rag("ask", "How many trees did the alpha team plant?", env=env)
+    assert ask.returncode == 0 and "412" in ask.stdout, ask.stderr
+
+
+@pytest.mark.skipif(not can_drop_privileges(), reason="cannot drop the privilege to read anything")
+def test_unreadable_entries_are_skipped_with_a_reason(tmp_path):
+    corpus = small_corpus(tmp_path / "c")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "inside.txt").write_text("Locked\n\nNever read.\n", encoding="utf-8")
+    os.symlink(locked / "inside.txt", corpus / "link into locked.txt")
+    noexec = corpus / "noexec"
+    noexec.mkdir()
+    (noexec / "hidden.txt").write_text("Hidden\n\nListed but not stat-able.\n", encoding="utf-8")
+    noread = corpus / "noread"
+    noread.mkdir()
+    os.symlink("/proc/1/cwd", corpus / "proc loop")
+    os.symlink("/", corpus / "root link")
+    index = tmp_path / "i"
+    index.mkdir()
+    for path in (corpus, tmp_path, index):
+        path.chmod(0o777)
+    locked.chmod(0o000)
+    noexec.chmod(0o644)
+    noread.chmod(0o311)
+    try:
+        cmd = unprivileged([sys.executable, "-m", "rag", "index", "--quiet", "--corpus", str(corpus), "--index",
+                            str(index)])
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        out = run.stdout + run.stderr
+        assert run.returncode == 0, out
+        assert "Traceback" not in out
+        assert "skipped link into locked.txt: cannot be read: Permission denied" in out
+        assert "skipped hidden.txt: cannot be read: Permission denied" in out
+        assert "skipped noread: unreadable folder: Permission denied" in out
+        assert "skipped proc loop: " in out  # not followed, or cannot be read: never walked
+        assert "skipped root link: symlinked folder: not followed" in out
+        assert "2 article(s) indexed" in run.stdout
+    finally:
+        for path in (locked, noexec, noread):
+            path.chmod(0o755)
+
+
+# ------------------------------------------------------------------ 2. two files, one id
+
+
+def test_same_stem_files_get_distinct_stable_ids_and_no_orphan_rows(tmp_path):
+    corpus = small_corpus(tmp_path / "c")
+    (corpus / "report.txt").write_text("Plain report\n\nThe plain report counts 58 wells in Shymkent.\n", encoding="utf-8")
+    (corpus / "report.md").write_text("Markdown report\n\nThe markdown report counts 91 schools in Aktobe.\n",
+                                      encoding="utf-8")
+    settings = from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "i")
+    build(settings, progress=False, log=quiet)
+    index = load_index(settings.index_dir)
+    assert set(index.manifest["articles"]) == {"alpha", "beta", "report.txt", "report.md"}
+    counts = [len(index.chunks)]
+    for n in range(3):  # an incremental rebuild must not re-insert any row
+        (corpus / "beta.txt").write_text(f"Beta report\n\nThe beta team repaired {n} bridges.\n", encoding="utf-8")
+        build(settings, progress=False, log=quiet)
+        counts.append(len(load_index(settings.index_dir).chunks))
+    assert counts == [counts[0]] * 4
+    from rag.assistant import Assistant
+
+    assistant = Assistant(settings, progress=False, log=quiet)
+    for question, doc in [("How many wells does the plain report count?", "report.txt"),
+                          ("How many schools does the markdown report count?", "report.md")]:
+        answer = assistant.ask(question)
+        cited = answer.citations[0]
+        assert cited.doc_id == doc, answer.answer
+        assert assistant.source(doc)["text"][cited.start:cited.end] == cited.text
+        assert assistant.source(doc)["text"] == (corpus / doc).read_text(encoding="utf-8")
+
+
+def test_ids_stay_stem_when_unique_and_disambiguate_deterministically(tmp_path):
+    from rag.corpus import assign_ids
+
+    names = ["000_x.txt", "report.txt", "report.md", "a.txt.md", "a.txt", "a.md", "sub/b.txt"]
+    ids = assign_ids([tmp_path / n for n in names], tmp_path)
+    assert ids[tmp_path / "000_x.txt"] == "000_x" and ids[tmp_path / "sub/b.txt"] == "sub/b"
+    assert ids[tmp_path / "report.md"] == "report.md" and ids[tmp_path / "report.txt"] == "report.txt"
+    assert len(set(ids.values())) == len(names)
+
+
+def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path):
+    from rag.store import IndexCorrupt, ensure_index
+
+    settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
+    build(settings, progress=False, log=quiet)
+    folder = live_folder(settings.index_dir)
+    # Re-label beta's rows as alpha's (as two files sharing one id did), checksums made consistent.
+    rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+    for row in rows:
+        row["doc_id"] = "alpha"
+    rewrite(folder, "chunks.json", json.dumps(rows))
+    with pytest.raises(IndexCorrupt, match="do not match"):
+        load_index(settings.index_dir)
+    messages = []
+    index = ensure_index(settings, progress=False, log=messages.append)
+    assert any("damaged" in m for m in messages) and {c.doc_id for c in index.chunks} == {"alpha", "beta"}
+
+
+def rewrite(folder: Path, name: str, text: str) -> None:
+    """Change an index file and update the manifest's checksums, as a careful vandal would."""
+    import hashlib
+
+    (folder / name).write_text(text, encoding="utf-8")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    raw = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
+    (folder / "manifest.json").write_bytes(raw)
+    (folder / "manifest.sha256").write_text(hashlib.sha256(raw).hexdigest(), encoding="ascii")
+
+
+# ------------------------------------------------------------------ 3. stale citations while serving
+
+
+def wait_for(predicate, timeout=120.0, step=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out")
+
+
+def test_served_citations_match_source_while_articles_change(corpus_copy, tmp_path):
+    """A running server: edit, shift and delete articles; every citation matches `/source`."""
+    import app
+    from gradio_client import Client
+
+    from rag.assistant import Assistant
+    from tests.conftest import free_port
+
+    settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+    assistant = Assistant(settings, progress=False, log=quiet)
+    demo = app.build_app(app.Service(assistant, settings)).queue()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}", verbose=False)
+
+        def ask(question):
+            data = client.predict(question, 8, api_name="/ask")
+            for c in data["citations"]:  # every citation is verbatim in what /source serves
+                source = client.predict(c["doc_id"], api_name="/source")
+                assert source.get("text", "")[c["start"]:c["end"]] == c["text"], (c, source.get("error"))
+            return data
+
+        assert any("delegation of 12" in c["text"] for c in ask(DELEGATION)["citations"])
+        path = corpus_copy / f"{SERBIA}.txt"
+        text = path.read_text(encoding="utf-8")
+        path.write_text("Breaking: a new first line.\n" + text.replace("delegation of 12", "delegation of 99"),
+                        encoding="utf-8")
+        ask(DELEGATION)  # answered at once, from the previous index, with its own source text
+        wait_for(lambda: any("delegation of 99" in c["text"] for c in ask(DELEGATION)["citations"]))
+        path.unlink()
+        wait_for(lambda: "unknown article" in client.predict(SERBIA, api_name="/source").get("error", ""))
+        assert not any(c["doc_id"] == SERBIA for c in ask(DELEGATION)["citations"])
+    finally:
+        demo.close()
+        assistant._live.wait(60)
+
+
+def test_source_serves_the_indexed_text_not_the_live_file(corpus_copy, tmp_path):
+    from rag.assistant import Assistant
+
+    settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+    assistant = Assistant(settings, index=None, progress=False, log=quiet)
+    assistant._live.interval = 3600  # no rebuild: the index stays as it was
+    cited = assistant.ask(DELEGATION).citations[0]
+    (corpus_copy / f"{SERBIA}.txt").write_text("Replaced\n\nSomething else entirely.\n", encoding="utf-8")
+    assert assistant.source(cited.doc_id)["text"][cited.start:cited.end] == cited.text
