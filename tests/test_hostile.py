@@ -234,3 +234,108 @@ def test_source_serves_the_indexed_text_not_the_live_file(corpus_copy, tmp_path)
     cited = assistant.ask(DELEGATION).citations[0]
     (corpus_copy / f"{SERBIA}.txt").write_text("Replaced\n\nSomething else entirely.\n", encoding="utf-8")
     assert assistant.source(cited.doc_id)["text"][cited.start:cited.end] == cited.text
+
+
+# ------------------------------------------------------------------ 4. damaged CURRENT
+
+
+@pytest.mark.parametrize("damage", ["non_utf8", "directory"])
+def test_damaged_current_pointer_is_rebuilt_by_every_command(tmp_path, damage):
+    corpus = small_corpus(tmp_path / "c")
+    env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "i")}
+    build(from_env(env=env), progress=False, log=quiet)
+    pointer = tmp_path / "i" / CURRENT
+
+    def damage_it():
+        if pointer.is_dir():
+            shutil.rmtree(pointer)
+        else:
+            pointer.unlink()
+        if damage == "non_utf8":
+            pointer.write_bytes(b"\xff\xfegen")
+        else:
+            (pointer / "sub").mkdir(parents=True)
+
+    for args in (["ask", "How many trees did the alpha team plant?"], ["index", "--quiet"], ["index", "--force"]):
+        damage_it()
+        run = rag(*args, env=env)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, (args, run.stderr)
+        assert "damaged" in run.stderr or args[0] == "index"
+        assert pointer.is_file() and load_index(tmp_path / "i").manifest["articles"].keys() == {"alpha", "beta"}
+    assert "412" in rag("ask", "How many trees did the alpha team plant?", env=env).stdout
+
+
+# ------------------------------------------------------------------ 10. manifest checksum
+
+
+def test_edited_manifest_is_damage_not_truth(tmp_path):
+    from rag.assistant import Assistant
+
+    settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
+    build(settings, progress=False, log=quiet)
+    path = live_folder(settings.index_dir) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["articles"]["alpha"]["title"] = "Forged title"
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    messages = []
+    assistant = Assistant(settings, progress=False, log=messages.append)
+    assert any("manifest" in m and "damaged" in m for m in messages), messages
+    assert assistant.source("alpha")["title"] == "Alpha report"
+
+
+# ------------------------------------------------------------------ 5. read-only index, corpus changed
+
+
+@pytest.mark.skipif(not can_drop_privileges(), reason="cannot drop the privilege to write anywhere")
+def test_read_only_index_answers_from_the_older_index_with_a_warning(tmp_path):
+    corpus = small_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    env = dict(os.environ, RAG_CORPUS_DIR=str(corpus), RAG_INDEX_DIR=str(index))
+    build(from_env(env=env), progress=False, log=quiet)
+    (corpus / "gamma.txt").write_text("Gamma report\n\nThe gamma team counted 64 owls.\n", encoding="utf-8")
+    index.chmod(0o555)
+    try:
+        cmd = unprivileged([sys.executable, "-m", "rag", "ask", "How many trees did the alpha team plant?"])
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        assert run.returncode == 0, run.stderr
+        assert "Traceback" not in run.stderr
+        assert "warning: the index could not be updated" in run.stderr and "previous index" in run.stderr
+        assert "412" in run.stdout
+    finally:
+        index.chmod(0o755)
+
+
+@pytest.mark.skipif(not can_drop_privileges(), reason="cannot drop the privilege to write anywhere")
+def test_app_does_not_retry_a_failed_rebuild_on_every_question(tmp_path):
+    from gradio_client import Client
+
+    from tests.conftest import free_port
+
+    corpus = small_corpus(tmp_path / "c")
+    index = tmp_path / "i"
+    env = dict(os.environ, RAG_CORPUS_DIR=str(corpus), RAG_INDEX_DIR=str(index))
+    build(from_env(env=env), progress=False, log=quiet)
+    (corpus / "gamma.txt").write_text("Gamma report\n\nThe gamma team counted 64 owls.\n", encoding="utf-8")
+    index.chmod(0o555)
+    port = free_port()
+    proc = subprocess.Popen(unprivileged([sys.executable, "app.py", "--port", str(port)]), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        seen = []
+        while not any("Serving on" in x for x in seen):
+            seen.append(proc.stdout.readline())
+            assert seen[-1] or proc.poll() is None, "".join(seen)
+        client = Client(f"http://127.0.0.1:{port}", verbose=False)
+        for n in range(4):
+            (corpus / "gamma.txt").write_text(f"Gamma report\n\nThe gamma team counted {n} owls.\n", encoding="utf-8")
+            time.sleep(1.1)  # past the once-a-second corpus check
+            data = client.predict("How many trees did the alpha team plant?", 8, api_name="/ask")
+            assert "412" in data.get("answer", ""), data
+    finally:
+        proc.terminate()
+        rest, _ = proc.communicate(timeout=30)
+        index.chmod(0o755)
+    output = "".join(seen) + rest
+    assert "Traceback" not in output
+    assert output.count("embedding ") == 1, output  # the failed rebuild at start, not one per question
+    assert "answers come from the previous index" in output
