@@ -1,6 +1,7 @@
 """The assistant: one object that turns a question into a cited extractive answer."""
 from __future__ import annotations
 
+import numbers
 import threading
 import time
 
@@ -8,8 +9,28 @@ from rag.answer import Answer, QuestionError, answer_from, clean_question, rende
 from rag.embedding import get_embedder
 from rag.live import LiveIndex
 from rag.retrieval import Retriever
-from rag.settings import Settings, from_env
+from rag.settings import MAX_K, Settings, from_env
 from rag.store import Index, ensure_index
+
+
+K_MESSAGE = f"The number of passages to read (k) must be a whole number from 1 to {MAX_K}."
+
+
+def check_k(k: object) -> int | None:
+    """`k` as an int from 1 to MAX_K (None keeps the setting); QuestionError with K_MESSAGE otherwise."""
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, numbers.Real) or not float(k).is_integer() or not 1 <= k <= MAX_K:
+        raise QuestionError(K_MESSAGE)
+    return int(k)
+
+
+def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
+    """Cut a huge question before it is cleaned (cleaning 10 MB takes seconds); (question, notice)."""
+    limit = 4 * max_chars  # room for whitespace and control characters that cleaning removes
+    if not isinstance(question, str) or len(question) <= limit:
+        return question, None
+    return question[:limit], f"Your question was long; only its first {max_chars:,} characters were read."
 
 
 class Assistant:
@@ -43,7 +64,10 @@ class Assistant:
     def ask(self, question: object, k: int | None = None, mode: str = "hybrid") -> Answer:
         """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input."""
         t0 = time.perf_counter()
+        k = check_k(k)
+        question, cut = cut_raw(question, self.settings.max_question_chars)
         text, notice = clean_question(question, self.settings.max_question_chars)
+        notice = notice or cut
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
         t1 = time.perf_counter()
         qvec = self.embed_question(text)  # answer scoring needs it in every mode

@@ -54,6 +54,16 @@ def format_answer(answer) -> str:
     return "\n".join(lines)
 
 
+def _number(raw: str):
+    """--k as given: a number, or the raw text, so the assistant's check gives its one message."""
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
+
+
 def cmd_ask(args) -> int:
     from rag.answer import QuestionError
     from rag.assistant import Assistant
@@ -106,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--k", type=_number, help="passages to read, 1-50")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.set_defaults(func=cmd_ask)
 
