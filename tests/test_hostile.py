@@ -339,3 +339,132 @@ def test_app_does_not_retry_a_failed_rebuild_on_every_question(tmp_path):
     assert "Traceback" not in output
     assert output.count("embedding ") == 1, output  # the failed rebuild at start, not one per question
     assert "answers come from the previous index" in output
+
+
+# ------------------------------------------------------------------ 6. k checked once, same message everywhere
+
+
+@pytest.mark.parametrize("k", [-100, -1, 0, 51, 10**9, "5", 1.5, True, float("nan"), [3]])
+def test_k_out_of_range_or_not_a_whole_number_is_refused(assistant, k):
+    from rag.answer import QuestionError
+    from rag.assistant import K_MESSAGE
+
+    with pytest.raises(QuestionError) as caught:
+        assistant.ask("Where was the ACSH-ICSC workshop held?", k=k)
+    assert str(caught.value) == K_MESSAGE
+
+
+def test_k_message_is_the_same_in_the_api_and_the_cli(server, seed_settings):
+    from gradio_client import Client
+
+    from rag.assistant import K_MESSAGE
+
+    client = Client(server, verbose=False)
+    for k in (-1, 10**9, 1.5):
+        assert client.predict("Where was the ACSH-ICSC workshop held?", k, api_name="/ask")["error"] == K_MESSAGE
+    ok = client.predict("Where was the ACSH-ICSC workshop held?", 3, api_name="/ask")
+    assert len(ok["passages"]) == 3
+    env = {"RAG_INDEX_DIR": str(seed_settings.index_dir), "RAG_CORPUS_DIR": str(seed_settings.corpus_dir)}
+    for k in ("-100", "1.5", "five"):
+        run = rag("ask", "--k", k, "Where was the ACSH-ICSC workshop held?", env=env)
+        assert run.returncode == 2 and K_MESSAGE in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+# ------------------------------------------------------------------ 7. unbounded requests
+
+
+def test_huge_question_is_cut_before_it_is_cleaned(assistant):
+    question = "What did the OECD propose? " + "\x07 word " * 1_400_000  # ~10 MB
+    t0 = time.perf_counter()
+    answer = assistant.ask(question)
+    assert time.perf_counter() - t0 < 0.5
+    assert answer.notice and len(answer.question) <= 2000
+
+
+def test_server_bounds_bodies_refuses_uploads_and_echoes_little(server):
+    import requests
+
+    api = f"{server}/gradio_api"
+    big = requests.post(f"{api}/call/ask", json={"data": ["x" * 10_000_000, 8]}, timeout=60)
+    assert big.status_code == 413 and "too large" in big.json()["detail"]
+    upload = requests.post(f"{api}/upload", files={"files": ("a.bin", b"0" * 30_000_000)}, timeout=60)
+    assert upload.status_code == 404 and "no uploads" in upload.json()["detail"]
+    event = requests.post(f"{api}/call/source", json={"data": ["y" * 200_000]}, timeout=60).json()["event_id"]
+    reply = requests.get(f"{api}/call/source/{event}", timeout=60).text
+    assert "unknown article" in reply and len(reply) < 2_000
+
+
+# ------------------------------------------------------------------ 14. missing or malformed API arguments
+
+
+def test_missing_or_malformed_api_arguments_get_a_clear_4xx(server):
+    import requests
+
+    api = f"{server}/gradio_api/call"
+    cases = [("v2/ask", {}, "Missing argument: question"), ("ask", {}, "must be"),
+             ("ask", {"data": []}, "Missing argument: question"), ("v2/ask", {"question": "x", "kk": 3}, "Unknown"),
+             ("source", {"data": "000"}, "must be"), ("ask", {"data": ["q", 8, 9]}, "Too many")]
+    for route, payload, message in cases:
+        reply = requests.post(f"{api}/{route}", json=payload, timeout=60)
+        assert 400 <= reply.status_code < 500 and message in reply.json()["detail"], (route, payload, reply.text)
+    assert requests.post(f"{api}/ask", data=b"{not json", timeout=60).status_code == 422
+    # Leaving out the optional k means the default, not {"error": null}.
+    event = requests.post(f"{api}/ask", json={"data": ["Where was the ACSH-ICSC workshop held?"]}, timeout=60)
+    reply = requests.get(f"{api}/ask/{event.json()['event_id']}", timeout=60).text
+    assert "event: complete" in reply and "New York" in reply
+    event = requests.post(f"{api}/v2/ask", json={"question": "Where was the ACSH-ICSC workshop held?"}, timeout=60)
+    assert "New York" in requests.get(f"{api}/ask/{event.json()['event_id']}", timeout=60).text
+
+
+# ------------------------------------------------------------------ 12. settings checked at load
+
+
+@pytest.mark.parametrize("name,value", [("ABSTAIN_THRESHOLD", "nan"), ("K", "0"), ("DENSE_WEIGHT", "-1"),
+                                        ("CHUNK_TOKENS", "0"), ("ANSWER_RATIO", "inf"), ("MAX_QUESTION_CHARS", "-5")])
+def test_bad_settings_are_refused_at_load_with_their_name(name, value):
+    with pytest.raises(ValueError, match=f"RAG_{name}"):
+        from_env(env={f"RAG_{name}": value})
+
+
+def test_bad_settings_and_logins_stop_the_commands_with_a_message(tmp_path):
+    run = rag("ask", "Where?", env={"RAG_ABSTAIN_THRESHOLD": "nan"})
+    assert run.returncode == 1 and "RAG_ABSTAIN_THRESHOLD" in run.stderr and "Traceback" not in run.stderr
+    for auth in ("admin:", ":pw", "admin"):
+        app_run = subprocess.run([sys.executable, "app.py", "--auth", auth], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "RAG_PASSWORD"})
+        assert app_run.returncode == 2 and "non-empty" in app_run.stderr, (auth, app_run.stderr)
+    bad = subprocess.run([sys.executable, "app.py"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, RAG_K="-3"))
+    assert bad.returncode == 2 and "RAG_K" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------------ 8. authentication
+
+
+def test_password_sources_and_the_command_line_warning(tmp_path, capsys, monkeypatch):
+    import app
+
+    monkeypatch.delenv("RAG_AUTH", raising=False)
+    monkeypatch.setenv("RAG_PASSWORD", "S3cretPW!")
+    assert app.parse_args(["--auth", "alice"]).credentials == ("alice", "S3cretPW!")
+    assert "warning" not in capsys.readouterr().err
+    secret = tmp_path / "login"
+    secret.write_text("bob:0ther PW\n", encoding="utf-8")
+    assert app.parse_args(["--auth-file", str(secret)]).credentials == ("bob", "0ther PW")
+    assert app.parse_args(["--auth", "alice:S3cretPW!"]).credentials == ("alice", "S3cretPW!")
+    assert "visible to every local user" in capsys.readouterr().err
+
+
+def test_wrong_passwords_are_slowed_down_on_the_real_server(seed_settings, assistant):
+    import requests
+
+    from tests.conftest import app_process
+
+    with app_process(seed_settings, RAG_AUTH="alice:S3cretPW!") as (url, _):
+        t0 = time.monotonic()
+        for n in range(5):
+            assert requests.post(f"{url}/login", data={"username": "alice", "password": f"guess{n}"},
+                                 timeout=60).status_code >= 400
+        assert time.monotonic() - t0 >= 0.25 + 0.5 + 1 + 2  # each failure doubles the next wait
+        ok = requests.post(f"{url}/login", data={"username": "alice", "password": "S3cretPW!"}, timeout=60)
+        assert ok.status_code == 200
