@@ -468,3 +468,19 @@ def test_wrong_passwords_are_slowed_down_on_the_real_server(seed_settings, assis
         assert time.monotonic() - t0 >= 0.25 + 0.5 + 1 + 2  # each failure doubles the next wait
         ok = requests.post(f"{url}/login", data={"username": "alice", "password": "S3cretPW!"}, timeout=60)
         assert ok.status_code == 200
+
+
+# ------------------------------------------------------------------ 13. huge lines cut between words
+
+
+@pytest.mark.parametrize("sep", ["\t", "\u00a0", " \t "])
+def test_a_huge_line_without_punctuation_is_cut_between_words(sep):
+    from rag.sentences import split_sentences
+
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "kappa"]
+    line = sep.join(words[i % 7] + str(i % 13) for i in range(30_000))[:200_000]
+    spans = split_sentences(line)
+    assert len(spans) > 1
+    for s in spans:
+        assert s.start == 0 or line[s.start - 1].isspace(), repr(line[s.start - 10 : s.start + 10])
+        assert s.end == len(line) or line[s.end].isspace(), repr(line[s.end - 10 : s.end + 10])
