@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rag` command."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a full disk shows here, as a message, rather than at exit
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -158,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file where a folder should be, a read-only place, /dev/full
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        if not exc.filename:  # stdout itself failed: drop what is buffered so exit does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:  # IndexBusy and friends: a clear message, not a traceback
         from rag.store import IndexError_

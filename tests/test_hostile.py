@@ -22,8 +22,9 @@ SERBIA = "002_c697df2783ecb75a"
 
 
 def rag(*args, env=None, timeout=300, **kw):
-    return subprocess.run([sys.executable, "-m", "rag", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, **(env or {})), **kw)
+    kw = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw}
+    return subprocess.run([sys.executable, "-m", "rag", *args], cwd=ROOT, text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})), **kw)
 
 
 def small_corpus(folder: Path) -> Path:
@@ -484,3 +485,23 @@ def test_a_huge_line_without_punctuation_is_cut_between_words(sep):
     for s in spans:
         assert s.start == 0 or line[s.start - 1].isspace(), repr(line[s.start - 10 : s.start + 10])
         assert s.end == len(line) or line[s.end].isspace(), repr(line[s.end - 10 : s.end + 10])
+
+
+# ------------------------------------------------------------------ 11. messages, not tracebacks
+
+
+def test_unwritable_destinations_are_messages_not_tracebacks(seed_settings, assistant, tmp_path):
+    afile = tmp_path / "a file"
+    afile.write_text("not a folder", encoding="utf-8")
+    env = {"RAG_INDEX_DIR": str(seed_settings.index_dir), "RAG_CORPUS_DIR": str(seed_settings.corpus_dir)}
+    runs = [rag("index", "--index", str(afile), env=env),
+            rag("ask", "--index", str(afile), "Where was the ACSH-ICSC workshop held?", env=env),
+            rag("eval", "--modes", "hybrid", "--output", str(afile), env=env, timeout=600)]
+    with open("/dev/full", "w") as full:
+        runs.append(rag("ask", "Where was the ACSH-ICSC workshop held?", env=env, stdout=full))
+    for run in runs:
+        assert run.returncode == 1, run.stderr
+        assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr
+        assert "error: " in run.stderr
+    assert afile.read_text(encoding="utf-8") == "not a folder"
+    assert "No space left on device" in runs[-1].stderr
