@@ -1,6 +1,6 @@
 """The chat page: ask the articles a question, get quoted sentences with their sources.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--auth user:password]
+    python app.py [--host 127.0.0.1] [--port 7860] [--auth-file FILE | --auth USER with RAG_PASSWORD]
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 import rag  # noqa: F401  (sets the offline and no-analytics environment before gradio loads)
 
@@ -19,6 +20,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from rag.answer import QuestionError  # noqa: E402
+from rag.guard import slow_login  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.page import answer_messages, collection_markdown, escape  # noqa: E402
 from rag.settings import from_env  # noqa: E402
@@ -53,7 +55,7 @@ class Service:
     def ask_json(self, question: str, k: int | None = None) -> dict:
         """The `rag ask --json` object, or {"question", "error"}."""
         try:
-            return self.assistant().ask(question, k=k or None).to_dict()
+            return self.assistant().ask(question, k=k).to_dict()
         except QuestionError as exc:
             return {"question": question, "error": str(exc)}
         except Exception as exc:  # the server keeps serving; the caller gets a message
@@ -64,14 +66,15 @@ class Service:
         """An indexed article's text (only articles of the index; paths are never taken from the caller)."""
         try:
             return self.assistant().source(doc_id)
-        except ValueError as exc:
-            return {"doc_id": doc_id, "error": str(exc)}
+        except ValueError as exc:  # the id is echoed only in part: it can be any size
+            shown = doc_id[:200] if isinstance(doc_id, str) else None
+            return {"doc_id": shown, "error": str(exc)}
 
     def respond(self, message: str, history: list, k: float, show_scores: bool):
         """Chat handler: append the question and its answer (or a clear error) to the history."""
         history = list(history or []) + [{"role": "user", "content": escape(message or "")}]
         try:
-            answer = self.assistant().ask(message, k=int(k))
+            answer = self.assistant().ask(message, k=k)
             history += answer_messages(answer, show_scores)
         except QuestionError as exc:
             history.append({"role": "assistant", "content": f"⚠️ {escape(str(exc))}"})
@@ -105,6 +108,15 @@ def build_app(service: Service) -> gr.Blocks:
     return demo
 
 
+def server_limits() -> dict:
+    """`launch()` arguments that bound requests: body size capped, uploads refused (the page has none)."""
+    from starlette.middleware import Middleware
+
+    from rag.guard import RequestLimit
+
+    return {"app_kwargs": {"middleware": [Middleware(RequestLimit)]}, "max_file_size": "1kb"}
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host` only accepts connections from this machine."""
     if host == "localhost":
@@ -121,30 +133,61 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default=env.get("RAG_HOST") or env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
                    help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the page to the network)")
     p.add_argument("--port", type=int, default=int(env.get("RAG_PORT") or env.get("GRADIO_SERVER_PORT") or 7860))
-    p.add_argument("--auth", default=env.get("RAG_AUTH"), help="require a login, as USER:PASSWORD")
+    p.add_argument("--auth", default=env.get("RAG_AUTH"),
+                   help="require a login: USER (password from RAG_PASSWORD) or USER:PASSWORD (visible in `ps`; "
+                        "prefer RAG_AUTH=USER:PASSWORD or --auth-file)")
+    p.add_argument("--auth-file", type=Path, help="require a login; the file's first line is USER:PASSWORD")
     p.add_argument("--concurrency", type=int, default=2, help="questions answered at once (default: 2 cores)")
     args = p.parse_args(argv)
-    if args.auth and ":" not in args.auth:
-        p.error("--auth must be USER:PASSWORD")
+    args.credentials = credentials(args, p, env, argv if argv is not None else sys.argv[1:])
+    if not 1 <= args.concurrency <= 64:
+        p.error("--concurrency must be from 1 to 64")
     return args
+
+
+def credentials(args, parser, env, argv: list[str]) -> tuple[str, str] | None:
+    """(user, password) from --auth-file, --auth USER + RAG_PASSWORD, RAG_AUTH or --auth USER:PASSWORD."""
+    if args.auth_file:
+        try:
+            spec = args.auth_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            parser.error(f"--auth-file {args.auth_file}: cannot be read ({exc.__class__.__name__})")
+    elif args.auth:
+        spec = args.auth
+        if ":" not in spec and env.get("RAG_PASSWORD"):
+            spec = f"{spec}:{env['RAG_PASSWORD']}"
+        elif ":" in spec and any(a == "--auth" or a.startswith("--auth=") for a in argv):
+            print("warning: a password given with --auth is visible to every local user (ps); "
+                  "use RAG_AUTH, RAG_PASSWORD or --auth-file instead", file=sys.stderr)
+    else:
+        return None
+    user, sep, password = spec.partition(":")
+    if not sep or not user.strip() or not password:
+        parser.error("a login needs USER:PASSWORD with both parts non-empty "
+                     "(--auth USER with RAG_PASSWORD, RAG_AUTH=USER:PASSWORD or --auth-file)")
+    return user, password
 
 
 def main(argv: list[str] | None = None) -> int:
     """Build the index if needed, then serve the page until interrupted."""
     args = parse_args(argv)
     t0 = time.perf_counter()
-    service = Service()
+    try:
+        service = Service()
+    except ValueError as exc:  # a setting out of range: say which, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         service.assistant()
     except Exception as exc:  # serve anyway: the page shows the problem
         print(f"warning: the index could not be loaded: {exc}", file=sys.stderr)
     demo = build_app(service).queue(default_concurrency_limit=args.concurrency)
-    auth = tuple(args.auth.split(":", 1)) if args.auth else None
+    auth = slow_login(*args.credentials) if args.credentials else None
     if not is_loopback(args.host) and not auth:
         print(f"warning: serving on {args.host} without --auth: anyone who can reach this machine can use it",
               file=sys.stderr)
     demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=False, prevent_thread_lock=True,
-                quiet=True, css=CSS, footer_links=[])
+                quiet=True, css=CSS, footer_links=[], **server_limits())
     print(f"Serving on http://{args.host}:{args.port}  (ready in {time.perf_counter() - t0:.1f}s; Ctrl+C stops)",
           flush=True)
     try:

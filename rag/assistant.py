@@ -1,18 +1,39 @@
 """The assistant: one object that turns a question into a cited extractive answer."""
 from __future__ import annotations
 
+import numbers
 import threading
 import time
 from functools import cached_property
 
 from rag.answer import Answer, QuestionError, clean_question, render, select_answer
-from rag.corpus import source_text
 from rag.embedding import get_embedder
+from rag.live import LiveIndex
 from rag.reader import get_reader
 from rag.retrieval import Retriever
 from rag.selector import get_selector
-from rag.settings import Settings, from_env
+from rag.settings import MAX_K, Settings, from_env
 from rag.store import Index, ensure_index
+
+
+K_MESSAGE = f"The number of passages to read (k) must be a whole number from 1 to {MAX_K}."
+
+
+def check_k(k: object) -> int | None:
+    """`k` as an int from 1 to MAX_K (None keeps the setting); QuestionError with K_MESSAGE otherwise."""
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, numbers.Real) or not float(k).is_integer() or not 1 <= k <= MAX_K:
+        raise QuestionError(K_MESSAGE)
+    return int(k)
+
+
+def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
+    """Cut a huge question before it is cleaned (cleaning 10 MB takes seconds); (question, notice)."""
+    limit = 4 * max_chars  # room for whitespace and control characters that cleaning removes
+    if not isinstance(question, str) or len(question) <= limit:
+        return question, None
+    return question[:limit], f"Your question was long; only its first {max_chars:,} characters were read."
 
 
 class Assistant:
@@ -27,6 +48,19 @@ class Assistant:
         self.index = index or ensure_index(self.settings, progress=progress, log=log)
         self.retriever = Retriever(self.index, self.settings)
         self._lock = threading.Lock()  # the tokenizer and torch module are not re-entrant
+        # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
+        self._live = None if index is not None else LiveIndex(self.settings, self._swap, log, stale=self.index.warning)
+
+    def _swap(self, index: Index) -> None:
+        """Put a rebuilt index in use; a request takes the retriever once and uses its index throughout."""
+        self.retriever = Retriever(index, self.settings)
+        self.index = index
+
+    def current(self) -> Retriever:
+        """The retriever (and its `.index`) to serve one request with, after a cheap corpus check."""
+        if self._live is not None:
+            self._live.poll()
+        return self.retriever
         if answer_models:
             self.selector, self.reader  # noqa: B018  (loads both now)
 
@@ -48,14 +82,18 @@ class Assistant:
     def ask(self, question: object, k: int | None = None, mode: str = "hybrid") -> Answer:
         """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input."""
         t0 = time.perf_counter()
+        k = check_k(k)
+        question, cut = cut_raw(question, self.settings.max_question_chars)
         text, notice = clean_question(question, self.settings.max_question_chars)
+        notice = notice or cut
+        retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
         t1 = time.perf_counter()
         qvec = self.embed_question(text)  # answer scoring needs it in every mode
         t2 = time.perf_counter()
-        passages = self.retriever.search(text, qvec, k=k, mode=mode)
+        passages = retriever.search(text, qvec, k=k, mode=mode)
         t3 = time.perf_counter()
         stages: dict[str, float] = {}
-        chosen = select_answer(text, qvec, passages, self.index, self.settings, self.selector, self.reader, stages)
+        chosen = select_answer(text, qvec, passages, retriever.index, self.settings, self.selector, self.reader, stages)
         t4 = time.perf_counter()
         return Answer(
             question=text,
@@ -70,12 +108,16 @@ class Assistant:
         )
 
     def source(self, doc_id: str) -> dict:
-        """An indexed article's full text, for showing a citation in context; ValueError otherwise."""
-        entry = self.index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
+        """An indexed article's full text as indexed, for showing a citation in context; ValueError otherwise.
+
+        The text comes from the index, not the live file, so it is what the citations quote.
+        """
+        index = self.current().index
+        entry = index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
         if entry is None:
-            raise ValueError(f"unknown article: {doc_id!r}")
-        text = source_text(self.index.manifest["corpus_dir"], entry["path"])
-        return {"doc_id": doc_id, "title": entry["title"], "text": text}
+            shown = doc_id[:200] + "…" if isinstance(doc_id, str) and len(doc_id) > 200 else doc_id
+            raise ValueError(f"unknown article: {shown!r}")
+        return {"doc_id": doc_id, "title": entry["title"], "text": index.texts[doc_id]}
 
 
 __all__ = ["Assistant", "QuestionError"]

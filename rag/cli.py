@@ -31,7 +31,7 @@ def cmd_index(args) -> int:
         f"{report.seconds:.1f}s -> {report.folder}"
     )
     for s in report.skipped:
-        print(f"  skipped {s.path.name}: {s.reason}")
+        print(f"  skipped {s.name}: {s.reason}")
     return 0
 
 
@@ -55,6 +55,16 @@ def format_answer(answer) -> str:
     for c in answer.citations:
         lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
     return "\n".join(lines)
+
+
+def _number(raw: str):
+    """--k as given: a number, or the raw text, so the assistant's check gives its one message."""
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 def cmd_ask(args) -> int:
@@ -122,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--k", type=_number, help="passages to read, 1-50")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.set_defaults(func=cmd_ask)
 
@@ -166,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rag` command."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a full disk shows here, as a message, rather than at exit
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -177,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file where a folder should be, a read-only place, /dev/full
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        if not exc.filename:  # stdout itself failed: drop what is buffered so exit does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:  # IndexBusy and friends: a clear message, not a traceback
         from rag.store import IndexError_

@@ -1,7 +1,9 @@
 """Reading articles from a corpus folder: decoding, title, boilerplate, and what gets skipped."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,11 @@ class Skipped:
 
     path: Path
     reason: str
+
+    @property
+    def name(self) -> str:
+        """The file name, printable even when it is not valid UTF-8."""
+        return safe_name(self.path.name)
 
 
 @dataclass(frozen=True)
@@ -141,10 +148,92 @@ def read_article(path: Path, doc_id: str, max_bytes: int = MAX_ARTICLE_BYTES) ->
     )
 
 
+def safe_name(path: Path | str) -> str:
+    """A path for messages and the manifest: bytes that are not UTF-8 shown as \\xNN escapes."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+
+
+def _valid_name(rel: str) -> bool:
+    """Whether a relative path is valid UTF-8 (the index stores ids and paths as UTF-8 JSON)."""
+    try:
+        rel.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def doc_id_for(path: Path, root: Path) -> str:
     """An article's id: its path under the corpus folder, without the extension."""
     rel = path.relative_to(root)
     return rel.with_suffix("").as_posix()
+
+
+def assign_ids(paths: list[Path], root: Path) -> dict[Path, str]:
+    """Unique, deterministic ids: the path without its extension, or with it when that would collide.
+
+    `report.txt` alone keeps the id `report`; beside `report.md` the two become `report.txt` and
+    `report.md`. Repeats until no two files share an id (`a.txt.md` vs a disambiguated `a.txt`).
+    """
+    full = {p: p.relative_to(root).as_posix() for p in paths}
+    ids = {p: doc_id_for(p, root) for p in paths}
+    while True:
+        owners: dict[str, list[Path]] = {}
+        for p, i in ids.items():
+            owners.setdefault(i, []).append(p)
+        clashing = [p for group in owners.values() if len(group) > 1 for p in group if ids[p] != full[p]]
+        if not clashing:
+            return ids
+        for p in clashing:
+            ids[p] = full[p]
+
+
+def walk(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Every non-hidden file under `root` (sorted), and the entries that could not be looked at.
+
+    Never follows a symlinked folder (no loops through /proc), and an unreadable folder, an entry
+    that cannot be stat'ed or a name that is not UTF-8 becomes a skip reason instead of an error.
+    """
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        skipped.append(Skipped(where, f"unreadable folder: {exc.strerror or exc}"))
+
+    for folder, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
+        here = Path(folder)
+        keep = []
+        for d in sorted(dirnames):
+            path = here / d
+            if d.startswith("."):
+                continue
+            if not _valid_name(d):
+                skipped.append(Skipped(path, "folder name is not valid UTF-8: not read"))
+            elif path.is_symlink():
+                skipped.append(Skipped(path, "symlinked folder: not followed"))
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for name in filenames:
+            if not name.startswith("."):
+                files.append(here / name)
+    return sorted(files), skipped
+
+
+def _check_entry(path: Path, real_root: Path) -> str | None:
+    """Why a file cannot be an article before it is read (name, link, extension), or None."""
+    if not _valid_name(path.name):
+        return "file name is not valid UTF-8: rename the file to index it"
+    try:
+        if path.is_symlink() and not path.resolve(strict=True).is_relative_to(real_root):
+            return "symlink outside the corpus folder: not followed"
+        if not path.is_file():
+            return "not a regular file"
+    except (OSError, RuntimeError) as exc:  # unreadable target, dangling link, link loop
+        return f"cannot be read: {getattr(exc, 'strerror', None) or exc}"
+    if path.suffix.lower() not in ARTICLE_SUFFIXES:
+        return f"unsupported extension: {path.suffix or '(none)'}"
+    return None
 
 
 def load_corpus(corpus_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> Corpus:
@@ -153,32 +242,33 @@ def load_corpus(corpus_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> Corpus:
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
     real_root = root.resolve()
-    articles: list[Article] = []
-    skipped: list[Skipped] = []
+    paths, skipped = walk(root)
     notes: list[str] = []
-    seen: dict[str, str] = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_dir() or any(part.startswith(".") for part in path.relative_to(root).parts):
+    read: list[Article] = []
+    first_with: dict[str, Path] = {}
+    duplicates: list[tuple[Path, Path]] = []
+    for path in paths:
+        reason = _check_entry(path, real_root)
+        if reason:
+            skipped.append(Skipped(path, reason))
             continue
-        if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-            skipped.append(Skipped(path, "symlink outside the corpus folder: not followed"))
-            continue
-        if path.suffix.lower() not in ARTICLE_SUFFIXES:
-            skipped.append(Skipped(path, f"unsupported extension: {path.suffix or '(none)'}"))
-            continue
-        doc_id = doc_id_for(path, root)
         try:
-            article = read_article(path, doc_id, max_bytes)
+            article = read_article(path, "", max_bytes)
         except (ValueError, OSError) as exc:
             skipped.append(Skipped(path, str(exc).split("\n")[0]))
             continue
-        if article.sha256 in seen:
-            skipped.append(Skipped(path, f"duplicate: same content as {seen[article.sha256]}"))
+        if article.sha256 in first_with:
+            duplicates.append((path, first_with[article.sha256]))
             continue
-        seen[article.sha256] = doc_id
-        if article.encoding not in ("utf-8", "utf-8-sig"):
-            notes.append(f"{path.name}: read as {article.encoding}")
-        articles.append(article)
+        first_with[article.sha256] = path
+        read.append(article)
+    ids = assign_ids([a.path for a in read], root)
+    articles = [dataclasses.replace(a, doc_id=ids[a.path]) for a in read]
+    for path, original in duplicates:
+        skipped.append(Skipped(path, f"duplicate: same content as {ids[original]}"))
+    for a in articles:
+        if a.encoding not in ("utf-8", "utf-8-sig"):
+            notes.append(f"{a.path.name}: read as {a.encoding}")
     return Corpus(articles, skipped, notes)
 
 

@@ -33,14 +33,29 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     return spans
 
 
+_SPACE = re.compile(r"\s+")
+
+
 def _pieces(paragraph: str):
-    """Cut a huge paragraph at whitespace so pysbd stays fast; normal paragraphs pass whole."""
+    """Cut a huge paragraph so pysbd stays fast; normal paragraphs pass whole.
+
+    A cut falls after a sentence end if there is one, else at the last whitespace of any kind
+    (tabs, no-break spaces...), never inside a word: a piece may run past the limit to the next
+    whitespace (up to 5 times it; a longer run of non-space characters has no word boundary).
+    """
     pos = 0
     while len(paragraph) - pos > _MAX_PARAGRAPH:
-        cut = paragraph.rfind(". ", pos, pos + _MAX_PARAGRAPH)
-        cut = cut + 1 if cut > pos else paragraph.rfind(" ", pos, pos + _MAX_PARAGRAPH)
-        if cut <= pos:
-            cut = pos + _MAX_PARAGRAPH
+        end = pos + _MAX_PARAGRAPH
+        cut = paragraph.rfind(". ", pos, end)
+        if cut > pos:
+            cut += 1
+        else:
+            spaces = [m.start() for m in _SPACE.finditer(paragraph, pos + 1, end)]
+            if spaces:
+                cut = spaces[-1]
+            else:
+                after = _SPACE.search(paragraph, end, pos + 5 * _MAX_PARAGRAPH)
+                cut = after.start() if after else end
         yield pos, paragraph[pos:cut]
         pos = cut
     yield pos, paragraph[pos:]

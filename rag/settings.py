@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -9,6 +10,18 @@ from pathlib import Path
 from rag.corpus import MAX_ARTICLE_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
+MAX_K = 50  # passages read per question, at most: the answer layer scores every sentence of each
+
+# Allowed (low, high) per field, inclusive; None = unbounded. Every float must also be finite.
+RANGES = {
+    "k": (1, MAX_K), "dense_k": (1, 1000), "lexical_k": (1, 1000), "rrf_k": (0, None),
+    "dense_weight": (0.0, None), "lexical_weight": (0.0, None),
+    "chunk_tokens": (16, 4096), "overlap_sentences": (0, 10), "model_max_tokens": (16, 8192),
+    "batch_size": (1, 4096), "flat_max": (1, None), "answer_dense_weight": (0.0, 1.0),
+    "reader_shortlist": (1, 50), "max_answer_sentences": (1, 20), "abstain_threshold": (-1.0, 2.0),
+    "max_question_chars": (10, 100_000),
+    "max_article_bytes": (1, None),
+}
 
 
 @dataclass(frozen=True)
@@ -76,8 +89,26 @@ def from_env(env: dict[str, str] | None = None, **overrides) -> Settings:
                 raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {f.type}") from exc
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
-    if settings.reader_runtime not in ("onnx", "torch"):
-        raise ValueError(f"reader_runtime must be onnx or torch, not {settings.reader_runtime!r}")
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Raise ValueError naming the first setting that is out of range, not finite or unknown."""
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        name = f"{f.name} (RAG_{f.name.upper()})"
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, not {value!r}")
+        low, high = RANGES.get(f.name, (None, None))
+        if value is None:  # optional: the trained default applies
+            continue
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"{name} must be {bounds}, not {value!r}")
+    if settings.dense_weight + settings.lexical_weight <= 0:
+        raise ValueError("dense_weight and lexical_weight cannot both be 0")
     if settings.index_type not in ("auto", "flat", "hnsw"):
         raise ValueError(f"index_type must be auto, flat or hnsw, not {settings.index_type!r}")
-    return settings
+    if settings.reader_runtime not in ("onnx", "torch"):
+        raise ValueError(f"reader_runtime must be onnx or torch, not {settings.reader_runtime!r}")

@@ -1,13 +1,16 @@
 """The on-disk index: build (incrementally), write atomically, verify and load.
 
 Layout under the index folder: `CURRENT` names the live generation folder; a generation holds
-manifest.json (with a sha256 of every other file), chunks.json, sentences.json, the chunk and
+manifest.json (with a sha256 of every other file) and manifest.sha256 (its own checksum),
+articles.json (the text of every indexed article, which `/source` serves, so a citation always
+matches what is shown even after the file changes), chunks.json, sentences.json, the chunk and
 sentence vectors, vectors.faiss and bm25/. A new generation is written beside the old one and
 `CURRENT` is switched with an atomic rename, so a crash mid-build leaves the old index live.
 """
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -28,7 +31,8 @@ from rag.settings import Settings
 from rag.tokens import count_tokens
 from rag.vectors import build_index, choose_kind
 
-FORMAT_VERSION = 1
+# 2: articles.json (stored article text) and manifest.sha256 were added.
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 
 
@@ -70,6 +74,10 @@ class Index:
     vectors: faiss.Index
     lexical: LexicalIndex
     sentence_terms: list[frozenset[str]] = field(default_factory=list)
+    # doc_id -> the article's text as indexed; sources and citations are served from it.
+    texts: dict[str, str] = field(default_factory=dict)
+    # Set when this index is older than the corpus because a rebuild failed (read-only disk...).
+    warning: str | None = None
     _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -111,10 +119,13 @@ def chunker_settings(settings: Settings) -> dict:
 def live_folder(index_dir: Path) -> Path:
     """The generation folder `CURRENT` points at."""
     pointer = Path(index_dir) / CURRENT
-    if not pointer.is_file():
+    if not pointer.exists() and not pointer.is_symlink():
         raise IndexMissing(f"no index in {index_dir}: run `rag index`")
-    name = pointer.read_text(encoding="utf-8").strip()
-    if not name or "/" in name or name.startswith("."):
+    try:
+        name = pointer.read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, unreadable, or bytes that are not a name
+        raise IndexCorrupt(f"{pointer} is damaged ({exc.__class__.__name__})") from exc
+    if not name or "/" in name or name.startswith(".") or not name.isprintable():
         raise IndexCorrupt(f"{pointer} is damaged")
     return Path(index_dir) / name
 
@@ -123,13 +134,22 @@ def read_manifest(index_dir: Path) -> dict:
     """The live manifest, or IndexMissing / IndexCorrupt."""
     folder = live_folder(index_dir)
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        raw = (folder / "manifest.json").read_bytes()
+        manifest = json.loads(raw.decode("utf-8"))
     except FileNotFoundError as exc:
         raise IndexCorrupt(f"index generation {folder.name} has no manifest") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IndexCorrupt(f"index manifest in {folder.name} is unreadable: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorrupt(f"index manifest in {folder.name} is not an object")
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexCorrupt(f"index format {manifest.get('format')} is not {FORMAT_VERSION}: rebuild needed")
+    try:
+        recorded = (folder / "manifest.sha256").read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        recorded = None
+    if recorded != hashlib.sha256(raw).hexdigest():
+        raise IndexCorrupt(f"index manifest in {folder.name} is damaged (checksum mismatch)")
     return manifest
 
 
@@ -145,6 +165,7 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
             if sha256_file(path) != expected:
                 raise IndexCorrupt(f"index file {rel} is damaged (checksum mismatch)")
     try:
+        texts = json.loads((folder / "articles.json").read_text(encoding="utf-8"))
         chunk_rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
         sentence_rows = json.loads((folder / "sentences.json").read_text(encoding="utf-8"))
         chunk_vectors = np.load(folder / "chunk_vectors.npy")
@@ -160,7 +181,23 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
     sentences = [Sentence(**row) for row in sentence_rows]
     if not (len(chunks) == len(chunk_vectors) == vectors.ntotal and len(sentences) == len(sentence_vectors)):
         raise IndexCorrupt("index parts disagree on their sizes")
-    return Index(folder, manifest, chunks, chunk_sentences, sentences, chunk_vectors, sentence_vectors, vectors, lexical)
+    _check_rows(manifest, texts, chunks, sentences)
+    return Index(folder, manifest, chunks, chunk_sentences, sentences, chunk_vectors, sentence_vectors, vectors, lexical,
+                 texts=texts)
+
+
+def _check_rows(manifest: dict, texts: dict, chunks: list[Chunk], sentences: list[Sentence]) -> None:
+    """Every row belongs to a listed article and quotes its stored text exactly; IndexCorrupt otherwise.
+
+    An index holding rows of an article its manifest does not list (or of another file under the
+    same id) would cite text that `/source` does not show.
+    """
+    if set(texts) != set(manifest["articles"]):
+        raise IndexCorrupt("index article texts disagree with its manifest")
+    for row in [*chunks, *sentences]:
+        text = texts.get(row.doc_id)
+        if text is None or text[row.start : row.end] != row.text:
+            raise IndexCorrupt(f"index rows of {row.doc_id!r} do not match its article text")
 
 
 def stale_reason(manifest: dict, corpus: Corpus, settings: Settings, model_id: str) -> str | None:
@@ -255,7 +292,7 @@ def _build_locked(settings: Settings, index_dir: Path, progress: bool, log, forc
     t0 = time.perf_counter()
     corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes)
     for s in corpus.skipped:
-        log(f"skipped {s.path.name}: {s.reason}")
+        log(f"skipped {s.name}: {s.reason}")
     for note in corpus.notes:
         log(f"note: {note}")
     if not corpus.articles:
@@ -351,10 +388,14 @@ def _build_locked(settings: Settings, index_dir: Path, progress: bool, log, forc
             }
             for a in corpus.articles
         },
-        "skipped": [{"path": s.path.name, "reason": s.reason} for s in corpus.skipped],
+        "skipped": [{"path": s.name, "reason": s.reason} for s in corpus.skipped],
     }
+    texts = {a.doc_id: a.text for a in corpus.articles}
+    # By construction every row comes from an article of this corpus; checked, since a stray row
+    # would be cited with text `/source` does not show.
+    _check_rows(manifest, texts, chunks, sentences)
     folder = _write_generation(
-        index_dir, manifest, chunks, chunk_sentences, sentences, chunk_vectors, sentence_vectors, kind
+        index_dir, manifest, texts, chunks, chunk_sentences, sentences, chunk_vectors, sentence_vectors, kind
     )
     return BuildReport(
         articles=len(corpus.articles),
@@ -376,11 +417,13 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def _write_generation(index_dir, manifest, chunks, chunk_sentences, sentences, chunk_vectors, sentence_vectors, kind) -> Path:
+def _write_generation(index_dir, manifest, texts, chunks, chunk_sentences, sentences, chunk_vectors, sentence_vectors,
+                      kind) -> Path:
     name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
     try:
+        (tmp / "articles.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         rows = [dict(asdict(c), sentence_ids=ids) for c, ids in zip(chunks, chunk_sentences)]
         (tmp / "chunks.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
         (tmp / "sentences.json").write_text(
@@ -393,7 +436,10 @@ def _write_generation(index_dir, manifest, chunks, chunk_sentences, sentences, c
         manifest["files"] = {
             p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        raw_manifest = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
+        (tmp / "manifest.json").write_bytes(raw_manifest)
+        # The manifest's own checksum: an edited title or path is damage, not a new truth.
+        (tmp / "manifest.sha256").write_text(hashlib.sha256(raw_manifest).hexdigest() + "\n", encoding="ascii")
         _fsync_tree(tmp)
         final = index_dir / name
         os.replace(tmp, final)
@@ -402,6 +448,7 @@ def _write_generation(index_dir, manifest, chunks, chunk_sentences, sentences, c
             fh.write(name + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        _clear_damaged_pointer(index_dir / CURRENT)
         os.replace(pointer_tmp, index_dir / CURRENT)
         dir_fd = os.open(index_dir, os.O_RDONLY)
         try:
@@ -413,6 +460,12 @@ def _write_generation(index_dir, manifest, chunks, chunk_sentences, sentences, c
         raise
     _prune(index_dir, keep=final.name)
     return final
+
+
+def _clear_damaged_pointer(pointer: Path) -> None:
+    """Remove a `CURRENT` that a file cannot replace atomically (a folder), so the switch can happen."""
+    if pointer.is_dir() and not pointer.is_symlink():
+        shutil.rmtree(pointer)
 
 
 def _prune(index_dir: Path, keep: str) -> None:
@@ -436,5 +489,18 @@ def ensure_index(settings: Settings, progress: bool = True, log=print) -> Index:
         log("no index yet; building it")
     except IndexCorrupt as exc:
         log(f"index is damaged ({exc}); rebuilding")
-    build(settings, progress=progress, log=log)
+    try:
+        build(settings, progress=progress, log=log)
+    except (OSError, IndexBusy) as exc:  # read-only folder, full disk, a stuck builder
+        return _fallback(index_dir, exc, log)
     return load_index(index_dir)
+
+
+def _fallback(index_dir: Path, exc: Exception, log) -> Index:
+    """The previous complete index, marked with a warning, when a rebuild could not be written."""
+    old = _previous(index_dir)
+    if old is None:
+        raise exc
+    old.warning = f"the index could not be updated ({exc}); answers come from the previous index"
+    log(f"warning: {old.warning}")
+    return old

@@ -55,7 +55,7 @@ def server(assistant):
     service = app.Service(assistant, assistant.settings)
     demo = app.build_app(service).queue(default_concurrency_limit=2)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.server_limits())
     yield f"http://127.0.0.1:{port}"
     demo.close()
 
