@@ -50,6 +50,8 @@ class Assistant:
         self._lock = threading.Lock()  # the tokenizer and torch module are not re-entrant
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
         self._live = None if index is not None else LiveIndex(self.settings, self._swap, log, stale=self.index.warning)
+        if answer_models:
+            self.selector, self.reader  # noqa: B018  (loads both now)
 
     def _swap(self, index: Index) -> None:
         """Put a rebuilt index in use; a request takes the retriever once and uses its index throughout."""
@@ -61,8 +63,6 @@ class Assistant:
         if self._live is not None:
             self._live.poll()
         return self.retriever
-        if answer_models:
-            self.selector, self.reader  # noqa: B018  (loads both now)
 
     @cached_property
     def selector(self):
