@@ -178,13 +178,13 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     readings = reader.read(question, [index.sentences[s].text for s in ids])
     lap("read")
     probs = selector.stage2(stage1[shortlist], readings, cands.features[shortlist])
+    answerable = selector.answerable(probs, stage1, cands.features)
     threshold = config.abstain_below if settings.abstain_threshold is None else settings.abstain_threshold
+    if answerable < threshold:
+        return Selection([], True, answerable)
     is_title = cands.features[shortlist, FEATURES.index("is_title")] > 0
-    picked = choose(probs, is_title, index.sentence_vectors[ids], threshold, config.second_within,
+    picked = choose(probs, is_title, index.sentence_vectors[ids], 0.0, config.second_within,
                     settings.max_answer_sentences)
-    best = float(probs.max())
-    if not picked:
-        return Selection([], True, best)
     citations: list[Citation] = []
     for pos in picked:
         sid = ids[pos]
@@ -200,7 +200,7 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
         text = s.text[a:b]
         if text.strip():
             short = ShortAnswer(text, s.doc_id, s.start + a, s.start + b, round(top.span_score, 3))
-    return Selection(citations, False, best, short)
+    return Selection(citations, False, answerable, short)
 
 
 def _citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:

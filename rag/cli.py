@@ -97,12 +97,14 @@ def cmd_eval(args) -> int:
 def cmd_train(args) -> int:
     import logging
 
-    from rag.evaluation import squad_index_settings
+    from rag.evaluation import load_questions, squad_index_settings
     from rag.training import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     settings = squad_index_settings(args.squad, from_env(model=args.model), index=args.index)
-    summary = run(args.squad, args.output, settings, epochs=args.epochs, shortlist=args.shortlist, seed=args.seed)
+    questions = load_questions(args.questions) if args.questions else None
+    summary = run(args.squad, args.output, settings, epochs=args.epochs, shortlist=args.shortlist, seed=args.seed,
+                  questions=questions, question_settings=from_env(model=args.model), reader_weights=args.reader)
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -156,8 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="embedding model: 'bundled' or a local model folder")
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "models",
                    help="where to write the models (default: the package's rag/models)")
-    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--questions", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.jsonl"),
+                   help="question set over the seeds whose false abstentions also bound the threshold ('' for none)")
     p.add_argument("--shortlist", type=int, default=4, help="sentences the reader reads per question")
+    p.add_argument("--reader", type=Path, help="use these reader weights instead of training the reader")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
 

@@ -3,8 +3,10 @@
 Stage 1 ranks every candidate with gradient-boosted trees over the cheap features
 (`rag.features`); the reader then reads the top few; stage 2, a logistic combination of the
 stage-1 score and the reader's outputs, gives each of those a probability of holding the answer.
-The assistant abstains when the best probability is below a threshold chosen on train data for a
-stated false-abstention rate. All of it is fitted by `rag train` and ships in `rag/models/`.
+A third logistic model turns the best of those, and how well the candidates match the question
+at all, into the probability that the articles answer it; the assistant abstains below a
+threshold chosen on train data for a stated false-abstention rate. It learns from train
+questions asked with their own article left out of the collection. All of it is fitted by `rag train` and ships in `rag/models/`.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ class SelectorConfig:
     shortlist: int
     coef: list[float]
     intercept: float
+    answerable_coef: list[float]
+    answerable_intercept: float
     abstain_below: float
     second_within: float
     short_answer_min: float
@@ -49,6 +53,18 @@ def combined_features(stage1: np.ndarray, readings: list, features: np.ndarray) 
         stage1, logits, logits - logits.max(initial=0.0), spans,
         features[:, FEATURES.index("is_title")], features[:, FEATURES.index("leans_back")],
     ]).astype(np.float32)
+
+
+ANSWERABLE = ("best_probability", "best_relevance", "best_cosine", "best_overlap", "best_stage1")
+
+
+def answerable_features(probs: np.ndarray, stage1: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Question-level inputs of the abstention decision: how sure the selector is of its best
+    sentence, and how well the best candidates match the question at all."""
+    return np.array([
+        probs.max(), features[:, FEATURES.index("relevance")].max(), features[:, FEATURES.index("cosine")].max(),
+        features[:, FEATURES.index("overlap")].max(), stage1.max(),
+    ], dtype=np.float32)
 
 
 def probability(z: np.ndarray, coef, intercept: float) -> np.ndarray:
@@ -88,6 +104,11 @@ class Selector:
         """Probability that each shortlisted candidate holds the answer."""
         z = combined_features(stage1, readings, features)
         return probability(z, self.config.coef, self.config.intercept)
+
+    def answerable(self, probs: np.ndarray, stage1: np.ndarray, features: np.ndarray) -> float:
+        """Probability that the candidates hold an answer at all (abstain below `abstain_below`)."""
+        q = answerable_features(probs, stage1, features)
+        return float(probability(q, self.config.answerable_coef, self.config.answerable_intercept))
 
 
 @lru_cache(maxsize=1)
