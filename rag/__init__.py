@@ -18,6 +18,7 @@ _API = {
     "Citation": "rag.answer",
     "ShortAnswer": "rag.answer",
     "QuestionError": "rag.answer",
+    "RagError": "rag.errors",
     "Settings": "rag.settings",
     "from_env": "rag.settings",
     "build": "rag.store",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.errors import RagError
 from rag.features import FEATURES, gather, leans_back
 from rag.retrieval import Passage
 
@@ -26,7 +27,7 @@ CLOSEST = 3
 REDUNDANT_COSINE = 0.8
 
 
-class QuestionError(ValueError):
+class QuestionError(RagError, ValueError):
     """A question that cannot be asked (the message is meant for the user)."""
 
 

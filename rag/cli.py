@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from rag.errors import RagError
 from rag.settings import from_env
 
 
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         # flush at exit does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+    except (RagError, FileNotFoundError, ValueError, RuntimeError) as exc:  # messages meant for the user
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # a file where a folder should be, a read-only place, /dev/full
@@ -201,13 +202,6 @@ def main(argv: list[str] | None = None) -> int:
         if not exc.filename:  # stdout itself failed: drop what is buffered so exit does not fail again
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except Exception as exc:  # IndexBusy and friends: a clear message, not a traceback
-        from rag.store import IndexError_
-
-        if isinstance(exc, IndexError_):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        raise
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import numpy as np
 
 from rag.chunking import Chunk, chunk_article
 from rag.corpus import Article, Corpus, load_corpus
+from rag.errors import RagError
 from rag.embedding import Embedder, get_embedder, resolve_model, sha256_file
 from rag.lexical import LexicalIndex, terms
 from rag.settings import Settings
@@ -36,19 +37,19 @@ FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 
 
-class IndexError_(Exception):
+class IndexProblem(RagError):
     """The index is missing, stale or damaged; the message says which."""
 
 
-class IndexMissing(IndexError_):
+class IndexMissing(IndexProblem):
     pass
 
 
-class IndexCorrupt(IndexError_):
+class IndexCorrupt(IndexProblem):
     pass
 
 
-class IndexBusy(IndexError_):
+class IndexBusy(IndexProblem):
     pass
 
 
@@ -274,7 +275,7 @@ def _chunks_fitting_model(article: Article, settings: Settings, embedder: Embedd
 def _previous(index_dir: Path) -> Index | None:
     try:
         return load_index(index_dir)
-    except IndexError_:
+    except IndexProblem:
         return None
 
 
