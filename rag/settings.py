@@ -27,9 +27,14 @@ class Settings:
     k: int = 8
     dense_k: int = 20
     lexical_k: int = 20
+    # Fusion of the dense and lexical candidates: "rrf" (reciprocal rank, constant rrf_k) or
+    # "convex" (weighted sum of max-normalised scores); the weights serve both.
+    fusion: str = "rrf"
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    # Dense score of a passage = (1 - w) * chunk cosine + w * its best sentence's cosine.
+    sentence_weight: float = 0.0
     # Vector index type: "auto" (flat until `flat_max` vectors, then HNSW), "flat" or "hnsw".
     index_type: str = "auto"
     flat_max: int = 50_000  # flat search: 6.8 ms at 50k, 12.6 ms at 100k (rag bench)
@@ -76,6 +81,10 @@ def from_env(env: dict[str, str] | None = None, **overrides) -> Settings:
                 raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {f.type}") from exc
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
+    if settings.fusion not in ("rrf", "convex"):
+        raise ValueError(f"fusion must be rrf or convex, not {settings.fusion!r}")
+    if not 0.0 <= settings.sentence_weight <= 1.0:
+        raise ValueError(f"sentence_weight must be between 0 and 1, not {settings.sentence_weight}")
     if settings.index_type not in ("auto", "flat", "hnsw"):
         raise ValueError(f"index_type must be auto, flat or hnsw, not {settings.index_type!r}")
     return settings
