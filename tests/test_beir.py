@@ -133,13 +133,15 @@ def test_eval_beir_end_to_end(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("RAG_SCIFACT") != "1", reason="set RAG_SCIFACT=1 to run SciFact (first run builds its index: ~15-30 min)")
+@pytest.mark.skipif(os.environ.get("RAG_SCIFACT") != "1", reason="set RAG_SCIFACT=1 to run SciFact (the first run builds its index: 15-45 min on 2 cores)")
 @pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").is_file(), reason="BEIR SciFact not in ../shared/data")
 def test_scifact_floor(tmp_path):
-    """SciFact test: the floors measured when this branch was written (hybrid 0.7xx); see README."""
+    """SciFact test claims: the floors under the figures measured when this test was written
+    (README: hybrid nDCG@10 0.739, dense 0.700, BM25 0.668; hybrid recall@100 0.963)."""
     out = tmp_path / "out"
     assert main(["eval", "--beir", str(SCIFACT), "--output", str(out)]) == 0
     m = json.loads((out / "report.json").read_text(encoding="utf-8"))["metrics"]
-    assert m["bm25"]["ndcg10"] >= 0.64 and m["dense"]["ndcg10"] >= 0.63
+    assert m["hybrid"]["queries"] == 300
+    assert m["hybrid"]["ndcg10"] >= 0.735 and m["dense"]["ndcg10"] >= 0.695 and m["bm25"]["ndcg10"] >= 0.665
     assert m["hybrid"]["ndcg10"] >= max(m["bm25"]["ndcg10"], m["dense"]["ndcg10"])
-    assert m["hybrid"]["recall100"] >= 0.93
+    assert m["hybrid"]["recall100"] >= 0.95
