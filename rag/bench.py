@@ -168,9 +168,10 @@ def query_latency(assistant, questions: list[str], queries: int) -> tuple[dict, 
         t.append(time.perf_counter())
         dense = search(index.vectors, qvec, max(s.dense_k, s.k))
         t.append(time.perf_counter())
-        lexical = index.lexical.search(terms(text), max(s.lexical_k, s.k))
+        query_terms = terms(text)
+        lexical = index.lexical.search(query_terms, max(s.lexical_k, s.k))
         t.append(time.perf_counter())
-        passages = assistant.retriever.fuse(dense, lexical, s.k)
+        passages = assistant.retriever.fuse(dense, lexical, s.k, qvec=qvec, query_terms=query_terms)
         t.append(time.perf_counter())
         inner: dict[str, float] = {}
         select_answer(text, qvec, passages, index, s, assistant.selector, assistant.reader, inner)

@@ -139,14 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("eval", help="score the system on a question set or a SQuAD file")
+    p = sub.add_parser("eval", help="score the system on a question set, a SQuAD file or a BEIR data set")
     common(p)
     p.add_argument("--questions", type=Path, help="question set (default: tests/data/questions.jsonl)")
     p.add_argument("--squad", type=Path, help="a SQuAD v1.1-format JSON file to evaluate on instead")
+    p.add_argument("--beir", type=Path, metavar="DIR",
+                   help="a BEIR-format data set folder (corpus.jsonl, queries.jsonl, qrels/) to score retrieval on")
+    p.add_argument("--split", choices=["train", "test"],
+                   help="which split of the data set to score: BEIR's qrels file (default test); SQuAD's "
+                        "articles split by `rag.squad.split_of` (default: every question)")
     p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
     p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")
-    p.add_argument("--split", choices=["train", "test"],
-                   help="which split of the data set to score (SQuAD: articles split by `rag.squad.split_of`)")
     p.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated retrieval modes")
     p.add_argument("--k", type=int, help="passages read per question (default: the k setting)")
     p.add_argument("--output", type=Path, help="write report.json, report.md and hitk.png here")

@@ -326,6 +326,10 @@ def run_cli(args) -> int:
     """Entry point of `rag eval`: 0 when it ran (whatever the scores), 1 below --min-hit5."""
     from rag.assistant import Assistant
 
+    if getattr(args, "beir", None):
+        from rag import beir
+
+        return beir.run_cli(args)
     modes = _modes(args.modes)
     if args.min_hit5 is not None and "hybrid" not in modes:
         raise ValueError("--min-hit5 checks the hybrid mode: add hybrid to --modes")

@@ -55,12 +55,16 @@ class LexicalIndex:
         i = self.vocab.get(term)
         return float(self._idf[i]) if i is not None else float(self._idf.max(initial=1.0))
 
+    def scores(self, query_terms: list[str]) -> np.ndarray | None:
+        """BM25 score of every passage for the analysed query terms; None if no term is known."""
+        known = [t for t in query_terms if t in self.vocab]
+        return self.bm25.get_scores(known) if known else None
+
     def search(self, query_terms: list[str], k: int) -> list[tuple[int, float]]:
         """Top-k (passage row, BM25 score) with a positive score, best first."""
-        known = [t for t in query_terms if t in self.vocab]
-        if not known or k <= 0:
+        scores = self.scores(query_terms)
+        if scores is None or k <= 0:
             return []
-        scores = self.bm25.get_scores(known)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -1,4 +1,4 @@
-"""Retrieval: dense (FAISS) and lexical (BM25) rankings fused with reciprocal-rank fusion."""
+"""Retrieval: dense (FAISS) and lexical (BM25) rankings, fused by reciprocal rank or a convex combination of scores."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,6 +46,27 @@ def rrf(rankings: list[list[int]], weights: list[float], k: int = 60) -> list[tu
     return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
 
 
+def convex(dense: dict[int, float], lexical: dict[int, float], dense_weight: float, lexical_weight: float) -> list[tuple[int, float]]:
+    """Convex combination of max-normalised scores over the union of candidates, best first.
+
+    Each side is divided by its best score among the candidates (a candidate missing from a side
+    scores 0 there). Dividing by the maximum rather than min-max keeps a passage's fused score
+    independent of how deep the candidate lists go, so a deeper search only extends the ranking.
+    Ties keep dense-then-lexical first-seen order.
+    """
+    total = dense_weight + lexical_weight
+    if total <= 0:
+        raise ValueError("fusion weights must not both be zero")
+    d_max = max((v for v in dense.values() if v > 0), default=1.0)
+    l_max = max((v for v in lexical.values() if v > 0), default=1.0)
+    order = {item: i for i, item in enumerate(dict.fromkeys([*dense, *lexical]))}
+    scores = {
+        item: (dense_weight * max(dense.get(item, 0.0), 0.0) / d_max + lexical_weight * lexical.get(item, 0.0) / l_max) / total
+        for item in order
+    }
+    return sorted(scores.items(), key=lambda kv: (-kv[1], order[kv[0]]))
+
+
 class Retriever:
     """Finds the passages of an index that best match a question."""
 
@@ -59,17 +80,59 @@ class Retriever:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose from {', '.join(MODES)}")
         s = self.settings
         k = k or s.k
+        query_terms = terms(question)
         dense = dense_search(self.index.vectors, qvec, max(s.dense_k, k)) if mode != "bm25" else []
-        lexical = self.index.lexical.search(terms(question), max(s.lexical_k, k)) if mode != "dense" else []
-        return self.fuse(dense, lexical, k, mode)
+        lexical = self.index.lexical.search(query_terms, max(s.lexical_k, k)) if mode != "dense" else []
+        return self.fuse(dense, lexical, k, mode, qvec=qvec, query_terms=query_terms)
 
-    def fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: str = "hybrid") -> list[Passage]:
-        """The top-k passages from the dense and lexical (row, score) rankings under `mode`."""
+    def dense_scores(self, qvec: np.ndarray, rows, chunk_scores: dict[int, float] | None = None) -> dict[int, float]:
+        """Dense score of each passage row: its chunk cosine, blended with its best sentence's
+        cosine by the `sentence_weight` setting (a passage is often found by one sentence)."""
+        w = self.settings.sentence_weight
+        rows = list(rows)
+        known = chunk_scores or {}
+        missing = [r for r in rows if r not in known]
+        chunk = dict(known)
+        if missing:
+            chunk.update(zip(missing, (self.index.chunk_vectors[missing] @ qvec).tolist()))
+        if w <= 0 or not rows:
+            return {r: chunk[r] for r in rows}
+        ids = [self.index.chunk_sentences[r] for r in rows]
+        flat = np.fromiter((i for group in ids for i in group), dtype=np.int64)
+        sims = self.index.sentence_vectors[flat] @ qvec if len(flat) else np.zeros(0, dtype=np.float32)
+        out, at = {}, 0
+        for r, group in zip(rows, ids):
+            best = float(sims[at:at + len(group)].max()) if group else chunk[r]
+            at += len(group)
+            out[r] = (1 - w) * chunk[r] + w * best
+        return out
+
+    def fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: str = "hybrid",
+             qvec: np.ndarray | None = None, query_terms: list[str] | None = None) -> list[Passage]:
+        """The top-k passages from the dense and lexical (row, score) rankings under `mode`.
+
+        With `qvec`, dense candidates are re-scored by `dense_scores` (sentence blend); under
+        convex fusion every candidate also gets the side it is missing: its dense score from
+        `qvec`, its BM25 score from `query_terms`.
+        """
         s = self.settings
+        if qvec is not None and dense and s.sentence_weight > 0:
+            rescored = self.dense_scores(qvec, [r for r, _ in dense], dict(dense))
+            dense = sorted(rescored.items(), key=lambda kv: -kv[1])
         if mode == "dense":
             fused = dense
         elif mode == "bm25":
             fused = lexical
+        elif s.fusion == "convex":
+            d, l = dict(dense), dict(lexical)
+            others = [r for r in l if r not in d]
+            if qvec is not None and others:
+                d.update(self.dense_scores(qvec, others))
+            if query_terms is not None and any(r not in l for r in d):
+                all_scores = self.index.lexical.scores(query_terms)
+                if all_scores is not None:
+                    l.update({r: float(all_scores[r]) for r in d if r not in l})
+            fused = convex(d, l, s.dense_weight, s.lexical_weight)
         else:
             fused = rrf([[r for r, _ in dense], [r for r, _ in lexical]], [s.dense_weight, s.lexical_weight], s.rrf_k)
         d_info = {r: (sc, i + 1) for i, (r, sc) in enumerate(dense)}

@@ -1,6 +1,8 @@
 import pytest
 
-from rag.retrieval import rrf
+import numpy as np
+
+from rag.retrieval import Retriever, convex, rrf
 
 # Questions written from the seeds, with the article that answers each.
 QUESTIONS = [
@@ -50,3 +52,46 @@ def test_passages_carry_their_scores_and_spans(assistant):
 def test_unknown_mode_is_refused(assistant):
     with pytest.raises(ValueError, match="unknown retrieval mode"):
         assistant.retriever.search("x", assistant.embed_question("x"), mode="magic")
+
+
+def test_convex_combines_max_normalised_scores():
+    # dense: a best (1.0), b half; lexical: b best (10), c 5.
+    fused = dict(convex({1: 0.8, 2: 0.4}, {2: 10.0, 3: 5.0}, 0.7, 0.3))
+    assert fused[1] == pytest.approx(0.7 * 1.0)
+    assert fused[2] == pytest.approx(0.7 * 0.5 + 0.3 * 1.0)
+    assert fused[3] == pytest.approx(0.3 * 0.5)
+    assert [i for i, _ in convex({1: 0.8, 2: 0.4}, {2: 10.0, 3: 5.0}, 0.7, 0.3)] == [1, 2, 3]
+    # A deeper candidate list (more low scores) leaves the scores of the others unchanged.
+    deeper = dict(convex({1: 0.8, 2: 0.4, 4: 0.1}, {2: 10.0, 3: 5.0, 5: 0.5}, 0.7, 0.3))
+    assert all(deeper[i] == pytest.approx(fused[i]) for i in fused)
+    assert convex({}, {}, 1.0, 1.0) == []
+    with pytest.raises(ValueError):
+        convex({1: 1.0}, {}, 0.0, 0.0)
+
+
+def test_dense_scores_blend_chunk_and_best_sentence(assistant):
+    index = assistant.index
+    q = assistant.embed_question(QUESTIONS[0][0])
+    rows = [0, 1, 2]
+    chunk = index.chunk_vectors[rows] @ q
+    best = [max(float(index.sentence_vectors[i] @ q) for i in index.chunk_sentences[r]) for r in rows]
+    for w in (0.0, 0.5, 1.0):
+        r = Retriever(index, assistant.settings.replace(sentence_weight=w))
+        got = r.dense_scores(q, rows)
+        assert [got[x] for x in rows] == pytest.approx([(1 - w) * c + w * b for c, b in zip(chunk, best)], abs=1e-5)
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "convex"])
+def test_fusion_settings_retrieve_the_right_article(assistant, fusion):
+    r = Retriever(assistant.index, assistant.settings.replace(fusion=fusion, sentence_weight=0.7, dense_weight=0.7, lexical_weight=0.3))
+    hits = 0
+    for question, doc_id in QUESTIONS:
+        passages = r.search(question, assistant.embed_question(question), k=3)
+        assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+        hits += doc_id in [p.doc_id for p in passages]
+    assert hits == 10
+    # A deeper search starts with the same passages (scores do not depend on depth).
+    q = QUESTIONS[2][0]
+    qvec = assistant.embed_question(q)
+    top = [p.row for p in r.search(q, qvec, k=5)]
+    assert [p.row for p in r.search(q, qvec, k=30)][:5] == top

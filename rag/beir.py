@@ -1,0 +1,325 @@
+"""BEIR-format benchmarks (corpus.jsonl, queries.jsonl, qrels/<split>.tsv): read, index, run, score.
+
+Each corpus document becomes an article file (title line, blank line, text) in a cached folder and
+is indexed by `rag.store.build` like any corpus, so the benchmark measures the product's own
+chunking, embedding and retrieval. A document's rank is the rank of its best passage.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.squad import safe_id
+
+# Marks a folder as written by `write_corpus`, the only kind it will prune.
+MARKER = ".beir-corpus"
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class BeirDoc:
+    """One corpus document: its BEIR id, the file stem it is written under, title and text."""
+
+    beir_id: str
+    stem: str
+    title: str
+    text: str
+
+
+@dataclass
+class BeirSet:
+    """A BEIR data set restricted to one split's judged queries."""
+
+    docs: list[BeirDoc]
+    queries: dict[str, str]  # query id -> text, only queries with judgments in the split
+    qrels: dict[str, dict[str, int]]  # query id -> {doc id: relevance}
+    digest: str  # of the corpus file: keys the cached index
+
+
+def _jsonl(path: Path):
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """BEIR qrels (tab-separated query-id, corpus-id, score; a header line) as {qid: {docid: score}}."""
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = csv.reader(fh, delimiter="\t")
+        for n, row in enumerate(rows, start=1):
+            row = [c.strip() for c in row]
+            if not row or not any(row):
+                continue
+            if n == 1 and row[0] == "query-id":
+                continue
+            if len(row) < 3:
+                raise ValueError(f"{path}:{n}: expected query-id, corpus-id, score")
+            try:
+                score = int(float(row[2]))
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: score {row[2]!r} is not a number") from exc
+            qrels.setdefault(row[0], {})[row[1]] = score
+    return qrels
+
+
+def read_beir(folder: Path, split: str = "test") -> BeirSet:
+    """Read a BEIR data set folder; keep the queries judged in `qrels/<split>.tsv`.
+
+    Documents are written under unique, file-safe stems (case-blind unique too); an empty title
+    falls back to the id and an empty text to the title, so no document is dropped by the corpus
+    reader. Judgments naming documents not in the corpus raise ValueError.
+    """
+    folder = Path(folder)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    paths = {name: folder / name for name in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv")}
+    for path in paths.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"not a BEIR data set folder (no {path.relative_to(folder)}): {folder}")
+    digest = hashlib.sha256(paths["corpus.jsonl"].read_bytes()).hexdigest()[:16]
+    docs: list[BeirDoc] = []
+    used: set[str] = set()
+    for obj in _jsonl(paths["corpus.jsonl"]):
+        beir_id = str(obj["_id"])
+        base = stem = safe_id(beir_id)
+        n = 2
+        while stem.lower() in used:
+            stem, n = f"{base}-{n}", n + 1
+        used.add(stem.lower())
+        title = " ".join(str(obj.get("title") or "").split())
+        text = str(obj.get("text") or "").strip()
+        docs.append(BeirDoc(beir_id, stem, title or beir_id, text or title or beir_id))
+    ids = {d.beir_id for d in docs}
+    if len(ids) != len(docs):
+        raise ValueError(f"{paths['corpus.jsonl']}: document ids repeat")
+    qrels = read_qrels(paths[f"qrels/{split}.tsv"])
+    unknown = sorted({d for judged in qrels.values() for d in judged} - ids)
+    if unknown:
+        raise ValueError(f"qrels/{split}.tsv names {len(unknown)} document(s) not in corpus.jsonl: {', '.join(unknown[:5])}")
+    texts = {str(q["_id"]): str(q["text"]) for q in _jsonl(paths["queries.jsonl"])}
+    missing = sorted(set(qrels) - texts.keys())
+    if missing:
+        raise ValueError(f"qrels/{split}.tsv names {len(missing)} query id(s) not in queries.jsonl: {', '.join(missing[:5])}")
+    # Queries whose judgments are all non-positive cannot be scored (BEIR drops them too).
+    queries = {q: texts[q] for q in qrels if any(s > 0 for s in qrels[q].values())}
+    return BeirSet(docs, queries, {q: qrels[q] for q in queries}, digest)
+
+
+def write_corpus(docs: list[BeirDoc], folder: Path) -> None:
+    """Write documents as article files (title line, blank line, text); unchanged files are kept,
+    others removed. Refuses a non-empty folder it did not write."""
+    folder = Path(folder)
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise ValueError(f"{folder} already holds files not written by rag eval --beir; choose another --index")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("written by rag eval --beir\n", encoding="utf-8")
+    wanted = {f"{d.stem}.txt": f"{d.title}\n\n{d.text}\n" for d in docs}
+    for old in folder.glob("*.txt"):
+        if old.name not in wanted:
+            old.unlink()
+    for name, text in wanted.items():
+        path = folder / name
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- scoring
+
+# trec_eval measure names (pytrec_eval) and the report's keys for them.
+MEASURES = {"ndcg_cut_10": "ndcg10", "recall_100": "recall100"}
+MRR_DEPTH = 10
+RUN_DEPTH = 100  # documents kept per query: enough for recall@100
+HIT_DEPTH = 10
+
+
+def as_run(ranked: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """Ranked document ids per query as a trec run with strictly decreasing scores.
+
+    trec_eval orders a run by score and breaks ties by document id, so distinct scores are what
+    makes it score exactly the order given.
+    """
+    return {q: {d: float(len(docs) - i) for i, d in enumerate(docs)} for q, docs in ranked.items()}
+
+
+def score_rankings(qrels: dict[str, dict[str, int]], ranked: dict[str, list[str]]) -> dict:
+    """Mean nDCG@10, recall@100, MRR@10 and hit@1..10 of `ranked` (query id -> doc ids, best
+    first) against `qrels`, computed with trec_eval (pytrec_eval); per-query values too.
+
+    Every judged query counts; a query with no ranking scores 0 (trec_eval alone would skip it).
+    """
+    import pytrec_eval
+
+    queries = sorted(qrels)
+    full = {q: list(dict.fromkeys(ranked.get(q, [])))[:RUN_DEPTH] for q in queries}
+    # A placeholder id no judgment names keeps an empty ranking in the average as a zero.
+    run = as_run({q: docs or ["\x00none"] for q, docs in full.items()})
+    per = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
+    cut = as_run({q: docs[:MRR_DEPTH] or ["\x00none"] for q, docs in full.items()})
+    rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(cut)
+    per_query = {}
+    for q in queries:
+        gold = {d for d, s in qrels[q].items() if s > 0}
+        row = {key: per[q][name] for name, key in MEASURES.items()}
+        row["mrr10"] = rr[q]["recip_rank"]
+        row["hits"] = [any(d in gold for d in full[q][:k]) for k in range(1, HIT_DEPTH + 1)]
+        per_query[q] = row
+    n = len(queries) or 1
+    means = {key: sum(per_query[q][key] for q in queries) / n for key in (*MEASURES.values(), "mrr10")}
+    means["hit_curve"] = [sum(per_query[q]["hits"][k] for q in queries) / n for k in range(HIT_DEPTH)]
+    means["hit1"] = means["hit_curve"][0]
+    means["queries"] = len(queries)
+    return {"metrics": means, "per_query": per_query}
+
+
+# ---------------------------------------------------------------- running
+
+PASSAGES = 1000  # passages retrieved per query and mode: ~4 per document, so 100+ distinct documents
+TABLE_COLUMNS = [("nDCG@10", "ndcg10"), ("recall@100", "recall100"), ("MRR@10", "mrr10"), ("hit@1", "hit1"),
+                 ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms")]
+
+
+def rank_documents(assistant, question: str, mode: str, passages: int = PASSAGES) -> list[str]:
+    """Article ids in order of their best passage among the top `passages` in `mode`."""
+    qvec = assistant.embed_question(question) if mode != "bm25" else None
+    hits = assistant.retriever.search(question, qvec, k=passages, mode=mode)
+    return list(dict.fromkeys(p.doc_id for p in hits))
+
+
+def run_queries(assistant, bset: BeirSet, modes: list[str], passages: int = PASSAGES, progress: bool = True) -> dict:
+    """{mode: {"ranked": {qid: [beir ids]}, "latency_ms": [...]}} for every judged query.
+
+    Latency is per query and mode, warm: question embedding (dense, hybrid) plus retrieval.
+    Modes take turns per query so a busy spell on the machine slows every mode alike.
+    """
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    beir_id = {d.stem: d.beir_id for d in bset.docs}
+    out = {m: {"ranked": {}, "latency_ms": []} for m in modes}
+    first = next(iter(bset.queries.values()), "")
+    for mode in modes:
+        rank_documents(assistant, first, mode, passages)  # warm-up
+    bar = tqdm(total=len(bset.queries) * len(modes), desc="queries", disable=not progress, file=sys.stderr)
+    for qid, text in bset.queries.items():
+        for mode in modes:
+            t0 = time.perf_counter()
+            stems = rank_documents(assistant, text, mode, passages)
+            out[mode]["latency_ms"].append((time.perf_counter() - t0) * 1000)
+            out[mode]["ranked"][qid] = [beir_id[s] for s in stems if s in beir_id]
+            bar.update()
+    bar.close()
+    return out
+
+
+def evaluate_beir(assistant, bset: BeirSet, modes: list[str], passages: int = PASSAGES, progress: bool = True) -> dict:
+    """{"metrics": {mode: {...}}, "records": {mode: {qid: {...}}}} for `bset` under each mode."""
+    from rag import metrics as M
+
+    runs = run_queries(assistant, bset, modes, passages, progress)
+    metrics, records = {}, {}
+    for mode in modes:
+        scored = score_rankings(bset.qrels, runs[mode]["ranked"])
+        lat = runs[mode]["latency_ms"]
+        metrics[mode] = {**scored["metrics"], "p50_ms": M.percentile(lat, 50), "p95_ms": M.percentile(lat, 95)}
+        records[mode] = {
+            q: {**scored["per_query"][q], "top10": runs[mode]["ranked"].get(q, [])[:10],
+                "latency_ms": round(lat[i], 2)}
+            for i, q in enumerate(bset.queries)
+        }
+    return {"metrics": metrics, "records": records}
+
+
+def format_table(metric_sets: dict[str, dict]) -> str:
+    """A Markdown table: one row per mode; document-level metrics and query latency."""
+    head = "| mode | " + " | ".join(label for label, _ in TABLE_COLUMNS) + " |"
+    rule = "|---|" + "---:|" * len(TABLE_COLUMNS)
+    fmt = lambda v, k: "–" if v is None else (f"{v:.1f}" if k.endswith("_ms") else f"{v:.3f}")  # noqa: E731
+    rows = [f"| {mode} | " + " | ".join(fmt(m.get(key), key) for _, key in TABLE_COLUMNS) + " |" for mode, m in metric_sets.items()]
+    return "\n".join([head, rule, *rows])
+
+
+def format_build(build: dict) -> str:
+    """One line on how the index was built (texts = chunks + sentences embedded)."""
+    if not build.get("seconds"):
+        return f"index: {build.get('chunks')} chunks, {build.get('sentences')} sentences (build time not recorded)"
+    return (f"index: {build['articles']} documents -> {build['chunks']} chunks, {build['sentences']} sentences; "
+            f"built in {build['seconds']:.0f} s ({build['seconds'] / 60:.1f} min, {build['texts_per_s']:.0f} texts/s)")
+
+
+def _build(settings, root: Path, log) -> dict:
+    """Build (or find up to date) the index under `root`; the build time of the last real build is
+    kept in root/build.json, since a cached index is not rebuilt."""
+    from rag.store import build
+
+    record_path = root / "build.json"
+    report = build(settings, progress=True, log=log)
+    if report.embedded_articles:
+        texts = report.chunks + report.sentences
+        record = {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences,
+                  "seconds": round(report.seconds, 1), "texts_per_s": round(texts / report.seconds, 1),
+                  "reused_articles": len(report.reused_articles), "folder": report.folder.name}
+        record_path.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        return record
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if record.get("folder") == report.folder.name:
+            return record
+    except (OSError, ValueError):
+        pass
+    return {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences, "seconds": None}
+
+
+def run_cli(args) -> int:
+    """`rag eval --beir DIR [--split train|test]`: index the corpus (cached), run the judged
+    queries in each mode, print the table; with --output write report.json, report.md, hitk.png."""
+    import sys
+
+    from rag.assistant import Assistant
+    from rag.embedding import cache_dir
+    from rag.evaluation import _modes, plot_hit_curve
+    from rag.settings import from_env
+    from rag.store import load_index
+
+    if args.squad or args.questions:
+        raise ValueError("use one of --questions, --squad and --beir")
+    if args.limit is not None or args.min_hit5 is not None:
+        raise ValueError("--limit and --min-hit5 do not apply to --beir")
+    modes = _modes(args.modes)
+    split = args.split or "test"
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731  stdout carries only the results
+    bset = read_beir(Path(args.beir), split)
+    root = Path(args.index) if args.index else cache_dir() / "beir" / bset.digest
+    write_corpus(bset.docs, root / "corpus")
+    settings = from_env(model=args.model).replace(corpus_dir=root / "corpus", index_dir=root / "index")
+    build = _build(settings, root, log)
+    judged = sum(len(v) for v in bset.qrels.values())
+    note = (f"BEIR {Path(args.beir).name} ({split}): {len(bset.queries)} judged queries, {judged} judgments; "
+            f"{len(bset.docs)} documents; document rank = best passage rank among the top {PASSAGES} per mode")
+    log(note)
+    assistant = Assistant(settings, index=load_index(settings.index_dir), progress=True, log=log)
+    result = evaluate_beir(assistant, bset, modes, PASSAGES)
+    print(f"{note}\n{format_build(build)}\n")
+    print(format_table(result["metrics"]))
+    if args.output:
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        title = f"rag eval --beir {Path(args.beir).name} ({split})"
+        payload = {"title": title, "note": note, "source": str(args.beir), "split": split, "modes": modes,
+                   "passages": PASSAGES, "build": build,
+                   "settings": {k: str(v) for k, v in settings.__dict__.items()}, **result}
+        (folder / "report.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+        (folder / "report.md").write_text(f"# {title}\n\n{note}\n\n{format_build(build)}\n\n{format_table(result['metrics'])}\n",
+                                          encoding="utf-8")
+        plot_hit_curve(result["metrics"], folder / "hitk.png", title)
+        print(f"\nwrote {folder}/report.json, report.md, hitk.png")
+    return 0
