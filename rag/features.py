@@ -2,6 +2,8 @@
 
 Every feature is computed from what retrieval already produced (the question's vector and terms,
 the stored sentence vectors and terms, the passages' ranks), so ranking costs no model pass.
+Passage scores and which retriever found a passage are left out on purpose: they differ in
+scale between retrieval modes and fusion settings, and the ranks carry the same order.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ _LEANS = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|that|those|t
 
 FEATURES = (
     "relevance", "cosine", "overlap", "cos_prev", "cos_next", "rel_minus_best", "rel_rank",
-    "passage_rank", "passage_score", "in_dense", "in_lexical", "article_best_rank",
+    "passage_rank", "article_best_rank",
     "is_title", "position", "words", "type_match", "leans_back",
     *(f"qw_{w}" for w in QUESTION_WORDS),
 )
@@ -132,7 +134,7 @@ def gather(question: str, qvec: np.ndarray, passages: list, index, dense_weight:
         first = index.first_sentence_of(s.doc_id)
         rows.append([
             relevance[k], cosine[k], overlap[k], 0.0, 0.0, relevance[k] - relevance.max(), rel_rank[k],
-            passage_of[k], p.score, p.dense_rank is not None, p.lexical_rank is not None, article_rank[s.doc_id],
+            passage_of[k], article_rank[s.doc_id],
             sid == first and s.text.strip() == p.title.strip(), sid - first, len(s.text.split()),
             has_type(s.text, kind), leans_back(s.text),
             *(qw == w for w in QUESTION_WORDS),

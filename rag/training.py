@@ -413,7 +413,7 @@ def calibrate_on_question_set(fitted: dict, files: dict, folder: Path, reader, q
 
 def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4, seed: int = 0,
         false_abstention: float = 0.03, max_words: float = 35.0, short_min_f1: float = 0.5,
-        questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.05,
+        questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,
         reader_weights: Path | None = None) -> dict:
     """Everything `rag train` does; returns the summary it prints. Writes into `output`:
     ranker.txt, reader.safetensors and selector.json (which holds the other two's sha256).
@@ -439,7 +439,10 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     calibrate = make_examples(assistant, calibrate_q, settings.k)
     unanswerable = make_examples(assistant, calibrate_q, settings.k, without_article=True)
     output.mkdir(parents=True, exist_ok=True)
-    files = {RANKER.name: fit_ranker(fit, output / RANKER.name, seed)}
+    # Stage 1 also sees the fit questions asked without their article, so its score means
+    # "this answers" in absolute terms, not only "best of these candidates".
+    fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
+    files = {RANKER.name: fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)}
     if reader_weights is None:
         log.info("training the reader on %d questions", len(fit))
         net = train_reader(fit, assistant.index, epochs=epochs, seed=seed)
