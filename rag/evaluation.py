@@ -152,10 +152,10 @@ def summarize(records: list[dict]) -> dict:
         "mrr10": M.mean(r["rr"] for r in answerable),
         "hit_curve": hit_curve,
         "answer_recall": M.mean(float(r["answer_hit"]) for r in answerable),
-        "first_sentence": M.mean(float(r["first_hit"]) for r in answerable),
-        "short_em": M.mean(100 * r["short_em"] for r in answerable),
-        "short_f1": M.mean(100 * r["short_f1"] for r in answerable),
-        "short_given": M.mean(float(r["short_answer"] is not None) for r in answerable),
+        "first_sentence": M.mean(float(r["first_hit"]) for r in answerable if "first_hit" in r),
+        "short_em": M.mean(100 * r["short_em"] for r in answerable if "short_em" in r),
+        "short_f1": M.mean(100 * r["short_f1"] for r in answerable if "short_f1" in r),
+        "short_given": M.mean(float(r.get("short_answer") is not None) for r in answerable),
         "abstained": M.mean(float(r["abstained"]) for r in records),
         "citation_precision": M.mean(r["citation_precision"] for r in answerable if not r["abstained"]),
         "answer_words": M.mean(r["answer_words"] for r in records),
@@ -229,7 +229,7 @@ def format_table(metric_sets: dict[str, dict]) -> str:
     """A Markdown table: one row per mode, one column per metric."""
     head = "| mode | " + " | ".join(label for label, _ in METRIC_COLUMNS) + " |"
     rule = "|---|" + "---:|" * len(METRIC_COLUMNS)
-    rows = [f"| {mode} | " + " | ".join(_fmt(m[key], key) for _, key in METRIC_COLUMNS) + " |" for mode, m in metric_sets.items()]
+    rows = [f"| {mode} | " + " | ".join(_fmt(m.get(key), key) for _, key in METRIC_COLUMNS) + " |" for mode, m in metric_sets.items()]
     return "\n".join([head, rule, *rows])
 
 

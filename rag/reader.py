@@ -66,7 +66,9 @@ def trained_names(net) -> list[str]:
 
 def encode_pairs(tokenizer, question: str, sentences: list[str], tensors: str = "np"):
     """Tokenise (question, sentence) pairs for the reader, with each token's sentence offsets."""
-    return tokenizer([question] * len(sentences), sentences, truncation="only_second", max_length=MAX_TOKENS,
+    # longest_first: a normal question keeps every word piece and the sentence is cut; a question
+    # longer than the whole window is cut too, where only_second would fail.
+    return tokenizer([question] * len(sentences), sentences, truncation="longest_first", max_length=MAX_TOKENS,
                      padding=True, return_offsets_mapping=True, return_tensors=tensors)
 
 

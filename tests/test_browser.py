@@ -34,17 +34,17 @@ def test_question_answer_sources_and_escaping(browser, server, tmp_path):
     page.on("request", lambda r: external.append(r.url) if r.url.startswith("http") and "127.0.0.1" not in r.url else None)
     page.goto(server)
     box = page.locator("#question textarea")
-    box.fill("How many people attended the webinars on Belgian HR practices?")
+    box.fill("Who received a special ACSH award at the New York workshop?")
     box.press("Enter")
     page.wait_for_selector("#chat sup", timeout=60_000)
     assert "[1]" in page.locator("#chat").inner_text()
     page.get_by_text("Sources (").first.click()
     mark = page.locator("#chat mark").first
     mark.wait_for(timeout=10_000)
-    assert "Webinars were attended by 120 people" in mark.text_content()
-    assert "000_46a559f0544261a8" in page.locator("#chat").inner_text()
+    assert "At the conclusion of the workshop, Mr. William Shields" in mark.text_content()
+    assert "003_4b5c9540a69ebcf9" in page.locator("#chat").inner_text()
     page.wait_for_timeout(1000)  # the section opens with an animation; it must stay open after it
-    assert mark.is_visible() and page.locator("#chat mark").count() == 3
+    assert mark.is_visible() and page.locator("#chat mark").count() == page.locator("#chat sup").count()
     page.screenshot(path=str(tmp_path / "sources.png"), full_page=True)  # the open sources, sentence marked
 
     box.fill(XSS)

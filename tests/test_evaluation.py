@@ -111,8 +111,8 @@ def test_table_shows_missing_values_as_dashes():
 def test_eval_end_to_end_writes_all_outputs(tmp_path, seed_settings, assistant, capsys):
     questions = tmp_path / "q.jsonl"
     lines = [
-        {"id": "a", "question": "How many people attended the webinars on Belgian HR practices?", "answers": ["120"],
-         "sources": ["000_46a559f0544261a8"], "answerable": True},
+        {"id": "a", "question": "Who received a special ACSH award at the New York workshop?", "answers": ["William Shields"],
+         "sources": ["003_4b5c9540a69ebcf9"], "answerable": True},
         {"id": "b", "question": "Where was the ACSH-ICSC workshop held?", "answers": ["New York"],
          "sources": ["003_4b5c9540a69ebcf9"], "answerable": True},
         {"id": "c", "question": "What is the boiling point of mercury?", "answers": [], "sources": [], "answerable": False},
@@ -127,7 +127,7 @@ def test_eval_end_to_end_writes_all_outputs(tmp_path, seed_settings, assistant, 
     hybrid = report["metrics"]["hybrid"]
     assert hybrid["hit1"] == 1.0 and hybrid["answer_recall"] == 1.0 and hybrid["abstain_recall"] == 1.0
     rec = report["records"]["hybrid"][0]
-    assert rec["ranked_ids"][0] == "000_46a559f0544261a8" and rec["answer_hit"] and rec["latency_ms"] > 0
+    assert rec["ranked_ids"][0] == "003_4b5c9540a69ebcf9" and rec["answer_hit"] and rec["latency_ms"] > 0
     assert (out / "report.md").read_text(encoding="utf-8").count("|") > 20
     sweep = {round(r["threshold"], 2): r for r in report["threshold_sweep"]}
     assert sweep[0.05]["answer_recall"] >= sweep[0.5]["answer_recall"]  # a higher bar withholds more

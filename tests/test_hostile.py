@@ -421,7 +421,7 @@ def test_missing_or_malformed_api_arguments_get_a_clear_4xx(server):
 
 
 @pytest.mark.parametrize("name,value", [("ABSTAIN_THRESHOLD", "nan"), ("K", "0"), ("DENSE_WEIGHT", "-1"),
-                                        ("CHUNK_TOKENS", "0"), ("ANSWER_RATIO", "inf"), ("MAX_QUESTION_CHARS", "-5")])
+                                        ("CHUNK_TOKENS", "0"), ("ANSWER_DENSE_WEIGHT", "inf"), ("MAX_QUESTION_CHARS", "-5")])
 def test_bad_settings_are_refused_at_load_with_their_name(name, value):
     with pytest.raises(ValueError, match=f"RAG_{name}"):
         from_env(env={f"RAG_{name}": value})
