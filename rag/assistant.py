@@ -8,6 +8,7 @@ from functools import cached_property
 
 from rag.answer import Answer, QuestionError, clean_question, render, select_answer
 from rag.embedding import get_embedder
+from rag.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language
 from rag.live import LiveIndex
 from rag.reader import get_reader
 from rag.retrieval import Retriever
@@ -95,9 +96,14 @@ class Assistant:
         stages: dict[str, float] = {}
         chosen = select_answer(text, qvec, passages, retriever.index, self.settings, self.selector, self.reader, stages)
         t4 = time.perf_counter()
+        reply = render(chosen.citations)
+        if foreign_language(text):
+            notice = " ".join(filter(None, [notice, LANGUAGE_MESSAGE]))
+            if chosen.abstained:  # not "the articles don't answer": they were asked in another language
+                reply = LANGUAGE_MESSAGE
         return Answer(
             question=text,
-            answer=render(chosen.citations),
+            answer=reply,
             abstained=chosen.abstained,
             citations=chosen.citations,
             passages=passages,

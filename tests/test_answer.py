@@ -3,6 +3,7 @@ import pytest
 
 from rag.answer import ABSTAIN_TEXT, QuestionError, choose, clean_question, context_before
 from rag.features import expected_type, leans_back, lexical_overlap
+from rag.settings import ROOT
 from tests.conftest import SEEDS
 from tests.test_retrieval import QUESTIONS
 
@@ -163,3 +164,29 @@ def test_short_answers_are_exact_spans_inside_a_quoted_sentence(assistant):
         assert source(s.doc_id)[s.start : s.end] == s.text
         assert any(c.doc_id == s.doc_id and c.start <= s.start and s.end <= c.end for c in answer.citations)
     assert shown >= 3
+
+
+QUESTION_SETS = [ROOT / "tests" / "data" / "questions.jsonl", ROOT / "tests" / "data" / "heldout.jsonl"]
+
+
+def test_english_questions_are_never_taken_for_another_language():
+    from rag.evaluation import load_questions
+    from rag.language import foreign_language
+
+    english = [q["question"] for path in QUESTION_SETS for q in load_questions(path)] + OFF_TOPIC + ["Who spoke?"]
+    assert [q for q in english if foreign_language(q)] == []
+
+
+@pytest.mark.parametrize("question", [
+    "Combien de personnes ont assisté aux webinaires sur les pratiques RH belges ?",
+    "Wie viele Personen nahmen an den Webinaren über belgische HR-Praktiken teil?",
+    "Сколько человек посетили вебинары о бельгийской практике управления персоналом?",
+])
+def test_a_question_in_another_language_is_told_so_not_told_there_is_no_answer(assistant, question):
+    from rag.language import MESSAGE
+
+    answer = assistant.ask(question)
+    assert MESSAGE in (answer.notice or "")
+    assert answer.answer != ABSTAIN_TEXT
+    if answer.abstained:
+        assert answer.answer == MESSAGE

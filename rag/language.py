@@ -1,0 +1,27 @@
+"""The language of a question: the articles and the embedding model are English, so a question in
+another language finds nothing, and the honest reply is to say so rather than "no answer"."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+ARTICLES_LANGUAGE = "en"
+# py3langid's normalised probability; short English questions score low for any language
+# ("Who spoke?" 0.09), so only a confident call counts.
+MIN_CONFIDENCE = 0.9
+MESSAGE = "The articles are in English; ask in English for best results."
+
+
+@lru_cache(maxsize=1)
+def _identifier():
+    import py3langid.langid as langid
+
+    return langid.LanguageIdentifier.from_modelpath(
+        os.path.join(os.path.dirname(langid.__file__), langid.MODEL_FILE), norm_probs=True
+    )
+
+
+def foreign_language(question: str) -> str | None:
+    """The question's language code when it is confidently not the articles' language, else None."""
+    code, confidence = _identifier().classify(question)
+    return code if code != ARTICLES_LANGUAGE and confidence >= MIN_CONFIDENCE else None
