@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.squad import safe_id
+from rag.squad import safe_id, write_articles
 
 # Marks a folder as written by `write_corpus`, the only kind it will prune.
 MARKER = ".beir-corpus"
@@ -114,21 +114,8 @@ def read_beir(folder: Path, split: str = "test") -> BeirSet:
 
 
 def write_corpus(docs: list[BeirDoc], folder: Path) -> None:
-    """Write documents as article files (title line, blank line, text); unchanged files are kept,
-    others removed. Refuses a non-empty folder it did not write."""
-    folder = Path(folder)
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).exists():
-        raise ValueError(f"{folder} already holds files not written by rag eval --beir; choose another --index")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / MARKER).write_text("written by rag eval --beir\n", encoding="utf-8")
-    wanted = {f"{d.stem}.txt": f"{d.title}\n\n{d.text}\n" for d in docs}
-    for old in folder.glob("*.txt"):
-        if old.name not in wanted:
-            old.unlink()
-    for name, text in wanted.items():
-        path = folder / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+    """Write documents as article files (title line, blank line, text), as `squad.write_articles` does."""
+    write_articles({f"{d.stem}.txt": f"{d.title}\n\n{d.text}\n" for d in docs}, folder, MARKER, "rag eval --beir")
 
 
 # ---------------------------------------------------------------- scoring

@@ -90,15 +90,14 @@ def read_squad(path: Path, limit: int | None = None, seed: int = 0) -> tuple[lis
     return paragraphs, questions
 
 
-def write_corpus(paragraphs: list[Paragraph], folder: Path) -> None:
-    """Write paragraphs as article files (title line, blank line, text); unchanged files are kept,
-    files of paragraphs no longer wanted are removed. Refuses a non-empty folder it did not write."""
+def write_articles(wanted: dict[str, str], folder: Path, marker: str, writer: str) -> None:
+    """Write `wanted` ({file name: text}) into `folder`; unchanged files are kept, files no longer
+    wanted are removed. Refuses a non-empty folder that `marker` does not show `writer` wrote."""
     folder = Path(folder)
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / MARKER).exists():
-        raise ValueError(f"{folder} already holds files not written by rag eval --squad; choose another --index")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / marker).exists():
+        raise ValueError(f"{folder} already holds files not written by {writer}; choose another --index")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / MARKER).write_text("written by rag eval --squad\n", encoding="utf-8")
-    wanted = {f"{p.doc_id}.txt": f"{p.title}\n\n{p.text}\n" for p in paragraphs}
+    (folder / marker).write_text(f"written by {writer}\n", encoding="utf-8")
     for old in folder.glob("*.txt"):
         if old.name not in wanted:
             old.unlink()
@@ -106,3 +105,8 @@ def write_corpus(paragraphs: list[Paragraph], folder: Path) -> None:
         path = folder / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
+
+
+def write_corpus(paragraphs: list[Paragraph], folder: Path) -> None:
+    """Write paragraphs as article files (title line, blank line, text), as `write_articles` does."""
+    write_articles({f"{p.doc_id}.txt": f"{p.title}\n\n{p.text}\n" for p in paragraphs}, folder, MARKER, "rag eval --squad")
