@@ -26,8 +26,9 @@ from rag.page import answer_messages, collection_markdown, escape  # noqa: E402
 from rag.settings import from_env  # noqa: E402
 
 EXAMPLES = [
-    "How many people attended the webinars on Belgian HR practices?",
+    "Who noted that the Hub periodically conducts needs assessment surveys?",
     "Who received a special ACSH award at the New York workshop?",
+    "Where was the ACSH-ICSC workshop held?",
     "When did the Serbian delegation visit Belgium?",
     "How many countries participate in the Astana Civil Service Hub?",
 ]
