@@ -1,0 +1,192 @@
+"""Fitting the selector (`rag.selector`): the stage-1 trees, the stage-2 and abstention
+regressions, and the thresholds, on questions the reader never saw."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.answer import select_answer
+from rag.training_data import Example
+
+log = logging.getLogger(__name__)
+
+
+def fit_ranker(examples: list[Example], path: Path, seed: int = 0, extra: list[Example] = (), extra_weight: float = 1.0) -> str:
+    """Stage 1: gradient-boosted trees over the cheap features; written as LightGBM text. Returns sha256.
+
+    `extra` examples (another domain's questions, far fewer) count `extra_weight` times each."""
+    import lightgbm
+
+    from rag.embedding import sha256_file
+
+    main = [(e, 1.0) for e in examples if len(e.ids)]
+    both = main + [(e, extra_weight) for e in extra if len(e.ids)]
+    X = np.vstack([e.features for e, _ in both])
+    y = np.concatenate([e.labels for e, _ in both])
+    weight = np.concatenate([np.full(len(e.ids), w) for e, w in both])
+    model = lightgbm.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed,
+                                    n_jobs=1, deterministic=True, force_row_wise=True, verbose=-1)
+    model.fit(X, y, sample_weight=weight)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.booster_.save_model(str(path))
+    return sha256_file(path)
+
+
+@dataclass
+class Scored:
+    """A calibration question after stage 1 and the reader: stage-2 inputs and labels per shortlisted sentence."""
+
+    example: Example
+    shortlist: list[int]
+    z: np.ndarray
+    labels: np.ndarray
+    readings: list
+    texts: list[str]
+    stage1: np.ndarray  # over every candidate, not only the shortlist
+
+
+def score_shortlists(examples: list[Example], index, selector, reader, shortlist: int) -> list[Scored]:
+    """Run stage 1 and the reader over each example's candidates, as `select_answer` does."""
+    from rag.selector import combined_features
+
+    out = []
+    for ex in examples:
+        if not len(ex.ids):
+            continue
+        s1 = selector.stage1(ex.features)
+        top = [int(i) for i in np.argsort(-s1, kind="stable")[:shortlist]]
+        texts = [index.sentences[ex.ids[i]].text for i in top]
+        readings = reader.read(ex.question, texts)
+        z = combined_features(s1[top], readings, ex.features[top])
+        out.append(Scored(ex, top, z, ex.labels[top], readings, texts, s1))
+    return out
+
+
+def fit_combiner(scored: list[Scored]) -> tuple[list[float], float]:
+    """Stage 2: logistic regression of "holds the answer" on the stage-2 inputs."""
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.vstack([s.z for s in scored])
+    y = np.concatenate([s.labels for s in scored])
+    lr = LogisticRegression(C=1.0, max_iter=5000).fit(X, y)
+    return [round(float(c), 6) for c in lr.coef_[0]], round(float(lr.intercept_[0]), 6)
+
+
+def fit_answerable(answerable: list[Scored], unanswerable: list[Scored], coef, intercept) -> tuple[list[float], float, np.ndarray]:
+    """The abstention model: logistic regression of "the candidates hold the answer" on the
+    question-level features; returns its weights and the probabilities of the answerable questions."""
+    from sklearn.linear_model import LogisticRegression
+
+    from rag.selector import answerable_features, probability
+
+    def rows(scored):
+        return [answerable_features(probability(s.z, coef, intercept), s.stage1, s.example.features) for s in scored]
+
+    pos, neg = rows(answerable), rows(unanswerable)
+    lr = LogisticRegression(C=1.0, max_iter=5000).fit(np.vstack(pos + neg), [1] * len(pos) + [0] * len(neg))
+    weights = [round(float(c), 6) for c in lr.coef_[0]]
+    bias = round(float(lr.intercept_[0]), 6)
+    return weights, bias, probability(np.vstack(pos), weights, bias)
+
+
+def question_set_answerable(assistant, questions: list[dict], selector, reader) -> np.ndarray:
+    """P(answerable) that `selector` gives each answerable question of a question set."""
+    probe = assistant.settings.replace(abstain_threshold=-1.0)
+    asked = [q for q in questions if q["answerable"]]
+    out = []
+    for q, qvec in zip(asked, assistant.embedder.encode([q["question"] for q in asked])):
+        passages = assistant.retriever.search(q["question"], qvec)
+        out.append(select_answer(q["question"], qvec, passages, assistant.index, probe, selector, reader).best_score)
+    return np.array(out, dtype=np.float32)
+
+
+def abstain_below(best_probs: np.ndarray, false_abstention: float) -> float:
+    """The threshold that withholds the answer of `false_abstention` of answerable questions."""
+    return round(float(np.quantile(best_probs, false_abstention)), 4) if len(best_probs) else 0.0
+
+
+def _answer_outcome(s: Scored, index, coef, intercept, within: float) -> tuple[bool, int]:
+    """(gold answer quoted, words quoted) for one calibration question under these settings."""
+    from rag.answer import choose, context_before
+    from rag.features import FEATURES
+    from rag.metrics import answer_found
+    from rag.selector import probability
+
+    probs = probability(s.z, coef, intercept)
+    ids = [s.example.ids[i] for i in s.shortlist]
+    is_title = s.example.features[s.shortlist, FEATURES.index("is_title")] > 0
+    picked = choose(probs, is_title, index.sentence_vectors[ids], 0.0, within, 2)
+    quoted = [index.sentences[c].text for p in picked for c in context_before(index, ids[p]) + [ids[p]]]
+    text = " ".join(quoted)
+    return bool(picked) and answer_found(text, s.example.answers), len(text.split())
+
+
+def second_within(scored: list[Scored], index, coef, intercept, max_words: float) -> float:
+    """The loosest "second answer within this share of the best" whose answers average at most
+    `max_words` words, on the calibration questions (1.0 would never add a second answer)."""
+    best = 1.0
+    for within in (0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3):
+        words = np.mean([_answer_outcome(s, index, coef, intercept, within)[1] for s in scored])
+        if words > max_words:
+            break
+        best = within
+    return best
+
+
+def short_answer_min(scored: list[Scored], coef, intercept, min_f1: float) -> float:
+    """The lowest span score at which short answers still reach `min_f1` mean F1 on the
+    calibration questions (below it the sentence is quoted without a short answer)."""
+    from rag.metrics import f1
+    from rag.selector import probability
+
+    pairs = []
+    for s in scored:
+        top = int(np.argmax(probability(s.z, coef, intercept)))
+        r = s.readings[top]
+        if r.span is not None:
+            pairs.append((r.span_score, f1(s.texts[top][r.span[0] : r.span[1]], s.example.answers)))
+    pairs.sort(reverse=True)
+    cut = -np.inf
+    total = 0.0
+    for n, (score, value) in enumerate(pairs, start=1):
+        total += value
+        if total / n >= min_f1:
+            cut = score
+    return round(float(cut), 3) if np.isfinite(cut) else 1e9
+
+
+def fit_selector(calibrate: list[Example], unanswerable: list[Example], index, stage1, reader, shortlist: int,
+                 false_abstention: float, max_words: float, short_min_f1: float) -> dict:
+    """Stage 2, the abstention model and the thresholds, fitted on the calibration questions
+    (which the ranker and the reader never saw); the selector config's fields."""
+    from rag.selector import probability
+
+    scored = score_shortlists(calibrate, index, stage1, reader, shortlist)
+    negatives = score_shortlists(unanswerable, index, stage1, reader, shortlist)
+    coef, intercept = fit_combiner(scored)
+    q_coef, q_intercept, answerable = fit_answerable(scored, negatives, coef, intercept)
+    picked = [s.labels[int(np.argmax(probability(s.z, coef, intercept)))] for s in scored]
+    log.info("calibration: stage 1 first %.3f, combined first %.3f", np.mean([s.labels[0] for s in scored]), np.mean(picked))
+    return {
+        "shortlist": shortlist, "coef": coef, "intercept": intercept,
+        "answerable_coef": q_coef, "answerable_intercept": q_intercept,
+        "abstain_below": abstain_below(answerable, false_abstention),
+        "second_within": second_within(scored, index, coef, intercept, max_words),
+        "short_answer_min": short_answer_min(scored, coef, intercept, short_min_f1),
+    }
+
+
+def calibrate_on_question_set(fitted: dict, files: dict, folder: Path, reader, question_settings, questions: list[dict],
+                              false_abstention: float) -> float:
+    """The abstention threshold that also keeps false abstentions on a question set of the
+    product's own domain (news articles, not Wikipedia) at `false_abstention`; the lower of the two."""
+    from rag.assistant import Assistant
+    from rag.selector import RANKER, Selector, SelectorConfig
+
+    selector = Selector(folder / RANKER.name, SelectorConfig(**fitted, files=files, notes={}))
+    assistant = Assistant(question_settings, progress=False, answer_models=False)
+    probs = question_set_answerable(assistant, questions, selector, reader)
+    return min(fitted["abstain_below"], abstain_below(probs, false_abstention))
