@@ -19,6 +19,7 @@ import numpy as np
 from rag.errors import RagError
 from rag.features import FEATURES, gather, leans_back
 from rag.retrieval import Passage
+from rag.selector import abstain_threshold
 
 ABSTAIN_TEXT = "The articles don't answer this."
 # Passages offered instead of an answer when the assistant abstains.
@@ -180,8 +181,7 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     lap("read")
     probs = selector.stage2(stage1[shortlist], readings, cands.features[shortlist])
     answerable = selector.answerable(probs, stage1, cands.features)
-    threshold = config.abstain_below if settings.abstain_threshold is None else settings.abstain_threshold
-    if answerable < threshold:
+    if answerable < abstain_threshold(settings, config):
         return Selection([], True, answerable)
     is_title = cands.features[shortlist, FEATURES.index("is_title")] > 0
     picked = choose(probs, is_title, index.sentence_vectors[ids], 0.0, config.second_within,
@@ -206,9 +206,9 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
 
 def _citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:
     s = index.sentences[sid]
-    inside = passage if passage.doc_id == s.doc_id and passage.start <= s.start and s.end <= passage.end else None
-    return Citation(n, s.doc_id, passage.title, s.start, s.end, s.text, round(score, 4),
-                    inside.chunk_no if inside else passage.chunk_no, context, inside)
+    inside = passage.doc_id == s.doc_id and passage.start <= s.start and s.end <= passage.end
+    return Citation(n, s.doc_id, passage.title, s.start, s.end, s.text, round(score, 4), passage.chunk_no, context,
+                    passage if inside else None)
 
 
 def render(citations: list[Citation]) -> str:

@@ -180,10 +180,11 @@ def evaluate(assistant, questions: list[dict], modes: list[str], k: int, progres
     return {"metrics": {m: summarize(records[m]) for m in modes}, "records": records}
 
 
-def abstain_threshold(assistant) -> float:
-    """The abstention threshold in force: the setting, else the one `rag train` chose."""
-    s = assistant.settings.abstain_threshold
-    return s if s is not None else assistant.selector.config.abstain_below
+def threshold_in_force(assistant) -> float:
+    """The assistant's abstention threshold (`rag.selector.abstain_threshold`)."""
+    from rag.selector import abstain_threshold
+
+    return abstain_threshold(assistant.settings, assistant.selector.config)
 
 
 def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -> list[dict]:
@@ -195,7 +196,7 @@ def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -
     from rag.assistant import Assistant
 
     if thresholds is None:
-        thresholds = sorted({0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, abstain_threshold(assistant)})
+        thresholds = sorted({0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, threshold_in_force(assistant)})
     probe = Assistant(assistant.settings.replace(abstain_threshold=-1.0), index=assistant.index)
     results = [(q, probe.ask(q["question"], k=k)) for q in questions]
     answerable = [q["answerable"] for q, _ in results]
@@ -361,7 +362,7 @@ def run_cli(args) -> int:
     result = evaluate(assistant, questions, modes, k)
     if "hybrid" in modes and not all(q["answerable"] for q in questions):
         result["threshold_sweep"] = threshold_sweep(assistant, questions, k)
-    result["abstain_threshold"] = abstain_threshold(assistant)
+    result["abstain_threshold"] = threshold_in_force(assistant)
     print(f"{note}; k={k}\n")
     print(format_table(result["metrics"]))
     if result.get("threshold_sweep"):

@@ -127,13 +127,14 @@ def gather(question: str, qvec: np.ndarray, passages: list, index, dense_weight:
     order = np.argsort(-relevance, kind="stable")
     rel_rank = np.empty(len(ids), dtype=np.float32)
     rel_rank[order] = np.arange(len(ids))
+    best = relevance.max()
     rows = []
     for k, sid in enumerate(ids):
         s = sents[sid]
         p = passages[passage_of[k]]
         first = index.first_sentence_of(s.doc_id)
         rows.append([
-            relevance[k], cosine[k], overlap[k], 0.0, 0.0, relevance[k] - relevance.max(), rel_rank[k],
+            relevance[k], cosine[k], overlap[k], 0.0, 0.0, relevance[k] - best, rel_rank[k],
             passage_of[k], article_rank[s.doc_id],
             sid == first and s.text.strip() == p.title.strip(), sid - first, len(s.text.split()),
             has_type(s.text, kind), leans_back(s.text),

@@ -67,6 +67,11 @@ def answerable_features(probs: np.ndarray, stage1: np.ndarray, features: np.ndar
     ], dtype=np.float32)
 
 
+def abstain_threshold(settings, config: SelectorConfig) -> float:
+    """The abstention threshold in force: the setting when given, else the one `rag train` chose."""
+    return config.abstain_below if settings.abstain_threshold is None else settings.abstain_threshold
+
+
 def probability(z: np.ndarray, coef, intercept: float) -> np.ndarray:
     """Logistic probability of each stage-2 row."""
     return 1.0 / (1.0 + np.exp(-(z @ np.asarray(coef, dtype=np.float32) + intercept)))
