@@ -287,8 +287,11 @@ def test_edited_manifest_is_damage_not_truth(tmp_path):
 # ------------------------------------------------------------------ 5. read-only index, corpus changed
 
 
-@pytest.mark.skipif(not can_drop_privileges(), reason="cannot drop the privilege to write anywhere")
-def test_read_only_index_answers_from_the_older_index_with_a_warning(tmp_path):
+@pytest.fixture
+def read_only_index(tmp_path):
+    """(corpus, env): a built index made read-only, then an article added to the corpus."""
+    if not can_drop_privileges():
+        pytest.skip("cannot drop the privilege to write anywhere")
     corpus = small_corpus(tmp_path / "c")
     index = tmp_path / "i"
     env = dict(os.environ, RAG_CORPUS_DIR=str(corpus), RAG_INDEX_DIR=str(index))
@@ -296,28 +299,27 @@ def test_read_only_index_answers_from_the_older_index_with_a_warning(tmp_path):
     (corpus / "gamma.txt").write_text("Gamma report\n\nThe gamma team counted 64 owls.\n", encoding="utf-8")
     index.chmod(0o555)
     try:
-        cmd = unprivileged([sys.executable, "-m", "rag", "ask", "How many trees did the alpha team plant?"])
-        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-        assert run.returncode == 0, run.stderr
-        assert "Traceback" not in run.stderr
-        assert "warning: the index could not be updated" in run.stderr and "previous index" in run.stderr
-        assert "412" in run.stdout
+        yield corpus, env
     finally:
         index.chmod(0o755)
 
 
-@pytest.mark.skipif(not can_drop_privileges(), reason="cannot drop the privilege to write anywhere")
-def test_app_does_not_retry_a_failed_rebuild_on_every_question(tmp_path):
+def test_read_only_index_answers_from_the_older_index_with_a_warning(read_only_index):
+    _, env = read_only_index
+    cmd = unprivileged([sys.executable, "-m", "rag", "ask", "How many trees did the alpha team plant?"])
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "warning: the index could not be updated" in run.stderr and "previous index" in run.stderr
+    assert "412" in run.stdout
+
+
+def test_app_does_not_retry_a_failed_rebuild_on_every_question(read_only_index):
     from gradio_client import Client
 
     from tests.conftest import free_port
 
-    corpus = small_corpus(tmp_path / "c")
-    index = tmp_path / "i"
-    env = dict(os.environ, RAG_CORPUS_DIR=str(corpus), RAG_INDEX_DIR=str(index))
-    build(from_env(env=env), progress=False, log=quiet)
-    (corpus / "gamma.txt").write_text("Gamma report\n\nThe gamma team counted 64 owls.\n", encoding="utf-8")
-    index.chmod(0o555)
+    corpus, env = read_only_index
     port = free_port()
     proc = subprocess.Popen(unprivileged([sys.executable, "app.py", "--port", str(port)]), cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -335,7 +337,6 @@ def test_app_does_not_retry_a_failed_rebuild_on_every_question(tmp_path):
     finally:
         proc.terminate()
         rest, _ = proc.communicate(timeout=30)
-        index.chmod(0o755)
     output = "".join(seen) + rest
     assert "Traceback" not in output
     assert output.count("embedding ") == 1, output  # the failed rebuild at start, not one per question
