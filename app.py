@@ -20,6 +20,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from rag.answer import QuestionError  # noqa: E402
+from rag.api import create_api, serve  # noqa: E402
 from rag.guard import slow_login  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.page import answer_messages, collection_markdown, escape  # noqa: E402
@@ -42,16 +43,47 @@ CSS = """
 class Service:
     """Holds the assistant; a failure to load it becomes a message, retried on the next question."""
 
+    RETRY_SECONDS = 5.0  # the HTTP API's retries of a failed load (the page retries on each question)
+
     def __init__(self, assistant: Assistant | None = None, settings=None):
         self.settings = settings or from_env()
         self._assistant = assistant
         self._lock = threading.Lock()
+        self._loader: threading.Thread | None = None
+        self._retry_at = 0.0
+        self.load_error: str | None = None  # why the last load failed (the HTTP API's 503s say it)
 
     def assistant(self) -> Assistant:
         with self._lock:
             if self._assistant is None:
-                self._assistant = Assistant(self.settings, progress=True)
+                try:
+                    self._assistant = Assistant(self.settings, progress=True)
+                except Exception as exc:
+                    self.load_error = str(exc)
+                    raise
+                self.load_error = None
             return self._assistant
+
+    def loaded(self) -> Assistant | None:
+        """The assistant if it is loaded; otherwise None, and a load starts in the background (at most
+        one every RETRY_SECONDS): the HTTP API answers 503 meanwhile rather than hold connections."""
+        if self._assistant is None and not self._lock.locked() and time.monotonic() >= self._retry_at:
+            self._retry_at = time.monotonic() + self.RETRY_SECONDS
+            if self._loader is None or not self._loader.is_alive():
+                self._loader = threading.Thread(target=self._load, name="rag-load", daemon=True)
+                self._loader.start()
+        return self._assistant
+
+    @property
+    def loading(self) -> bool:
+        """Whether the assistant is being loaded (by the page or in the background) right now."""
+        return self._assistant is None and self._lock.locked()
+
+    def _load(self) -> None:
+        try:
+            self.assistant()
+        except Exception:  # kept in load_error for /api/health and the 503s
+            pass
 
     def ask_json(self, question: str, k: int | None = None) -> dict:
         """The `rag ask --json` object, or {"question", "error"}."""
@@ -109,13 +141,17 @@ def build_app(service: Service) -> gr.Blocks:
     return demo
 
 
-def server_limits() -> dict:
-    """`launch()` arguments that bound requests: body size capped, uploads refused (the page has none)."""
-    from starlette.middleware import Middleware
+def build_server(service: Service, login=None, concurrency: int = 2):
+    """The whole server as one ASGI app: the JSON API (rag/api.py) with the page mounted at "/".
 
-    from rag.guard import RequestLimit
-
-    return {"app_kwargs": {"middleware": [Middleware(RequestLimit)]}, "max_file_size": "1kb"}
+    Both share the port, the request limits of rag/guard.py (bodies bounded, uploads refused) and
+    `login` (rag.guard.slow_login's check): the page asks for it in a form, the API as HTTP Basic.
+    `concurrency` questions at once for the page and as many for the API (a pool each).
+    """
+    demo = build_app(service).queue(default_concurrency_limit=concurrency)
+    api = create_api(service, login=login, workers=concurrency)
+    return gr.mount_gradio_app(api, demo, path="/", auth=login, max_file_size="1kb", footer_links=[], css=CSS,
+                               ssr_mode=False)
 
 
 def is_loopback(host: str) -> bool:
@@ -182,19 +218,18 @@ def main(argv: list[str] | None = None) -> int:
         service.assistant()
     except Exception as exc:  # serve anyway: the page shows the problem
         print(f"warning: the index could not be loaded: {exc}", file=sys.stderr)
-    demo = build_app(service).queue(default_concurrency_limit=args.concurrency)
-    auth = slow_login(*args.credentials) if args.credentials else None
-    if not is_loopback(args.host) and not auth:
+    login = slow_login(*args.credentials) if args.credentials else None
+    if not is_loopback(args.host) and not login:
         print(f"warning: serving on {args.host} without --auth: anyone who can reach this machine can use it",
               file=sys.stderr)
-    demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=False, prevent_thread_lock=True,
-                quiet=True, css=CSS, footer_links=[], **server_limits())
-    print(f"Serving on http://{args.host}:{args.port}  (ready in {time.perf_counter() - t0:.1f}s; Ctrl+C stops)",
-          flush=True)
     try:
-        demo.block_thread()
-    except KeyboardInterrupt:
-        pass
+        running = serve(build_server(service, login, args.concurrency), args.host, args.port)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Serving on {running.url}  (page and /api; ready in {time.perf_counter() - t0:.1f}s; Ctrl+C stops)",
+          flush=True)
+    running.wait()
     return 0
 
 

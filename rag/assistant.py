@@ -125,5 +125,10 @@ class Assistant:
             raise ValueError(f"unknown article: {shown!r}")
         return {"doc_id": doc_id, "title": entry["title"], "text": index.texts[doc_id]}
 
+    @property
+    def rebuilding(self) -> bool:
+        """Whether a new index is being built in the background (questions use the current one)."""
+        return self._live is not None and self._live.rebuilding
+
 
 __all__ = ["Assistant", "QuestionError"]

@@ -48,16 +48,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def in_process_server(service, login=None):
+    """app.py's server (page and JSON API) for `service`, served in this process on a free loopback port."""
+    import app
+    from rag.api import serve
+
+    running = serve(app.build_server(service, login), "127.0.0.1", free_port())
+    try:
+        yield running.url
+    finally:
+        running.close()
+
+
 @pytest.fixture(scope="session")
 def server(assistant):
     import app
 
-    service = app.Service(assistant, assistant.settings)
-    demo = app.build_app(service).queue(default_concurrency_limit=2)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.server_limits())
-    yield f"http://127.0.0.1:{port}"
-    demo.close()
+    with in_process_server(app.Service(assistant, assistant.settings)) as url:
+        yield url
 
 
 @contextmanager
