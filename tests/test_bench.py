@@ -21,3 +21,22 @@ def test_bench_runs_on_a_tiny_size(tmp_path, capsys):
 def test_bench_rejects_bad_sizes(capsys):
     assert main(["bench", "--sizes", "ten"]) == 1
     assert "comma-separated integers" in capsys.readouterr().err
+
+
+def test_bench_http_load_run_is_bounded_and_beside_the_compute_limit(seed_settings, assistant, tmp_path, capsys):
+    out = tmp_path / "bench"
+    code = main(["bench", "--sections", "http", "--users", "3", "--per-user", "2", "--index", str(seed_settings.index_dir),
+                 "--corpus", str(seed_settings.corpus_dir), "--output", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "HTTP / compute limit" in printed and "HNSW" not in printed
+    http = json.loads((out / "bench.json").read_text(encoding="utf-8"))["http"]
+    assert (http["answers"], http["errors"]) == (6, 0) and 0 < http["p50_ms"] <= http["p95_ms"]
+    assert http["answers_per_s"] > 0 and http["compute"]["answers_per_s"] > 0 and http["compute"]["threads"] == 2
+    assert http["ratio"] == http["answers_per_s"] / http["compute"]["answers_per_s"]
+    assert not (out / "bench.png").exists()
+
+
+def test_bench_rejects_unknown_sections(capsys):
+    assert main(["bench", "--sections", "pipeline,nope"]) == 1
+    assert "--sections" in capsys.readouterr().err
