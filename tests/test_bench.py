@@ -33,6 +33,7 @@ def test_bench_http_load_run_is_bounded_and_beside_the_compute_limit(seed_settin
     http = json.loads((out / "bench.json").read_text(encoding="utf-8"))["http"]
     assert (http["answers"], http["errors"]) == (6, 0) and 0 < http["p50_ms"] <= http["p95_ms"]
     assert http["answers_per_s"] > 0 and http["compute"]["answers_per_s"] > 0 and http["compute"]["threads"] == 2
+    assert http["compute"]["answers_per_s"] == sum(http["compute"]["runs_answers_per_s"]) / 2
     assert http["ratio"] == http["answers_per_s"] / http["compute"]["answers_per_s"]
     assert not (out / "bench.png").exists()
 
