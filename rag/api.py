@@ -19,7 +19,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any, Awaitable, Callable, Optional, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,7 +53,7 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     question: str = Field(description="the question; longer than the question limit (2,000 characters) is cut, with a notice")
-    k: Optional[int] = Field(None, description=f"passages to read, 1 to {MAX_K}; null: the server's setting")
+    k: int | None = Field(None, description=f"passages to read, 1 to {MAX_K}; null: the server's setting")
 
 
 class ShortAnswerOut(BaseModel):
@@ -100,11 +100,11 @@ class AskResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
     question: str
     answer: str
-    short_answer: Optional[ShortAnswerOut]
+    short_answer: ShortAnswerOut | None
     abstained: bool
     citations: list[CitationOut]
     passages: list[PassageOut]
-    notice: Optional[str]
+    notice: str | None
     best_score: float
     timings_ms: dict[str, float]
 
@@ -116,7 +116,7 @@ class ArticleOut(BaseModel):
     title: str
     characters: int = Field(description="length of the indexed text; citations' offsets are into it")
     chunks: int
-    date: Optional[str] = None
+    date: str | None = None
 
 
 class ArticlesOut(BaseModel):
@@ -138,12 +138,12 @@ class HealthOut(BaseModel):
     """Whether questions can be answered now."""
 
     status: str = Field(description="ok, loading (the index is being loaded or built) or unavailable (the last load failed)")
-    articles: Optional[int] = None
-    chunks: Optional[int] = None
+    articles: int | None = None
+    chunks: int | None = None
     rebuilding: bool = Field(False, description="the articles changed and a new index is being built; "
                                                 "questions are answered from the current one meanwhile")
-    warning: Optional[str] = Field(None, description="why the index in use is older than the articles, if it is")
-    error: Optional[str] = None
+    warning: str | None = Field(None, description="why the index in use is older than the articles, if it is")
+    error: str | None = None
 
 
 class Problem(BaseModel):
