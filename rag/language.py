@@ -25,3 +25,8 @@ def foreign_language(question: str) -> str | None:
     """The question's language code when it is confidently not the articles' language, else None."""
     code, confidence = _identifier().classify(question)
     return code if code != ARTICLES_LANGUAGE and confidence >= MIN_CONFIDENCE else None
+
+
+def warm() -> None:
+    """Load the language identifier now (about half a second), not on the first question."""
+    _identifier()

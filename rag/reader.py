@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import bundled_model_dir, sha256_file
+from rag.embedding import bundled_model_dir, checked_sha256
 
 WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 TRAINED_LAYERS = 2
@@ -64,19 +64,38 @@ def trained_names(net) -> list[str]:
     return [n for n, _ in net.named_parameters() if n.startswith(keep) or not n.startswith("bert.")]
 
 
-def encode_pairs(tokenizer, question: str, sentences: list[str], tensors: str = "np"):
-    """Tokenise (question, sentence) pairs for the reader, with each token's sentence offsets."""
+def pair_tokenizer(model_dir: Path | None = None):
+    """The bundled model's fast tokenizer set up for (question, sentence) pairs: the same word
+    pieces, offsets and truncation as the transformers tokenizer used in training, without
+    importing transformers."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str((model_dir or bundled_model_dir()) / "tokenizer.json"))
     # longest_first: a normal question keeps every word piece and the sentence is cut; a question
     # longer than the whole window is cut too, where only_second would fail.
-    return tokenizer([question] * len(sentences), sentences, truncation="longest_first", max_length=MAX_TOKENS,
-                     padding=True, return_offsets_mapping=True, return_tensors=tensors)
+    tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+    tokenizer.enable_padding()  # to the longest pair in the batch
+    return tokenizer
 
 
-def best_spans(start, end, sequence_ids, max_len: int = MAX_ANSWER_TOKENS) -> list[tuple[int, int, float]]:
+def encode_pairs(tokenizer, question: str, sentences: list[str]) -> dict:
+    """Model inputs for (question, sentence) pairs, with each token's offsets into its sentence and
+    which segment it belongs to (0 question, 1 sentence, None special or padding)."""
+    encodings = tokenizer.encode_batch([(question, s) for s in sentences])
+    return {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        "offset_mapping": np.array([e.offsets for e in encodings], dtype=np.int64),
+        "sequence_ids": [e.sequence_ids for e in encodings],
+    }
+
+
+def best_spans(start, end, sequence_ids: list[list], max_len: int = MAX_ANSWER_TOKENS) -> list[tuple[int, int, float]]:
     """Per row: (first token, last token, score) of the best span inside the sentence segment."""
     out = []
     for row in range(start.shape[0]):
-        allowed = np.array([sid == 1 for sid in sequence_ids(row)])
+        allowed = np.array([sid == 1 for sid in sequence_ids[row]])
         s = np.where(allowed, start[row], -np.inf)
         e = np.where(allowed, end[row], -np.inf)
         n = len(s)
@@ -96,7 +115,7 @@ def load_net(weights: Path, expected_sha256: str):
 
     if not Path(weights).is_file():
         raise RuntimeError(f"reader weights missing: {weights} (rebuild them with `rag train`)")
-    got = sha256_file(weights)
+    got = checked_sha256(weights)
     if got != expected_sha256:
         raise RuntimeError(f"reader weights {weights} fail their hash check (sha256 {got})")
     net = build_net()
@@ -124,7 +143,7 @@ def onnx_file(weights: Path, expected_sha256: str) -> Path:
     folder = cache_dir() / "reader"
     path = folder / f"reader-{expected_sha256[:16]}.onnx"
     digest = path.with_suffix(".sha256")
-    if path.is_file() and digest.is_file() and digest.read_text().strip() == sha256_file(path):
+    if path.is_file() and digest.is_file() and digest.read_text().strip() == checked_sha256(path):
         return path
     import torch
 
@@ -139,7 +158,7 @@ def onnx_file(weights: Path, expected_sha256: str) -> Path:
         torch.onnx.export(net, sample, tmp, input_names=list(_INPUTS), output_names=["logit", "start", "end"],
                           dynamic_axes=axes, opset_version=17, dynamo=False)
         os.replace(tmp, path)
-        digest.write_text(sha256_file(path) + "\n")
+        digest.write_text(checked_sha256(path) + "\n")
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -154,20 +173,15 @@ class Reader:
     """
 
     def __init__(self, weights: Path, expected_sha256: str, runtime: str = "onnx", threads: int = 2):
-        from transformers import AutoTokenizer
-
-        self.tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_dir()))
+        self.tokenizer = pair_tokenizer()
         self.runtime = runtime
         self._lock = threading.Lock()
         if runtime == "onnx":
             import onnxruntime as ort
 
-            options = ort.SessionOptions()
-            # Two cores shared with the question embedding and other requests: no busy-waiting threads.
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self.session = ort.InferenceSession(str(onnx_file(weights, expected_sha256)), options,
+            from rag.question_encoder import session_options
+
+            self.session = ort.InferenceSession(str(onnx_file(weights, expected_sha256)), session_options(threads),
                                                 providers=["CPUExecutionProvider"])
         elif runtime == "torch":
             self.net = load_net(weights, expected_sha256)
@@ -176,13 +190,12 @@ class Reader:
 
     def _forward(self, enc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.runtime == "onnx":
-            feed = {k: np.asarray(enc[k], dtype=np.int64) for k in _INPUTS}
-            logit, start, end = self.session.run(None, feed)
+            logit, start, end = self.session.run(None, {k: enc[k] for k in _INPUTS})
             return logit, start, end
         import torch
 
         with self._lock, torch.inference_mode():
-            logit, start, end = self.net(**{k: torch.as_tensor(np.asarray(enc[k])) for k in _INPUTS})
+            logit, start, end = self.net(**{k: torch.as_tensor(enc[k]) for k in _INPUTS})
         return logit.numpy(), start.numpy(), end.numpy()
 
     def read(self, question: str, sentences: list[str]) -> list[Reading]:
@@ -190,9 +203,9 @@ class Reader:
         if not sentences:
             return []
         enc = encode_pairs(self.tokenizer, question, sentences)
-        offsets = np.asarray(enc["offset_mapping"])
+        offsets = enc["offset_mapping"]
         logit, start, end = self._forward(enc)
-        spans = best_spans(start, end, enc.sequence_ids)
+        spans = best_spans(start, end, enc["sequence_ids"])
         out = []
         for row, (a, b, score) in enumerate(spans):
             span = (int(offsets[row, a, 0]), int(offsets[row, b, 1])) if np.isfinite(score) else None

@@ -27,11 +27,12 @@ def fit_ranker(examples: list[Example], path: Path, seed: int = 0, extra: list[E
     X = np.vstack([e.features for e, _ in both])
     y = np.concatenate([e.labels for e, _ in both])
     weight = np.concatenate([np.full(len(e.ids), w) for e, w in both])
-    model = lightgbm.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed,
-                                    n_jobs=1, deterministic=True, force_row_wise=True, verbose=-1)
-    model.fit(X, y, sample_weight=weight)
+    # The Booster API, not LGBMClassifier: answering loads the model without scikit-learn.
+    params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "seed": seed, "num_threads": 1,
+              "deterministic": True, "force_row_wise": True, "verbose": -1}
+    booster = lightgbm.train(params, lightgbm.Dataset(X, y, weight=weight), num_boost_round=300)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.booster_.save_model(str(path))
+    booster.save_model(str(path))
     return sha256_file(path)
 
 
