@@ -70,6 +70,28 @@ def checked_sha256(path: Path) -> str:
     return digest
 
 
+def cached_file(path: Path, make) -> Path:
+    """`path`, made by `make(tmp_path)` unless a copy matching its sha256 sidecar is there already.
+
+    Written to a temporary name and renamed, with the sidecar last, so a crash never leaves a
+    file that would be trusted; a damaged copy is made again.
+    """
+    digest = path.with_suffix(".sha256")
+    if path.is_file() and digest.is_file() and digest.read_text().strip() == checked_sha256(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".make-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        make(tmp)
+        os.replace(tmp, path)
+        digest.write_text(checked_sha256(path) + "\n")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 def bundled_model_dir() -> Path:
     """Unpack the bundled model once (atomically) and return its folder, weights hash-checked."""
     target = cache_dir() / "models" / f"{MODEL_NAME}-{MODEL_SHA256[:12]}"

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 import warnings
 from concurrent.futures import Future
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import cache_dir, checked_sha256, resolve_model
+from rag.embedding import cache_dir, cached_file, resolve_model
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
@@ -45,22 +43,7 @@ def onnx_path(model: str) -> Path:
     """The model's ONNX export, made once (needs torch then) and re-made if damaged."""
     source, model_id = resolve_model(model)
     key = hashlib.sha256(f"{model_id}|opset{OPSET}".encode()).hexdigest()[:16]
-    folder = cache_dir() / "encoder"
-    path = folder / f"encoder-{key}.onnx"
-    digest = path.with_suffix(".sha256")
-    if path.is_file() and digest.is_file() and digest.read_text().strip() == checked_sha256(path):
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=folder)
-    os.close(fd)
-    try:
-        _export(Path(source), tmp)
-        os.replace(tmp, path)
-        digest.write_text(checked_sha256(path) + "\n")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return cached_file(cache_dir() / "encoder" / f"encoder-{key}.onnx", lambda tmp: _export(Path(source), tmp))
 
 
 def _export(folder: Path, target: str) -> None:

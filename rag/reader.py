@@ -9,6 +9,7 @@ embeddings and the tokenizer are the bundled model's own.
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -130,66 +131,83 @@ def load_net(weights: Path, expected_sha256: str):
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def onnx_file(weights: Path, expected_sha256: str) -> Path:
-    """The reader exported to ONNX once per weights file, cached beside the unpacked model.
-
-    The export is written atomically with its own sha256 beside it; a damaged copy is re-exported.
-    """
-    import os
-    import tempfile
-
-    from rag.embedding import cache_dir
+def onnx_file(weights: Path, expected_sha256: str, int8: bool = False) -> Path:
+    """The reader exported to ONNX once per weights file (with `int8`, then quantised), cached
+    under the cache folder with its sha256 beside it; a damaged copy is made again."""
+    from rag.embedding import cache_dir, cached_file
 
     folder = cache_dir() / "reader"
-    path = folder / f"reader-{expected_sha256[:16]}.onnx"
-    digest = path.with_suffix(".sha256")
-    if path.is_file() and digest.is_file() and digest.read_text().strip() == checked_sha256(path):
-        return path
+    if int8:
+        fp32 = onnx_file(weights, expected_sha256)
+        return cached_file(folder / f"reader-{expected_sha256[:16]}-int8pc.onnx", lambda tmp: _quantize(fp32, tmp))
+    return cached_file(folder / f"reader-{expected_sha256[:16]}.onnx",
+                       lambda tmp: _export(load_net(weights, expected_sha256), tmp))
+
+
+def _export(net, target: str) -> None:
     import torch
 
-    net = load_net(weights, expected_sha256)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=folder)
-    os.close(fd)
-    try:
-        sample = tuple(torch.ones((2, 8), dtype=torch.long) for _ in _INPUTS)
-        axes = {k: {0: "rows", 1: "tokens"} for k in _INPUTS}
-        axes.update({"logit": {0: "rows"}, "start": {0: "rows", 1: "tokens"}, "end": {0: "rows", 1: "tokens"}})
-        torch.onnx.export(net, sample, tmp, input_names=list(_INPUTS), output_names=["logit", "start", "end"],
+    sample = tuple(torch.ones((2, 8), dtype=torch.long) for _ in _INPUTS)
+    axes = {k: {0: "rows", 1: "tokens"} for k in _INPUTS}
+    axes.update({"logit": {0: "rows"}, "start": {0: "rows", 1: "tokens"}, "end": {0: "rows", 1: "tokens"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about shapes fixed at export; parity is tested
+        torch.onnx.export(net, sample, target, input_names=list(_INPUTS), output_names=["logit", "start", "end"],
                           dynamic_axes=axes, opset_version=17, dynamo=False)
-        os.replace(tmp, path)
-        digest.write_text(checked_sha256(path) + "\n")
+
+
+def _quantize(fp32: Path, target: str) -> None:
+    """Dynamic int8 quantisation of the weights (activations stay float): about 2x faster on a CPU.
+
+    Per output channel and in 7 bits: on the seed sentences its relevance logits correlate with the
+    float ones at 0.92-0.99 per question (0.78-0.96 with one scale per tensor)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantiser logs advice through logging.warning(), which would also give the root logger a
+    # handler for good; a silent handler and a raised level keep it from doing either.
+    root, silent = logging.getLogger(), logging.NullHandler()
+    level = root.level
+    root.addHandler(silent)
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(fp32), target, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+        root.setLevel(level)
+        root.removeHandler(silent)
+
+
+RUNTIMES = ("onnx-int8", "onnx", "torch")
 
 
 class Reader:
     """Scores candidate sentences and finds the answer span in them; thread-safe.
 
     `runtime="onnx"` runs the same network exported to ONNX with onnxruntime (about twice as fast
-    on a CPU, same outputs to ~1e-6); "torch" runs it in PyTorch.
+    on a CPU as PyTorch, same outputs to ~1e-6); "onnx-int8" runs that export with int8 weights
+    (about twice as fast again; on 1,500 SQuAD test questions the same answer recall, first
+    sentence +0.003, short-answer F1 -0.5); "torch" runs it in PyTorch.
     """
 
     def __init__(self, weights: Path, expected_sha256: str, runtime: str = "onnx", threads: int = 2):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"reader runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         self.tokenizer = pair_tokenizer()
         self.runtime = runtime
         self._lock = threading.Lock()
-        if runtime == "onnx":
+        if runtime == "torch":
+            self.net = load_net(weights, expected_sha256)
+        else:
             import onnxruntime as ort
 
             from rag.question_encoder import session_options
 
-            self.session = ort.InferenceSession(str(onnx_file(weights, expected_sha256)), session_options(threads),
-                                                providers=["CPUExecutionProvider"])
-        elif runtime == "torch":
-            self.net = load_net(weights, expected_sha256)
-        else:
-            raise ValueError(f"reader runtime must be onnx or torch, not {runtime!r}")
+            path = onnx_file(weights, expected_sha256, int8=runtime == "onnx-int8")
+            self.session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
 
     def _forward(self, enc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self.runtime == "onnx":
+        if self.runtime != "torch":
             logit, start, end = self.session.run(None, {k: enc[k] for k in _INPUTS})
             return logit, start, end
         import torch
@@ -214,7 +232,7 @@ class Reader:
 
 
 @lru_cache(maxsize=2)
-def get_reader(runtime: str = "onnx") -> Reader:
+def get_reader(runtime: str = "onnx-int8") -> Reader:
     """The shipped reader, loaded once per process; its sha256 is in the selector's config."""
     from rag.selector import get_selector
 

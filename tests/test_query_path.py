@@ -150,3 +150,21 @@ def test_a_changed_model_file_is_hashed_again(tmp_path, monkeypatch):
     assert first == sha256_file(f) and checked_sha256(f) == first  # second call from the stamp
     f.write_bytes(b"b" * 1000)  # same size, new content and time
     assert checked_sha256(f) == sha256_file(f) != first
+
+
+def test_reader_runtimes_agree(assistant):
+    """The float ONNX export reads exactly as PyTorch; the int8 one ranks sentences the same way."""
+    from rag.reader import get_reader
+
+    readers = {name: get_reader(name) for name in ("torch", "onnx", "onnx-int8")}
+    sentences = [s.text for s in assistant.index.sentences]
+    same_best = 0
+    questions = _questions()[:25]
+    for question in questions:
+        got = {name: r.read(question, sentences) for name, r in readers.items()}
+        logits = {name: np.array([x.logit for x in rs]) for name, rs in got.items()}
+        assert np.abs(logits["torch"] - logits["onnx"]).max() < 1e-3
+        assert [x.span for x in got["torch"]] == [x.span for x in got["onnx"]]
+        assert np.corrcoef(logits["onnx"], logits["onnx-int8"])[0, 1] > 0.9
+        same_best += int(np.argmax(logits["onnx"]) == np.argmax(logits["onnx-int8"]))
+    assert same_best >= 0.8 * len(questions)
