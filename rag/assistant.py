@@ -119,11 +119,11 @@ class Assistant:
         The text comes from the index, not the live file, so it is what the citations quote.
         """
         index = self.current().index
-        entry = index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
+        entry = index.article(doc_id) if isinstance(doc_id, str) else None
         if entry is None:
             shown = doc_id[:200] + "…" if isinstance(doc_id, str) and len(doc_id) > 200 else doc_id
             raise ValueError(f"unknown article: {shown!r}")
-        return {"doc_id": doc_id, "title": entry["title"], "text": index.texts[doc_id]}
+        return {"doc_id": doc_id, "title": entry.title, "text": index.texts[doc_id]}
 
 
 __all__ = ["Assistant", "QuestionError"]

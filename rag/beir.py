@@ -246,7 +246,7 @@ def format_build(build: dict) -> str:
 def _build(settings, root: Path, log) -> dict:
     """Build (or find up to date) the index under `root`; the build time of the last real build is
     kept in root/build.json, since a cached index is not rebuilt."""
-    from rag.store import build
+    from rag.indexing import build
 
     record_path = root / "build.json"
     report = build(settings, progress=True, log=log)

@@ -86,7 +86,8 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
     from rag.assistant import Assistant
     from rag.embedding import get_embedder
     from rag.evaluation import QUESTIONS, load_questions
-    from rag.store import build, load_index
+    from rag.indexing import build
+    from rag.store import load_index
 
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:

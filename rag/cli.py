@@ -20,7 +20,7 @@ def _settings(args):
 
 
 def cmd_index(args) -> int:
-    from rag.store import build
+    from rag.indexing import build
 
     settings = _settings(args)
     report = build(settings, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr), force=args.force)

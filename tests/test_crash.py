@@ -9,8 +9,9 @@ import time
 
 import pytest
 
+from rag.indexing import build
 from rag.settings import ROOT, from_env
-from rag.store import IndexBusy, IndexMissing, build, build_lock, live_folder, load_index
+from rag.store import IndexBusy, IndexMissing, build_lock, live_folder, load_index
 from tests.conftest import quiet
 
 
@@ -30,7 +31,7 @@ def wait_for(predicate, timeout=120.0):
 
 def check_intact(index_dir, corpus):
     index = load_index(index_dir)  # verifies every file's checksum
-    assert set(index.manifest["articles"]) == {p.stem for p in corpus.glob("*.txt")}
+    assert set(index.manifest.articles) == {p.stem for p in corpus.glob("*.txt")}
     assert len(index.chunks) == index.vectors.ntotal > 0
     return index
 

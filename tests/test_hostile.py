@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.indexing import build
 from rag.settings import ROOT, from_env
-from rag.store import CURRENT, build, live_folder, load_index
+from rag.store import CURRENT, live_folder, load_index
 from tests.conftest import quiet
 
 DELEGATION = "How many Serbian public administration representatives were in the delegation?"
@@ -61,7 +62,7 @@ def test_non_utf8_file_name_is_skipped_and_the_rest_indexed(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     assert "caf\\xe9_report.txt: file name is not valid UTF-8" in run.stdout
-    assert set(load_index(tmp_path / "i").manifest["articles"]) == {"alpha", "beta"}
+    assert set(load_index(tmp_path / "i").manifest.articles) == {"alpha", "beta"}
     ask = rag("ask", "How many trees did the alpha team plant?", env=env)
     assert ask.returncode == 0 and "412" in ask.stdout, ask.stderr
 
@@ -116,7 +117,7 @@ def test_same_stem_files_get_distinct_stable_ids_and_no_orphan_rows(tmp_path):
     settings = from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "i")
     build(settings, progress=False, log=quiet)
     index = load_index(settings.index_dir)
-    assert set(index.manifest["articles"]) == {"alpha", "beta", "report.txt", "report.md"}
+    assert set(index.manifest.articles) == {"alpha", "beta", "report.txt", "report.md"}
     counts = [len(index.chunks)]
     for n in range(3):  # an incremental rebuild must not re-insert any row
         (corpus / "beta.txt").write_text(f"Beta report\n\nThe beta team repaired {n} bridges.\n", encoding="utf-8")
@@ -262,7 +263,7 @@ def test_damaged_current_pointer_is_rebuilt_by_every_command(tmp_path, damage):
         run = rag(*args, env=env)
         assert run.returncode == 0 and "Traceback" not in run.stderr, (args, run.stderr)
         assert "damaged" in run.stderr or args[0] == "index"
-        assert pointer.is_file() and load_index(tmp_path / "i").manifest["articles"].keys() == {"alpha", "beta"}
+        assert pointer.is_file() and load_index(tmp_path / "i").manifest.articles.keys() == {"alpha", "beta"}
     assert "412" in rag("ask", "How many trees did the alpha team plant?", env=env).stdout
 
 

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from rag.answer import QuestionError
+from rag.indexing import build
 from rag.settings import ROOT, from_env
-from rag.store import build, load_index
+from rag.store import load_index
 from tests.conftest import SEEDS, quiet
 
 
@@ -51,7 +52,7 @@ def test_rag_index_reports_each_bad_file_and_indexes_the_rest(messy_corpus, tmp_
     assert "skipped copy of 000.txt: duplicate: same content as 000_46a559f0544261a8" in out
     assert "8 article(s) indexed, 8 skipped" in run.stdout
     index = load_index(tmp_path / "index")
-    ids = set(index.manifest["articles"])
+    ids = set(index.manifest.articles)
     assert {"latin1", "utf16", "résumé notes ñ"} <= ids and not {"link", "copy of 000"} & ids
     assert not any("never be indexed" in c.text for c in index.chunks)
 
