@@ -40,17 +40,17 @@ def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
 class Assistant:
     """Answers questions from an index; safe to share between threads."""
 
-    def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True, log=print,
+    def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True,
                  answer_models: bool = True):
         """Load (building if needed) the index; with `answer_models`, also the selector and reader,
         so the first question is as fast as the rest (`rag train` fits them, so it passes False)."""
         self.settings = settings or from_env()
         self.embedder = get_embedder(self.settings.model, self.settings.batch_size)
-        self.index = index or ensure_index(self.settings, progress=progress, log=log)
+        self.index = index or ensure_index(self.settings, progress=progress)
         self.retriever = Retriever(self.index, self.settings)
         self._lock = threading.Lock()  # the tokenizer and torch module are not re-entrant
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
-        self._live = None if index is not None else LiveIndex(self.settings, self._swap, log, stale=self.index.warning)
+        self._live = None if index is not None else LiveIndex(self.settings, self._swap, stale=self.index.warning)
         if answer_models:
             self.selector, self.reader  # noqa: B018  (loads both now)
 

@@ -7,6 +7,7 @@ writes it atomically; this module never touches the index folder itself.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from rag.settings import Settings
 from rag.store import Index, Sentence, build_lock, check_rows, previous, write_generation
 from rag.tokens import count_tokens
 from rag.vectors import choose_kind
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -70,31 +73,31 @@ class Reuse:
         return []
 
 
-def build(settings: Settings, progress: bool = True, log=print, force: bool = False) -> BuildReport:
+def build(settings: Settings, progress: bool = True, force: bool = False) -> BuildReport:
     """Build the index for `settings.corpus_dir`, re-embedding only articles that changed.
 
     An index that is intact and up to date is left as it is unless `force` is set.
     """
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
-        return _build_locked(settings, index_dir, progress, log, force)
+        return _build_locked(settings, index_dir, progress, force)
 
 
-def _build_locked(settings: Settings, index_dir: Path, progress: bool, log, force: bool) -> BuildReport:
+def _build_locked(settings: Settings, index_dir: Path, progress: bool, force: bool) -> BuildReport:
     """The pipeline, run while holding the build lock."""
     t0 = time.perf_counter()
-    corpus = read_corpus(settings, log)
+    corpus = read_corpus(settings)
     model_id = resolve_model(settings.model)[1]
     old = previous(index_dir)
     if old is not None and not force and stale_reason(old.manifest, corpus, settings, model_id) is None:
-        log("index is up to date")
+        log.info("index is up to date")
         counts = old.manifest.counts
         return BuildReport(len(corpus.articles), corpus.skipped, corpus.notes, [], [a.doc_id for a in corpus.articles],
                            counts.chunks, counts.sentences, time.perf_counter() - t0, old.folder)
     embedder = get_embedder(settings.model, settings.batch_size)
     reuse = plan_reuse(old, settings, embedder)
     rows = chunk_corpus(corpus, reuse, settings, embedder)
-    chunk_vectors, sentence_vectors = embed_rows(rows, reuse, embedder, progress, log)
+    chunk_vectors, sentence_vectors = embed_rows(rows, reuse, embedder, progress)
     manifest = assemble_manifest(corpus, settings, embedder, rows)
     texts = {a.doc_id: a.text for a in corpus.articles}
     # By construction every row comes from an article of this corpus; checked, since a stray row
@@ -115,13 +118,13 @@ def _build_locked(settings: Settings, index_dir: Path, progress: bool, log, forc
     )
 
 
-def read_corpus(settings: Settings, log) -> Corpus:
+def read_corpus(settings: Settings) -> Corpus:
     """Step 1: the corpus, each skipped file and note logged; ValueError when no article is usable."""
     corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes)
     for s in corpus.skipped:
-        log(f"skipped {s.name}: {s.reason}")
+        log.info(f"skipped {s.name}: {s.reason}")
     for note in corpus.notes:
-        log(f"note: {note}")
+        log.info(f"note: {note}")
     if not corpus.articles:
         raise ValueError(f"no usable articles in {settings.corpus_dir}: {corpus.summary()}")
     return corpus
@@ -200,10 +203,10 @@ def _chunks_fitting_model(article: Article, settings: Settings, embedder: Embedd
         budget = int(budget * 0.75)
 
 
-def embed_rows(rows: Rows, reuse: Reuse, embedder: Embedder, progress: bool, log) -> tuple[np.ndarray, np.ndarray]:
+def embed_rows(rows: Rows, reuse: Reuse, embedder: Embedder, progress: bool) -> tuple[np.ndarray, np.ndarray]:
     """Step 4: (chunk vectors, sentence vectors), new texts embedded in one batch run, the rest copied."""
     if rows.to_embed:
-        log(f"embedding {len(rows.to_embed)} passages and sentences from {len(rows.embedded)} article(s)")
+        log.info(f"embedding {len(rows.to_embed)} passages and sentences from {len(rows.embedded)} article(s)")
     new_vectors = embedder.encode(rows.to_embed, progress=progress)
     old = reuse.old
 

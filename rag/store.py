@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -35,6 +36,7 @@ from rag.settings import Settings
 from rag.vectors import build_index
 
 CURRENT = "CURRENT"
+log = logging.getLogger(__name__)
 
 
 class IndexProblem(RagError):
@@ -336,7 +338,7 @@ def _prune(index_dir: Path, keep: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def ensure_index(settings: Settings, progress: bool = True, log=print) -> Index:
+def ensure_index(settings: Settings, progress: bool = True) -> Index:
     """Load the index, building or refreshing it first if it is missing, stale or damaged."""
     index_dir = Path(settings.index_dir)
     corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes)
@@ -344,25 +346,25 @@ def ensure_index(settings: Settings, progress: bool = True, log=print) -> Index:
         reason = stale_reason(read_manifest(index_dir), corpus, settings, resolve_model(settings.model)[1])
         if reason is None:
             return load_index(index_dir)
-        log(f"index is out of date ({reason}); updating")
+        log.info(f"index is out of date ({reason}); updating")
     except IndexMissing:
-        log("no index yet; building it")
+        log.info("no index yet; building it")
     except IndexCorrupt as exc:
-        log(f"index is damaged ({exc}); rebuilding")
+        log.info(f"index is damaged ({exc}); rebuilding")
     from rag.indexing import build  # the build module imports this one; imported here, not at the top
 
     try:
-        build(settings, progress=progress, log=log)
+        build(settings, progress=progress)
     except (OSError, IndexBusy) as exc:  # read-only folder, full disk, a stuck builder
-        return _fallback(index_dir, exc, log)
+        return _fallback(index_dir, exc)
     return load_index(index_dir)
 
 
-def _fallback(index_dir: Path, exc: Exception, log) -> Index:
+def _fallback(index_dir: Path, exc: Exception) -> Index:
     """The previous complete index, marked with a warning, when a rebuild could not be written."""
     old = previous(index_dir)
     if old is None:
         raise exc
     old.warning = f"the index could not be updated ({exc}); answers come from the previous index"
-    log(f"warning: {old.warning}")
+    log.warning(f"warning: {old.warning}")
     return old

@@ -10,7 +10,7 @@ from rag.answer import QuestionError
 from rag.indexing import build
 from rag.settings import ROOT, from_env
 from rag.store import load_index
-from tests.conftest import SEEDS, quiet
+from tests.conftest import SEEDS
 
 
 def rag(*args, env=None, timeout=300):
@@ -62,7 +62,7 @@ def test_non_utf8_articles_are_cited_exactly(messy_corpus, tmp_path):
     from rag.corpus import decode
 
     settings = from_env(env={}, corpus_dir=messy_corpus, index_dir=tmp_path / "index")
-    assistant = Assistant(settings, progress=False, log=quiet)
+    assistant = Assistant(settings, progress=False)
     for question, doc in [("Where is the café of the société?", "latin1"), ("Which city did the Ünïcödé delegation visit?", "utf16")]:
         answer = assistant.ask(question)
         cited = [c for c in answer.citations if c.doc_id == doc]
@@ -121,7 +121,7 @@ def test_cli_handles_huge_and_odd_questions(seed_settings, assistant):
 
 def test_damaged_index_at_startup_is_rebuilt_by_rag_ask(corpus_copy, tmp_path):
     settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
-    build(settings, progress=False, log=quiet)
+    build(settings, progress=False)
     folder = load_index(settings.index_dir).folder
     (folder / "vectors.faiss").write_bytes(b"garbage")
     run = rag("ask", "Where was the ACSH-ICSC workshop held?", env={"RAG_INDEX_DIR": str(settings.index_dir),
