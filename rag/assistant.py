@@ -39,12 +39,12 @@ def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
 class Assistant:
     """Answers questions from an index; safe to share between threads."""
 
-    def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True, log=print,
+    def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True,
                  answer_models: bool = True):
         """Load (building if needed) the index; with `answer_models`, also the selector and reader,
         so the first question is as fast as the rest (`rag train` fits them, so it passes False)."""
         self.settings = settings or from_env()
-        self.index = index or ensure_index(self.settings, progress=progress, log=log)
+        self.index = index or ensure_index(self.settings, progress=progress)
         s = self.settings
         self.encoder = get_question_encoder(s.model, s.query_runtime, s.batch_size)
         if answer_models:
@@ -52,7 +52,7 @@ class Assistant:
         self._batcher = Batcher(self.encoder)
         self.retriever = Retriever(self.index, self.settings)
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
-        self._live = None if index is not None else LiveIndex(self.settings, self._swap, log, stale=self.index.warning)
+        self._live = None if index is not None else LiveIndex(self.settings, self._swap, stale=self.index.warning)
 
     def _swap(self, index: Index) -> None:
         """Put a rebuilt index in use; a request takes the retriever once and uses its index throughout."""
@@ -126,11 +126,11 @@ class Assistant:
         The text comes from the index, not the live file, so it is what the citations quote.
         """
         index = self.current().index
-        entry = index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
+        entry = index.article(doc_id) if isinstance(doc_id, str) else None
         if entry is None:
             shown = doc_id[:200] + "…" if isinstance(doc_id, str) and len(doc_id) > 200 else doc_id
             raise ValueError(f"unknown article: {shown!r}")
-        return {"doc_id": doc_id, "title": entry["title"], "text": index.texts[doc_id]}
+        return {"doc_id": doc_id, "title": entry.title, "text": index.texts[doc_id]}
 
 
 __all__ = ["Assistant", "QuestionError"]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rag.errors import RagError
+from rag.logs import show_messages
 from rag.settings import from_env
 
 
@@ -20,10 +21,11 @@ def _settings(args):
 
 
 def cmd_index(args) -> int:
-    from rag.store import build
+    from rag.indexing import build
 
     settings = _settings(args)
-    report = build(settings, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr), force=args.force)
+    show_messages()  # progress and skipped files on stderr
+    report = build(settings, progress=not args.quiet, force=args.force)
     print(
         f"{report.articles} article(s) indexed, {len(report.skipped)} skipped; "
         f"{report.chunks} chunks, {report.sentences} sentences; "
@@ -89,8 +91,8 @@ def _answer_one(assistant, question: str, args) -> bool:
 def cmd_ask(args) -> int:
     from rag.assistant import Assistant
 
-    log = lambda m: print(m, file=sys.stderr)  # noqa: E731  keeps stdout clean for --json
-    assistant = Assistant(_settings(args), progress=not args.json, log=log)
+    show_messages()  # on stderr: keeps stdout clean for --json
+    assistant = Assistant(_settings(args), progress=not args.json)
     if args.question is not None:
         return 0 if _answer_one(assistant, args.question, args) else 2
     # No question: answer each line of standard input as it comes, the models loaded once.
@@ -112,6 +114,7 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from rag.evaluation import run_cli
 
+    show_messages()  # index messages on stderr: stdout carries only the results
     return run_cli(args)
 
 

@@ -59,7 +59,7 @@ def score_shortlists(examples: list[Example], index, selector, reader, shortlist
             continue
         s1 = selector.stage1(ex.features)
         top = [int(i) for i in np.argsort(-s1, kind="stable")[:shortlist]]
-        texts = [index.sentences[ex.ids[i]].text for i in top]
+        texts = index.sentence_texts([ex.ids[i] for i in top])
         readings = reader.read(ex.question, texts)
         z = combined_features(s1[top], readings, ex.features[top])
         out.append(Scored(ex, top, z, ex.labels[top], readings, texts, s1))
@@ -119,7 +119,7 @@ def _answer_outcome(s: Scored, index, coef, intercept, within: float) -> tuple[b
     probs = probability(s.z, coef, intercept)
     ids = [s.example.ids[i] for i in s.shortlist]
     is_title = s.example.features[s.shortlist, FEATURES.index("is_title")] > 0
-    picked = choose(probs, is_title, index.sentence_vectors[ids], 0.0, within, 2)
+    picked = choose(probs, is_title, index.sentence_vectors_of(ids), 0.0, within, 2)
     quoted = [index.sentences[c].text for p in picked for c in context_before(index, ids[p]) + [ids[p]]]
     text = " ".join(quoted)
     return bool(picked) and answer_found(text, s.example.answers), len(text.split())

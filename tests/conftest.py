@@ -29,10 +29,6 @@ QUESTIONS = [
 ]
 
 
-def quiet(_message: str) -> None:
-    pass
-
-
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory):
     """Settings over the repository's seeds with an index of the session's own."""
@@ -43,7 +39,7 @@ def seed_settings(tmp_path_factory):
 def assistant(seed_settings):
     from rag.assistant import Assistant
 
-    return Assistant(seed_settings, progress=False, log=quiet)
+    return Assistant(seed_settings, progress=False)
 
 
 @pytest.fixture
