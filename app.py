@@ -23,6 +23,7 @@ from rag.answer import QuestionError  # noqa: E402
 from rag.api import create_api, serve  # noqa: E402
 from rag.guard import slow_login  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
+from rag.logs import show_messages  # noqa: E402
 from rag.page import answer_messages, collection_markdown, escape  # noqa: E402
 from rag.settings import from_env  # noqa: E402
 
@@ -209,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build the index if needed, then serve the page until interrupted."""
     args = parse_args(argv)
     t0 = time.perf_counter()
+    show_messages("stdout")  # index building and live rebuilds, where the page has always printed them
     try:
         service = Service()
     except ValueError as exc:  # a setting out of range: say which, no traceback

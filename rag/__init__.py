@@ -21,7 +21,7 @@ _API = {
     "RagError": "rag.errors",
     "Settings": "rag.settings",
     "from_env": "rag.settings",
-    "build": "rag.store",
+    "build": "rag.indexing",
     "load_index": "rag.store",
 }
 __all__ = list(_API)

@@ -177,14 +177,14 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     shortlist = np.argsort(-stage1, kind="stable")[: settings.reader_shortlist or config.shortlist]
     lap("rank")
     ids = [cands.ids[i] for i in shortlist]
-    readings = reader.read(question, [index.sentences[s].text for s in ids])
+    readings = reader.read(question, index.sentence_texts(ids))
     lap("read")
     probs = selector.stage2(stage1[shortlist], readings, cands.features[shortlist])
     answerable = selector.answerable(probs, stage1, cands.features)
     if answerable < abstain_threshold(settings, config):
         return Selection([], True, answerable)
     is_title = cands.features[shortlist, FEATURES.index("is_title")] > 0
-    picked = choose(probs, is_title, index.sentence_vectors[ids], 0.0, config.second_within,
+    picked = choose(probs, is_title, index.sentence_vectors_of(ids), 0.0, config.second_within,
                     settings.max_answer_sentences)
     citations: list[Citation] = []
     for pos in picked:

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import numbers
-import threading
 import time
 from functools import cached_property
 
 from rag.answer import Answer, QuestionError, clean_question, render, select_answer
-from rag.embedding import get_embedder
-from rag.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language
+from rag.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.live import LiveIndex
+from rag.question_encoder import Batcher, get_question_encoder
 from rag.reader import get_reader
 from rag.retrieval import Retriever
 from rag.selector import get_selector
@@ -40,19 +39,20 @@ def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
 class Assistant:
     """Answers questions from an index; safe to share between threads."""
 
-    def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True, log=print,
+    def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True,
                  answer_models: bool = True):
         """Load (building if needed) the index; with `answer_models`, also the selector and reader,
         so the first question is as fast as the rest (`rag train` fits them, so it passes False)."""
         self.settings = settings or from_env()
-        self.embedder = get_embedder(self.settings.model, self.settings.batch_size)
-        self.index = index or ensure_index(self.settings, progress=progress, log=log)
-        self.retriever = Retriever(self.index, self.settings)
-        self._lock = threading.Lock()  # the tokenizer and torch module are not re-entrant
-        # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
-        self._live = None if index is not None else LiveIndex(self.settings, self._swap, log, stale=self.index.warning)
+        self.index = index or ensure_index(self.settings, progress=progress)
+        s = self.settings
+        self.encoder = get_question_encoder(s.model, s.query_runtime, s.batch_size)
         if answer_models:
-            self.selector, self.reader  # noqa: B018  (loads both now)
+            self.selector, self.reader, warm_language()  # noqa: B018  (loads them now)
+        self._batcher = Batcher(self.encoder)
+        self.retriever = Retriever(self.index, self.settings)
+        # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
+        self._live = None if index is not None else LiveIndex(self.settings, self._swap, stale=self.index.warning)
 
     def _swap(self, index: Index) -> None:
         """Put a rebuilt index in use; a request takes the retriever once and uses its index throughout."""
@@ -66,6 +66,13 @@ class Assistant:
         return self.retriever
 
     @cached_property
+    def embedder(self):
+        """The sentence-transformers embedder (torch), for tools that embed many texts at once."""
+        from rag.embedding import get_embedder
+
+        return get_embedder(self.settings.model, self.settings.batch_size)
+
+    @cached_property
     def selector(self):
         """The answer selector (loaded on first use, so tools that only retrieve never load it)."""
         return get_selector()
@@ -76,9 +83,9 @@ class Assistant:
         return get_reader(self.settings.reader_runtime)
 
     def embed_question(self, question: str):
-        """The question's normalised embedding (truncated to the model window by the model)."""
-        with self._lock:
-            return self.embedder.encode([question])[0]
+        """The question's normalised embedding (truncated to the model window); questions asked at
+        the same time are embedded in one batch."""
+        return self._batcher.embed(question)
 
     def ask(self, question: object, k: int | None = None, mode: str = "hybrid") -> Answer:
         """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input."""
@@ -119,11 +126,11 @@ class Assistant:
         The text comes from the index, not the live file, so it is what the citations quote.
         """
         index = self.current().index
-        entry = index.manifest["articles"].get(doc_id) if isinstance(doc_id, str) else None
+        entry = index.article(doc_id) if isinstance(doc_id, str) else None
         if entry is None:
             shown = doc_id[:200] + "…" if isinstance(doc_id, str) and len(doc_id) > 200 else doc_id
             raise ValueError(f"unknown article: {shown!r}")
-        return {"doc_id": doc_id, "title": entry["title"], "text": index.texts[doc_id]}
+        return {"doc_id": doc_id, "title": entry.title, "text": index.texts[doc_id]}
 
     @property
     def rebuilding(self) -> bool:

@@ -243,13 +243,13 @@ def format_build(build: dict) -> str:
             f"built in {build['seconds']:.0f} s ({build['seconds'] / 60:.1f} min, {build['texts_per_s']:.0f} texts/s)")
 
 
-def _build(settings, root: Path, log) -> dict:
+def _build(settings, root: Path) -> dict:
     """Build (or find up to date) the index under `root`; the build time of the last real build is
     kept in root/build.json, since a cached index is not rebuilt."""
-    from rag.store import build
+    from rag.indexing import build
 
     record_path = root / "build.json"
-    report = build(settings, progress=True, log=log)
+    report = build(settings, progress=True)
     if report.embedded_articles:
         texts = report.chunks + report.sentences
         record = {"articles": report.articles, "chunks": report.chunks, "sentences": report.sentences,
@@ -288,12 +288,12 @@ def run_cli(args) -> int:
     root = Path(args.index) if args.index else cache_dir() / "beir" / bset.digest
     write_corpus(bset.docs, root / "corpus")
     settings = from_env(model=args.model).replace(corpus_dir=root / "corpus", index_dir=root / "index")
-    build = _build(settings, root, log)
+    build = _build(settings, root)
     judged = sum(len(v) for v in bset.qrels.values())
     note = (f"BEIR {Path(args.beir).name} ({split}): {len(bset.queries)} judged queries, {judged} judgments; "
             f"{len(bset.docs)} documents; document rank = best passage rank among the top {PASSAGES} per mode")
     log(note)
-    assistant = Assistant(settings, index=load_index(settings.index_dir), progress=True, log=log)
+    assistant = Assistant(settings, index=load_index(settings.index_dir), progress=True)
     result = evaluate_beir(assistant, bset, modes, PASSAGES)
     print(f"{note}\n{format_build(build)}\n")
     print(format_table(result["metrics"]))

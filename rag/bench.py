@@ -86,7 +86,8 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
     from rag.assistant import Assistant
     from rag.embedding import get_embedder
     from rag.evaluation import QUESTIONS, load_questions
-    from rag.store import build, load_index
+    from rag.indexing import build
+    from rag.store import load_index
 
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:
@@ -101,11 +102,11 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
         embedder.encode(["warm up"])
         # Build, raw encode of the same texts, build again from scratch: the raw run sits between
         # the two builds, so drift of the CPU's speed over the run does not favour either side.
-        report, first_s = _timed(lambda: build(s, progress=False, log=lambda m: None))
+        report, first_s = _timed(lambda: build(s, progress=False))
         index = load_index(s.index_dir)
         texts = [c.text for c in index.chunks] + [x.text for x in index.sentences]
         _, raw_s = _timed(lambda: embedder.model.encode(texts, batch_size=s.batch_size, normalize_embeddings=True))
-        _, second_s = _timed(lambda: build(s.replace(index_dir=work / "index-2"), progress=False, log=lambda m: None))
+        _, second_s = _timed(lambda: build(s.replace(index_dir=work / "index-2"), progress=False))
         build_s = (first_s + second_s) / 2
         out = {
             "texts": len(texts),
@@ -121,7 +122,7 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
         # Incremental: change one article, time the rebuild.
         one = corpus / "000_46a559f0544261a8-0.txt"
         one.write_text(one.read_text(encoding="utf-8") + "One more line.\n", encoding="utf-8")
-        rep, out["rebuild_one_s"] = _timed(lambda: build(s, progress=False, log=lambda m: None))
+        rep, out["rebuild_one_s"] = _timed(lambda: build(s, progress=False))
         out["rebuild_one_embedded"] = len(rep.embedded_articles)
 
         # Cold start: a new process answering one question with the index on disk.
@@ -137,10 +138,10 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
 
         # Warm queries, stage by stage: on the seeds, and on the build corpus (`copies` × 5 articles).
         questions = [q["question"] for q in load_questions(QUESTIONS)]
-        seeds = Assistant(settings.replace(index_dir=work / "seed-index"), progress=False, log=lambda m: None)
+        seeds = Assistant(settings.replace(index_dir=work / "seed-index"), progress=False)
         out["stages_ms"], out["ask_ms"] = query_latency(seeds, questions, queries)
         log(f"ask (seeds): p50 {out['ask_ms'][0]:.1f} ms, p95 {out['ask_ms'][1]:.1f} ms over {queries} questions")
-        built = Assistant(s, progress=False, log=lambda m: None)
+        built = Assistant(s, progress=False)
         out["corpus_chunks"] = len(built.index.chunks)
         out["corpus_stages_ms"], out["corpus_ask_ms"] = query_latency(built, questions, queries)
         log(f"ask ({report.articles} articles): p50 {out['corpus_ask_ms'][0]:.1f} ms, p95 {out['corpus_ask_ms'][1]:.1f} ms")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rag.errors import RagError
+from rag.logs import show_messages
 from rag.settings import from_env
 
 
@@ -20,10 +21,11 @@ def _settings(args):
 
 
 def cmd_index(args) -> int:
-    from rag.store import build
+    from rag.indexing import build
 
     settings = _settings(args)
-    report = build(settings, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr), force=args.force)
+    show_messages()  # progress and skipped files on stderr
+    report = build(settings, progress=not args.quiet, force=args.force)
     print(
         f"{report.articles} article(s) indexed, {len(report.skipped)} skipped; "
         f"{report.chunks} chunks, {report.sentences} sentences; "
@@ -67,30 +69,52 @@ def _number(raw: str):
     return raw
 
 
-def cmd_ask(args) -> int:
+def _answer_one(assistant, question: str, args) -> bool:
+    """Print one answer (or its error) the way `rag ask` does; False when the question was refused."""
     from rag.answer import QuestionError
-    from rag.assistant import Assistant
 
-    log = lambda m: print(m, file=sys.stderr)  # noqa: E731  keeps stdout clean for --json
-    assistant = Assistant(_settings(args), progress=not args.json, log=log)
     try:
-        answer = assistant.ask(args.question, k=args.k, mode=args.mode)
+        answer = assistant.ask(question, k=args.k, mode=args.mode)
     except QuestionError as exc:
         if args.json:
-            print(json.dumps({"question": args.question, "error": str(exc)}, ensure_ascii=False))
+            print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), flush=True)
         else:
-            print(f"error: {exc}", file=sys.stderr)
-        return 2
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+        return False
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
     else:
-        print(format_answer(answer))
-    return 0
+        print(format_answer(answer), flush=True)
+    return True
+
+
+def cmd_ask(args) -> int:
+    from rag.assistant import Assistant
+
+    show_messages()  # on stderr: keeps stdout clean for --json
+    assistant = Assistant(_settings(args), progress=not args.json)
+    if args.question is not None:
+        return 0 if _answer_one(assistant, args.question, args) else 2
+    # No question: answer each line of standard input as it comes, the models loaded once.
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask a question per line (Ctrl-D to end).", file=sys.stderr)
+    while True:
+        if interactive:
+            print("? ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        if line.strip():
+            _answer_one(assistant, line.rstrip("\r\n"), args)
+            if not args.json:
+                print(flush=True)  # a blank line between answers
 
 
 def cmd_eval(args) -> int:
     from rag.evaluation import run_cli
 
+    show_messages()  # index messages on stderr: stdout carries only the results
     return run_cli(args)
 
 
@@ -132,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", help="answer a question with quoted, cited sentences")
     common(p)
-    p.add_argument("question")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("question", nargs="?", help="the question (none: read one question per line from standard input)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (per question)")
     p.add_argument("--k", type=_number, help="passages to read, 1-50")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.set_defaults(func=cmd_ask)

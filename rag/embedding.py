@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -41,11 +42,61 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def checked_sha256(path: Path) -> str:
+    """sha256 of a model file, read in full only when the file is new or has changed.
+
+    The digest is remembered in a stamp under the cache folder together with the file's size,
+    modification time and inode; while all three are the same, the stamp is trusted, so a fresh
+    process does not re-read hundreds of megabytes of weights to answer one question.
+    """
+    path = Path(path).resolve()
+    info = path.stat()
+    key = [info.st_size, info.st_mtime_ns, info.st_ino]
+    stamp = cache_dir() / "stamps" / (hashlib.sha256(str(path).encode()).hexdigest()[:24] + ".json")
+    try:
+        saved = json.loads(stamp.read_text())
+        if saved["path"] == str(path) and saved["stat"] == key:
+            return saved["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    digest = sha256_file(path)
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        tmp = stamp.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"path": str(path), "stat": key, "sha256": digest}))
+        os.replace(tmp, stamp)
+    except OSError:
+        pass  # a read-only cache only costs the re-read next time
+    return digest
+
+
+def cached_file(path: Path, make) -> Path:
+    """`path`, made by `make(tmp_path)` unless a copy matching its sha256 sidecar is there already.
+
+    Written to a temporary name and renamed, with the sidecar last, so a crash never leaves a
+    file that would be trusted; a damaged copy is made again.
+    """
+    digest = path.with_suffix(".sha256")
+    if path.is_file() and digest.is_file() and digest.read_text().strip() == checked_sha256(path):
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".make-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        make(tmp)
+        os.replace(tmp, path)
+        digest.write_text(checked_sha256(path) + "\n")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
 def bundled_model_dir() -> Path:
     """Unpack the bundled model once (atomically) and return its folder, weights hash-checked."""
     target = cache_dir() / "models" / f"{MODEL_NAME}-{MODEL_SHA256[:12]}"
     weights = target / "model.safetensors"
-    if weights.is_file() and sha256_file(weights) == MODEL_SHA256:
+    if weights.is_file() and checked_sha256(weights) == MODEL_SHA256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))

@@ -355,7 +355,7 @@ def run_cli(args) -> int:
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731  stdout carries only the results
     log(note)
     k = args.k or settings.k
-    assistant = Assistant(settings, progress=True, log=log)
+    assistant = Assistant(settings, progress=True)
     missing = unknown_sources(questions, assistant.index.titles)
     if missing:
         log(f"warning: {len(missing)} source id(s) are not in the index and can never be hit: {', '.join(missing[:5])}")

@@ -96,7 +96,7 @@ def gather(question: str, qvec: np.ndarray, passages: list, index, dense_weight:
     passage_of: list[int] = []
     seen: set[int] = set()
     for n, p in enumerate(passages):
-        for sid in index.chunk_sentences[p.row]:
+        for sid in index.sentences_of(p.row):
             if sid not in seen:
                 seen.add(sid)
                 ids.append(sid)
@@ -104,9 +104,9 @@ def gather(question: str, qvec: np.ndarray, passages: list, index, dense_weight:
     if not ids:
         empty = np.zeros((0, len(FEATURES)), dtype=np.float32)
         return Candidates([], [], empty, np.zeros(0, dtype=np.float32))
-    sents, vecs = index.sentences, index.sentence_vectors
+    sents = index.sentences
     idx = np.array(ids)
-    cosine = vecs[idx] @ qvec
+    cosine = index.sentence_vectors_of(idx) @ qvec
     q_terms = terms(question)
     overlap = np.array([lexical_overlap(q_terms, index.sentence_terms[i], index.lexical.idf) for i in ids], dtype=np.float32)
     relevance = (dense_weight * cosine + (1.0 - dense_weight) * overlap).astype(np.float32)
@@ -116,7 +116,7 @@ def gather(question: str, qvec: np.ndarray, passages: list, index, dense_weight:
         for k, sid in enumerate(ids):
             j = index.neighbour(sid, step)
             if j is not None:
-                out[k] = float(vecs[j] @ qvec)
+                out[k] = float(index.sentence_vectors_of(j) @ qvec)
         return out
 
     kind = expected_type(question)

@@ -3,6 +3,7 @@ another language finds nothing, and the honest reply is to say so rather than "n
 from __future__ import annotations
 
 import os
+import unicodedata
 from functools import lru_cache
 
 ARTICLES_LANGUAGE = "en"
@@ -21,7 +22,23 @@ def _identifier():
     )
 
 
+def _mostly_non_latin(text: str) -> bool:
+    """Whether most letters are in another script than Latin (Cyrillic, Han, Arabic...)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    other = sum(1 for ch in letters if not unicodedata.name(ch, "").startswith("LATIN"))
+    return bool(letters) and other * 2 > len(letters)
+
+
 def foreign_language(question: str) -> str | None:
-    """The question's language code when it is confidently not the articles' language, else None."""
+    """The question's language code when it is not the articles' language, else None: a confident
+    call, or any non-English call on a question written mostly in another script (short Russian or
+    Chinese questions score only ~0.7, yet cannot be English)."""
     code, confidence = _identifier().classify(question)
-    return code if code != ARTICLES_LANGUAGE and confidence >= MIN_CONFIDENCE else None
+    if code == ARTICLES_LANGUAGE:
+        return None
+    return code if confidence >= MIN_CONFIDENCE or _mostly_non_latin(question) else None
+
+
+def warm() -> None:
+    """Load the language identifier now (about half a second), not on the first question."""
+    _identifier()

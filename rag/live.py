@@ -10,6 +10,7 @@ retried only after a back-off, never on every question.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Callable
 
 from rag.corpus import walk
+from rag.indexing import build
 from rag.settings import Settings
-from rag.store import Index, build, load_index
+from rag.store import Index, load_index
 
 CHECK_INTERVAL = 1.0  # seconds between looks at the corpus folder
 FIRST_BACKOFF = 30.0  # seconds before a failed rebuild is tried again; doubles up to MAX_BACKOFF
 MAX_BACKOFF = 600.0
+log = logging.getLogger(__name__)
 
 
 def corpus_signature(corpus_dir: Path) -> str:
@@ -48,11 +51,10 @@ def corpus_signature(corpus_dir: Path) -> str:
 class LiveIndex:
     """Watches the corpus of `settings` and hands a rebuilt index to `on_ready` (from a thread)."""
 
-    def __init__(self, settings: Settings, on_ready: Callable[[Index], None], log=print,
-                 stale: str | None = None, interval: float = CHECK_INTERVAL):
+    def __init__(self, settings: Settings, on_ready: Callable[[Index], None], stale: str | None = None,
+                 interval: float = CHECK_INTERVAL):
         self.settings = settings
         self.on_ready = on_ready
-        self.log = log
         self.interval = interval
         self._lock = threading.Lock()
         self._seen = corpus_signature(settings.corpus_dir)
@@ -81,7 +83,7 @@ class LiveIndex:
             signature = corpus_signature(self.settings.corpus_dir)
             if signature == self._seen and not self._stale:
                 return
-            self.log("the articles changed; updating the index in the background")
+            log.info("the articles changed; updating the index in the background")
             self._thread = threading.Thread(target=self._rebuild, args=(signature,), name="rag-rebuild", daemon=True)
             self._thread.start()
 
@@ -93,13 +95,13 @@ class LiveIndex:
 
     def _rebuild(self, signature: str) -> None:
         try:
-            build(self.settings, progress=False, log=self.log)
+            build(self.settings, progress=False)
             index = load_index(self.settings.index_dir)
         except Exception as exc:  # the previous index keeps answering
             self._seen, self._stale = signature, True
             self._retry_at = time.monotonic() + self._backoff
-            self.log(f"warning: the index could not be updated ({exc}); answering from the previous index, "
-                     f"next try in {self._backoff:.0f}s or later")
+            log.warning(f"warning: the index could not be updated ({exc}); answering from the previous index, "
+                        f"next try in {self._backoff:.0f}s or later")
             self._backoff = min(self._backoff * 2, MAX_BACKOFF)
             return
         self._seen, self._stale = signature, False

@@ -94,12 +94,12 @@ class Retriever:
         missing = [r for r in rows if r not in known]
         chunk = dict(known)
         if missing:
-            chunk.update(zip(missing, (self.index.chunk_vectors[missing] @ qvec).tolist()))
+            chunk.update(zip(missing, (self.index.chunk_vectors_of(missing) @ qvec).tolist()))
         if w <= 0 or not rows:
             return {r: chunk[r] for r in rows}
-        ids = [self.index.chunk_sentences[r] for r in rows]
+        ids = [self.index.sentences_of(r) for r in rows]
         flat = np.fromiter((i for group in ids for i in group), dtype=np.int64)
-        sims = self.index.sentence_vectors[flat] @ qvec if len(flat) else np.zeros(0, dtype=np.float32)
+        sims = self.index.sentence_vectors_of(flat) @ qvec if len(flat) else np.zeros(0, dtype=np.float32)
         out, at = {}, 0
         for r, group in zip(rows, ids):
             best = float(sims[at:at + len(group)].max()) if group else chunk[r]

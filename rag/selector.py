@@ -11,13 +11,14 @@ questions asked with their own article left out of the collection. All of it is 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import sha256_file
+from rag.embedding import checked_sha256
 from rag.features import FEATURES
 
 MODELS = Path(__file__).resolve().parent / "models"
@@ -77,13 +78,26 @@ def probability(z: np.ndarray, coef, intercept: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(z @ np.asarray(coef, dtype=np.float32) + intercept)))
 
 
+def _lightgbm():
+    """lightgbm, imported without its optional scikit-learn interface when nothing has loaded
+    scikit-learn yet: that import costs ~0.9 s of a fresh `rag ask`, and only the Booster is used."""
+    if "lightgbm" in sys.modules or "sklearn" in sys.modules:
+        import lightgbm
+
+        return lightgbm
+    sys.modules["sklearn"] = None  # `import sklearn` inside lightgbm now fails fast; it then skips its wrappers
+    try:
+        import lightgbm
+    finally:
+        del sys.modules["sklearn"]
+    return lightgbm
+
+
 class Selector:
     """The fitted stage-1 ranker and stage-2 combination."""
 
     def __init__(self, ranker_file: Path, config: SelectorConfig | None = None):
-        import lightgbm
-
-        self.ranker = lightgbm.Booster(model_file=str(ranker_file))
+        self.ranker = _lightgbm().Booster(model_file=str(ranker_file))
         self.config = config
 
     @classmethod
@@ -95,7 +109,7 @@ class Selector:
         config = SelectorConfig(**json.loads(config_path.read_text(encoding="utf-8")))
         for name, digest in config.files.items():
             path = Path(folder) / name
-            if not path.is_file() or sha256_file(path) != digest:
+            if not path.is_file() or checked_sha256(path) != digest:
                 raise RuntimeError(f"answer model file {path} is missing or fails its hash check")
         return cls(Path(folder) / RANKER.name, config)
 

@@ -27,11 +27,12 @@ def fit_ranker(examples: list[Example], path: Path, seed: int = 0, extra: list[E
     X = np.vstack([e.features for e, _ in both])
     y = np.concatenate([e.labels for e, _ in both])
     weight = np.concatenate([np.full(len(e.ids), w) for e, w in both])
-    model = lightgbm.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed,
-                                    n_jobs=1, deterministic=True, force_row_wise=True, verbose=-1)
-    model.fit(X, y, sample_weight=weight)
+    # The Booster API, not LGBMClassifier: answering loads the model without scikit-learn.
+    params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "seed": seed, "num_threads": 1,
+              "deterministic": True, "force_row_wise": True, "verbose": -1}
+    booster = lightgbm.train(params, lightgbm.Dataset(X, y, weight=weight), num_boost_round=300)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.booster_.save_model(str(path))
+    booster.save_model(str(path))
     return sha256_file(path)
 
 
@@ -58,7 +59,7 @@ def score_shortlists(examples: list[Example], index, selector, reader, shortlist
             continue
         s1 = selector.stage1(ex.features)
         top = [int(i) for i in np.argsort(-s1, kind="stable")[:shortlist]]
-        texts = [index.sentences[ex.ids[i]].text for i in top]
+        texts = index.sentence_texts([ex.ids[i] for i in top])
         readings = reader.read(ex.question, texts)
         z = combined_features(s1[top], readings, ex.features[top])
         out.append(Scored(ex, top, z, ex.labels[top], readings, texts, s1))
@@ -118,7 +119,7 @@ def _answer_outcome(s: Scored, index, coef, intercept, within: float) -> tuple[b
     probs = probability(s.z, coef, intercept)
     ids = [s.example.ids[i] for i in s.shortlist]
     is_title = s.example.features[s.shortlist, FEATURES.index("is_title")] > 0
-    picked = choose(probs, is_title, index.sentence_vectors[ids], 0.0, within, 2)
+    picked = choose(probs, is_title, index.sentence_vectors_of(ids), 0.0, within, 2)
     quoted = [index.sentences[c].text for p in picked for c in context_before(index, ids[p]) + [ids[p]]]
     text = " ".join(quoted)
     return bool(picked) and answer_found(text, s.example.answers), len(text.split())

@@ -4,8 +4,7 @@ import pytest
 from rag.answer import ABSTAIN_TEXT, QuestionError, choose, clean_question, context_before
 from rag.features import expected_type, leans_back, lexical_overlap
 from rag.settings import ROOT
-from tests.conftest import SEEDS
-from tests.test_retrieval import QUESTIONS
+from tests.conftest import QUESTIONS, SEEDS
 
 OFF_TOPIC = [
     "Who won the 2018 FIFA World Cup?",

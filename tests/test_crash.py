@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from rag.indexing import build
 from rag.settings import ROOT, from_env
-from rag.store import IndexBusy, IndexMissing, build, build_lock, live_folder, load_index
-from tests.conftest import quiet
+from rag.store import IndexBusy, IndexMissing, build_lock, live_folder, load_index
 
 
 def start_index(corpus, index):
@@ -30,7 +30,7 @@ def wait_for(predicate, timeout=120.0):
 
 def check_intact(index_dir, corpus):
     index = load_index(index_dir)  # verifies every file's checksum
-    assert set(index.manifest["articles"]) == {p.stem for p in corpus.glob("*.txt")}
+    assert set(index.manifest.articles) == {p.stem for p in corpus.glob("*.txt")}
     assert len(index.chunks) == index.vectors.ntotal > 0
     return index
 
@@ -44,7 +44,7 @@ def test_sigkill_at_any_point_never_leaves_a_partial_index(corpus_copy, tmp_path
     proc.wait()
     with pytest.raises(IndexMissing):
         load_index(index_dir)
-    build(from_env(env={}, corpus_dir=corpus_copy, index_dir=index_dir), progress=False, log=quiet)
+    build(from_env(env={}, corpus_dir=corpus_copy, index_dir=index_dir), progress=False)
     live = check_intact(index_dir, corpus_copy).folder
     moments = {
         "at start-up": lambda: True,
@@ -73,7 +73,7 @@ def test_sigkill_at_any_point_never_leaves_a_partial_index(corpus_copy, tmp_path
         index = check_intact(index_dir, corpus_copy)
         print(f"killed after {delay:.2f}s of a {whole:.2f}s run: live index {index.folder.name}")
     # The next successful run leaves no leftovers of the killed ones.
-    build(from_env(env={}, corpus_dir=corpus_copy, index_dir=index_dir), progress=False, log=quiet, force=True)
+    build(from_env(env={}, corpus_dir=corpus_copy, index_dir=index_dir), progress=False, force=True)
     check_intact(index_dir, corpus_copy)
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
 

@@ -4,6 +4,7 @@ Real components throughout: the bundled model, FAISS, bm25s, `rag` in its own pr
 real Gradio server driven over HTTP.
 """
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.indexing import build
 from rag.settings import ROOT, from_env
-from rag.store import CURRENT, build, live_folder, load_index
-from tests.conftest import quiet
+from rag.store import CURRENT, live_folder, load_index
 
 DELEGATION = "How many Serbian public administration representatives were in the delegation?"
 SERBIA = "002_c697df2783ecb75a"
@@ -61,7 +62,7 @@ def test_non_utf8_file_name_is_skipped_and_the_rest_indexed(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     assert "caf\\xe9_report.txt: file name is not valid UTF-8" in run.stdout
-    assert set(load_index(tmp_path / "i").manifest["articles"]) == {"alpha", "beta"}
+    assert set(load_index(tmp_path / "i").manifest.articles) == {"alpha", "beta"}
     ask = rag("ask", "How many trees did the alpha team plant?", env=env)
     assert ask.returncode == 0 and "412" in ask.stdout, ask.stderr
 
@@ -114,18 +115,18 @@ def test_same_stem_files_get_distinct_stable_ids_and_no_orphan_rows(tmp_path):
     (corpus / "report.md").write_text("Markdown report\n\nThe markdown report counts 91 schools in Aktobe.\n",
                                       encoding="utf-8")
     settings = from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "i")
-    build(settings, progress=False, log=quiet)
+    build(settings, progress=False)
     index = load_index(settings.index_dir)
-    assert set(index.manifest["articles"]) == {"alpha", "beta", "report.txt", "report.md"}
+    assert set(index.manifest.articles) == {"alpha", "beta", "report.txt", "report.md"}
     counts = [len(index.chunks)]
     for n in range(3):  # an incremental rebuild must not re-insert any row
         (corpus / "beta.txt").write_text(f"Beta report\n\nThe beta team repaired {n} bridges.\n", encoding="utf-8")
-        build(settings, progress=False, log=quiet)
+        build(settings, progress=False)
         counts.append(len(load_index(settings.index_dir).chunks))
     assert counts == [counts[0]] * 4
     from rag.assistant import Assistant
 
-    assistant = Assistant(settings, progress=False, log=quiet)
+    assistant = Assistant(settings, progress=False)
     for question, doc in [("How many wells does the plain report count?", "report.txt"),
                           ("How many schools does the markdown report count?", "report.md")]:
         answer = assistant.ask(question)
@@ -145,11 +146,11 @@ def test_ids_stay_stem_when_unique_and_disambiguate_deterministically(tmp_path):
     assert len(set(ids.values())) == len(names)
 
 
-def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path):
+def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path, caplog):
     from rag.store import IndexCorrupt, ensure_index
 
     settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
-    build(settings, progress=False, log=quiet)
+    build(settings, progress=False)
     folder = live_folder(settings.index_dir)
     # Re-label beta's rows as alpha's (as two files sharing one id did), checksums made consistent.
     rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
@@ -158,9 +159,10 @@ def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path):
     rewrite(folder, "chunks.json", json.dumps(rows))
     with pytest.raises(IndexCorrupt, match="do not match"):
         load_index(settings.index_dir)
-    messages = []
-    index = ensure_index(settings, progress=False, log=messages.append)
-    assert any("damaged" in m for m in messages) and {c.doc_id for c in index.chunks} == {"alpha", "beta"}
+    caplog.set_level(logging.INFO, logger="rag")
+    caplog.clear()
+    index = ensure_index(settings, progress=False)
+    assert any("damaged" in m for m in caplog.messages) and {c.doc_id for c in index.chunks} == {"alpha", "beta"}
 
 
 def rewrite(folder: Path, name: str, text: str) -> None:
@@ -197,7 +199,7 @@ def test_served_citations_match_source_while_articles_change(corpus_copy, tmp_pa
     from tests.conftest import free_port
 
     settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
-    assistant = Assistant(settings, progress=False, log=quiet)
+    assistant = Assistant(settings, progress=False)
     demo = app.build_app(app.Service(assistant, settings)).queue()
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
@@ -230,7 +232,7 @@ def test_source_serves_the_indexed_text_not_the_live_file(corpus_copy, tmp_path)
     from rag.assistant import Assistant
 
     settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
-    assistant = Assistant(settings, index=None, progress=False, log=quiet)
+    assistant = Assistant(settings, index=None, progress=False)
     assistant._live.interval = 3600  # no rebuild: the index stays as it was
     cited = assistant.ask(DELEGATION).citations[0]
     (corpus_copy / f"{SERBIA}.txt").write_text("Replaced\n\nSomething else entirely.\n", encoding="utf-8")
@@ -244,7 +246,7 @@ def test_source_serves_the_indexed_text_not_the_live_file(corpus_copy, tmp_path)
 def test_damaged_current_pointer_is_rebuilt_by_every_command(tmp_path, damage):
     corpus = small_corpus(tmp_path / "c")
     env = {"RAG_CORPUS_DIR": str(corpus), "RAG_INDEX_DIR": str(tmp_path / "i")}
-    build(from_env(env=env), progress=False, log=quiet)
+    build(from_env(env=env), progress=False)
     pointer = tmp_path / "i" / CURRENT
 
     def damage_it():
@@ -262,25 +264,26 @@ def test_damaged_current_pointer_is_rebuilt_by_every_command(tmp_path, damage):
         run = rag(*args, env=env)
         assert run.returncode == 0 and "Traceback" not in run.stderr, (args, run.stderr)
         assert "damaged" in run.stderr or args[0] == "index"
-        assert pointer.is_file() and load_index(tmp_path / "i").manifest["articles"].keys() == {"alpha", "beta"}
+        assert pointer.is_file() and load_index(tmp_path / "i").manifest.articles.keys() == {"alpha", "beta"}
     assert "412" in rag("ask", "How many trees did the alpha team plant?", env=env).stdout
 
 
 # ------------------------------------------------------------------ 10. manifest checksum
 
 
-def test_edited_manifest_is_damage_not_truth(tmp_path):
+def test_edited_manifest_is_damage_not_truth(tmp_path, caplog):
     from rag.assistant import Assistant
 
     settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
-    build(settings, progress=False, log=quiet)
+    build(settings, progress=False)
     path = live_folder(settings.index_dir) / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest["articles"]["alpha"]["title"] = "Forged title"
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    messages = []
-    assistant = Assistant(settings, progress=False, log=messages.append)
-    assert any("manifest" in m and "damaged" in m for m in messages), messages
+    caplog.set_level(logging.INFO, logger="rag")
+    caplog.clear()
+    assistant = Assistant(settings, progress=False)
+    assert any("manifest" in m and "damaged" in m for m in caplog.messages), caplog.messages
     assert assistant.source("alpha")["title"] == "Alpha report"
 
 
@@ -295,7 +298,7 @@ def read_only_index(tmp_path):
     corpus = small_corpus(tmp_path / "c")
     index = tmp_path / "i"
     env = dict(os.environ, RAG_CORPUS_DIR=str(corpus), RAG_INDEX_DIR=str(index))
-    build(from_env(env=env), progress=False, log=quiet)
+    build(from_env(env=env), progress=False)
     (corpus / "gamma.txt").write_text("Gamma report\n\nThe gamma team counted 64 owls.\n", encoding="utf-8")
     index.chmod(0o555)
     try:

@@ -1,22 +1,8 @@
+import numpy as np
 import pytest
 
-import numpy as np
-
 from rag.retrieval import Retriever, convex, rrf
-
-# Questions written from the seeds, with the article that answers each.
-QUESTIONS = [
-    ("How many people attended the webinars on Belgian HR practices?", "000_46a559f0544261a8"),
-    ("Who was the speaker at the ACSH webinars about Belgium?", "000_46a559f0544261a8"),
-    ("How many countries took part in the conference on civil service reforms?", "001_b514283cee207ec3"),
-    ("Which Serbian delegation visited Belgium to study competency-based HRM?", "002_c697df2783ecb75a"),
-    ("When did the Serbian study visit to BOSA take place?", "002_c697df2783ecb75a"),
-    ("Where was the ACSH-ICSC workshop held?", "003_4b5c9540a69ebcf9"),
-    ("Who received a special ACSH award at the New York workshop?", "003_4b5c9540a69ebcf9"),
-    ("Where did Alikhan Baimenov meet Marcos Bonturi?", "004_f18814f87b6a3778"),
-    ("How many participating countries does the Astana hub platform have?", "004_f18814f87b6a3778"),
-    ("What did the OECD propose to the Astana Civil Service Hub?", "004_f18814f87b6a3778"),
-]
+from tests.conftest import QUESTIONS
 
 
 def test_rrf_orders_by_weighted_reciprocal_rank():

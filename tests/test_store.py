@@ -1,11 +1,12 @@
 import json
+import logging
 
 import numpy as np
 import pytest
 
+from rag.indexing import build
 from rag.settings import from_env
-from rag.store import CURRENT, IndexCorrupt, IndexMissing, build, ensure_index, live_folder, load_index
-from tests.conftest import quiet
+from rag.store import CURRENT, IndexCorrupt, IndexMissing, ensure_index, live_folder, load_index
 
 
 @pytest.fixture
@@ -14,30 +15,30 @@ def settings(corpus_copy, tmp_path):
 
 
 def test_round_trip_and_up_to_date(settings):
-    first = build(settings, progress=False, log=quiet)
+    first = build(settings, progress=False)
     assert len(first.embedded_articles) == 5 and first.chunks > 5
     index = load_index(settings.index_dir)
     assert len(index.chunks) == first.chunks == index.vectors.ntotal
-    assert index.manifest["counts"]["articles"] == 5
+    assert index.manifest.counts.articles == 5
     assert np.allclose(np.linalg.norm(index.chunk_vectors, axis=1), 1.0, atol=1e-4)
     for chunk in index.chunks:
         text = (settings.corpus_dir / f"{chunk.doc_id}.txt").read_text(encoding="utf-8")
         assert text[chunk.start : chunk.end] == chunk.text
-    again = build(settings, progress=False, log=quiet)
+    again = build(settings, progress=False)
     assert again.embedded_articles == [] and again.folder == first.folder
 
 
 def test_changing_one_article_re_embeds_only_it(settings):
-    build(settings, progress=False, log=quiet)
+    build(settings, progress=False)
     before = load_index(settings.index_dir)
     target = settings.corpus_dir / "002_c697df2783ecb75a.txt"
     target.write_text(target.read_text(encoding="utf-8") + "\nA new closing sentence about Serbia.\n", encoding="utf-8")
     (settings.corpus_dir / "004_f18814f87b6a3778.txt").unlink()
-    report = build(settings, progress=False, log=quiet)
+    report = build(settings, progress=False)
     assert report.embedded_articles == ["002_c697df2783ecb75a"]
     assert sorted(report.reused_articles) == ["000_46a559f0544261a8", "001_b514283cee207ec3", "003_4b5c9540a69ebcf9"]
     after = load_index(settings.index_dir)
-    assert "004_f18814f87b6a3778" not in after.manifest["articles"]
+    assert "004_f18814f87b6a3778" not in after.manifest.articles
     assert any("A new closing sentence about Serbia." in c.text for c in after.chunks)
     # Reused vectors are the very same numbers.
     old = {(c.doc_id, c.chunk_no): v for c, v in zip(before.chunks, before.chunk_vectors)}
@@ -52,8 +53,8 @@ def test_missing_index_is_reported(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncate_vectors", "flip_chunks", "drop_manifest", "bad_pointer"])
-def test_damaged_index_is_detected_then_rebuilt(settings, damage):
-    build(settings, progress=False, log=quiet)
+def test_damaged_index_is_detected_then_rebuilt(settings, damage, caplog):
+    build(settings, progress=False)
     folder = live_folder(settings.index_dir)
     if damage == "truncate_vectors":
         path = folder / "chunk_vectors.npy"
@@ -69,20 +70,21 @@ def test_damaged_index_is_detected_then_rebuilt(settings, damage):
         (settings.index_dir / CURRENT).write_text("../../etc", encoding="utf-8")
     with pytest.raises(IndexCorrupt):
         load_index(settings.index_dir)
-    messages = []
-    index = ensure_index(settings, progress=False, log=messages.append)
-    assert any("damaged" in m for m in messages)
-    assert index.chunks[0].text != "tampered" and len(index.manifest["articles"]) == 5
+    caplog.set_level(logging.INFO, logger="rag")
+    caplog.clear()
+    index = ensure_index(settings, progress=False)
+    assert any("damaged" in m for m in caplog.messages)
+    assert index.chunks[0].text != "tampered" and len(index.manifest.articles) == 5
 
 
 def test_leftover_partial_build_is_ignored_and_cleaned(settings):
-    build(settings, progress=False, log=quiet)
+    build(settings, progress=False)
     partial = settings.index_dir / ".tmp-gen-crashed"
     partial.mkdir()
     (partial / "chunks.json").write_text("[", encoding="utf-8")
     index = load_index(settings.index_dir)
-    assert len(index.manifest["articles"]) == 5
-    build(settings, progress=False, log=quiet, force=True)
+    assert len(index.manifest.articles) == 5
+    build(settings, progress=False, force=True)
     assert not partial.exists()
 
 
@@ -92,4 +94,20 @@ def test_corpus_without_usable_articles_is_a_clear_error(tmp_path):
     (corpus / "a.txt").write_text("", encoding="utf-8")
     settings = from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "i")
     with pytest.raises(ValueError, match=r"no usable articles .*\(1 empty file\)"):
-        build(settings, progress=False, log=quiet)
+        build(settings, progress=False)
+
+
+def test_the_manifest_reads_and_writes_back_byte_for_byte(settings):
+    """The typed Manifest changes nothing on disk: format 2's keys, in their order, with their values."""
+    from rag.manifest import Manifest
+
+    build(settings, progress=False)
+    raw = (live_folder(settings.index_dir) / "manifest.json").read_bytes()
+    manifest = Manifest.from_json(json.loads(raw))
+    assert json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8") == raw
+    assert list(manifest.to_json()) == ["format", "created", "model_id", "dim", "chunker", "corpus_dir", "vector_index",
+                                        "counts", "articles", "skipped", "files"]
+    entry = load_index(settings.index_dir).article("002_c697df2783ecb75a")
+    assert entry.path == "002_c697df2783ecb75a.txt" and entry.chars > 0 and len(entry.sha256) == 64
+    with pytest.raises(ValueError):
+        Manifest.from_json({**json.loads(raw), "extra": 1})

@@ -1,10 +1,10 @@
 import faiss
 import numpy as np
 
+from rag.indexing import build
 from rag.settings import from_env
-from rag.store import build, load_index
+from rag.store import load_index
 from rag.vectors import build_index, choose_kind, hnsw_ef_search, search
-from tests.conftest import quiet
 
 
 def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -44,9 +44,9 @@ def test_empty_index_and_k_beyond_size():
 
 def test_changing_the_index_type_rebuilds_without_re_embedding(corpus_copy, tmp_path):
     flat = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
-    build(flat, progress=False, log=quiet)
-    assert load_index(flat.index_dir).manifest["vector_index"] == "flat"
-    report = build(flat.replace(index_type="hnsw"), progress=False, log=quiet)
+    build(flat, progress=False)
+    assert load_index(flat.index_dir).manifest.vector_index == "flat"
+    report = build(flat.replace(index_type="hnsw"), progress=False)
     index = load_index(flat.index_dir)
-    assert report.embedded_articles == [] and index.manifest["vector_index"] == "hnsw"
+    assert report.embedded_articles == [] and index.manifest.vector_index == "hnsw"
     assert isinstance(index.vectors, faiss.IndexHNSWFlat) and index.vectors.ntotal == len(index.chunks)

@@ -1,0 +1,140 @@
+"""The index manifest as typed records, read from and written to manifest.json (format 2).
+
+The manifest says what an index generation was built from (model, chunker settings, corpus
+folder, each article's sha256) and holds a sha256 of every other file. `to_json` writes the keys
+in the order format 2 has always used, so a manifest read and written again is the same JSON.
+`stale_reason` compares a manifest with the corpus and settings of now: None means up to date.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from rag.corpus import Corpus
+from rag.settings import Settings
+from rag.vectors import choose_kind
+
+# 2: articles.json (stored article text) and manifest.sha256 were added.
+FORMAT_VERSION = 2
+
+
+def chunker_settings(settings: Settings) -> dict:
+    """The settings that change chunks or vectors; any change means re-embedding."""
+    return {
+        "chunk_tokens": settings.chunk_tokens,
+        "overlap_sentences": settings.overlap_sentences,
+        "model_max_tokens": settings.model_max_tokens,
+        "tokenizer": "cl100k_base",
+    }
+
+
+@dataclass(frozen=True)
+class ArticleEntry:
+    """What the index records of one article; `path` is relative to the corpus folder."""
+
+    title: str
+    path: str
+    sha256: str
+    date: str | None
+    encoding: str
+    chars: int
+
+    @classmethod
+    def from_json(cls, raw: dict) -> ArticleEntry:
+        """The entry from its manifest object; TypeError/ValueError when keys are missing or extra."""
+        return cls(**_exact(cls, raw))
+
+    def to_json(self) -> dict:
+        """The manifest object of this entry."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many articles, chunks (passages) and sentences an index holds."""
+
+    articles: int
+    chunks: int
+    sentences: int
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Counts:
+        """The counts from their manifest object."""
+        return cls(**_exact(cls, raw))
+
+    def to_json(self) -> dict:
+        """The manifest object of these counts."""
+        return asdict(self)
+
+
+@dataclass
+class Manifest:
+    """One index generation's manifest; `files` (relative path -> sha256) is filled in when written."""
+
+    format: int
+    created: str
+    model_id: str
+    dim: int
+    chunker: dict
+    corpus_dir: str
+    vector_index: str
+    counts: Counts
+    articles: dict[str, ArticleEntry]
+    skipped: list[dict]  # {"path", "reason"} per file the build left out
+    files: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Manifest:
+        """The manifest from manifest.json's object; TypeError/ValueError/AttributeError when malformed."""
+        data = _exact(cls, raw)
+        data["counts"] = Counts.from_json(data["counts"])
+        data["articles"] = {d: ArticleEntry.from_json(a) for d, a in data["articles"].items()}
+        return cls(**data)
+
+    def to_json(self) -> dict:
+        """manifest.json's object, keys in format 2's order."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["counts"] = self.counts.to_json()
+        out["articles"] = {d: a.to_json() for d, a in self.articles.items()}
+        return out
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """doc_id -> title of every indexed article."""
+        return {d: a.title for d, a in self.articles.items()}
+
+    def sha256s(self) -> dict[str, str]:
+        """doc_id -> sha256 of the article text each was built from."""
+        return {d: a.sha256 for d, a in self.articles.items()}
+
+
+def stale_reason(manifest: Manifest, corpus: Corpus, settings: Settings, model_id: str) -> str | None:
+    """Why an index built with `manifest` does not match this corpus and settings, or None."""
+    if manifest.model_id != model_id:
+        return "embedding model changed"
+    if manifest.chunker != chunker_settings(settings):
+        return "chunking settings changed"
+    if manifest.corpus_dir != str(Path(settings.corpus_dir).resolve()):
+        return "corpus folder changed"
+    built = manifest.sha256s()
+    now = {a.doc_id: a.sha256 for a in corpus.articles}
+    if built != now:
+        added, removed = now.keys() - built.keys(), built.keys() - now.keys()
+        changed = {d for d in now.keys() & built.keys() if now[d] != built[d]}
+        return f"articles changed ({len(added)} added, {len(removed)} removed, {len(changed)} modified)"
+    wanted = choose_kind(manifest.counts.chunks, settings.index_type, settings.flat_max)
+    if manifest.vector_index != wanted:
+        return f"vector index type changed to {wanted}"
+    return None
+
+
+def _exact(cls, raw: dict) -> dict:
+    """`raw` as keyword arguments for `cls`, refusing missing or unknown keys (a damaged manifest)."""
+    if not isinstance(raw, dict):
+        raise TypeError(f"{cls.__name__} must be a JSON object")
+    names = {f.name for f in fields(cls)}
+    missing = names - set(raw)
+    extra = set(raw) - names
+    if missing or extra:
+        raise ValueError(f"{cls.__name__}: missing {sorted(missing)}, unknown {sorted(extra)}")
+    return dict(raw)

@@ -1,0 +1,170 @@
+"""The torch-free query path: ONNX question embeddings, the reader's own tokenizer, batching, stdin."""
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from rag.settings import ROOT
+
+DATA = ROOT / "tests" / "data"
+
+
+def _questions() -> list[str]:
+    return [json.loads(line)["question"] for f in ("questions.jsonl", "heldout.jsonl") for line in open(DATA / f)]
+
+
+def test_onnx_and_torch_vectors_agree_on_every_seed_text_and_question(assistant):
+    from rag.embedding import get_embedder
+    from rag.question_encoder import OnnxEncoder
+
+    index = assistant.index
+    texts = [c.text for c in index.chunks] + [s.text for s in index.sentences] + _questions()
+    texts.append("a question far longer than the model's window " * 60)  # truncated the same way
+    torch_vectors = get_embedder().encode(texts)
+    onnx = OnnxEncoder()
+    one_by_one = np.vstack([onnx.encode([t]) for t in texts])
+    batched = onnx.encode(texts)
+    assert len(texts) > 200
+    assert (torch_vectors * one_by_one).sum(1).min() >= 0.9999
+    assert (torch_vectors * batched).sum(1).min() >= 0.9999
+    # Word pieces: the same ids as sentence-transformers' tokenizer, truncation included.
+    wanted = get_embedder().model.tokenizer(texts, truncation=True, max_length=onnx.max_tokens)["input_ids"]
+    assert [e.ids for e in onnx.tokenizer.encode_batch(texts)] == wanted
+
+
+def test_reader_tokenizer_matches_the_training_tokenizer(assistant):
+    from transformers import AutoTokenizer
+
+    from rag.embedding import bundled_model_dir
+    from rag.reader import MAX_TOKENS, encode_pairs, pair_tokenizer
+
+    sentences = [s.text for s in assistant.index.sentences]
+    hf = AutoTokenizer.from_pretrained(str(bundled_model_dir()))
+    ours = pair_tokenizer()
+    for question in _questions()[:20] + ["why " * 300]:  # the last one is cut on the question side too
+        want = hf([question] * len(sentences), sentences, truncation="longest_first", max_length=MAX_TOKENS,
+                  padding=True, return_offsets_mapping=True, return_tensors="np")
+        got = encode_pairs(ours, question, sentences)
+        for key in ("input_ids", "attention_mask", "token_type_ids", "offset_mapping"):
+            assert np.array_equal(want[key], got[key]), (question, key)
+        assert [want.sequence_ids(r) for r in range(len(sentences))] == got["sequence_ids"]
+
+
+def test_torch_runtime_gives_the_same_answers(assistant):
+    from rag.assistant import Assistant
+
+    torch_side = Assistant(assistant.settings.replace(query_runtime="torch"), index=assistant.index, progress=False)
+    for question in _questions()[:12]:
+        a, b = assistant.ask(question), torch_side.ask(question)
+        assert (a.answer, a.abstained, [c.start for c in a.citations]) == (b.answer, b.abstained, [c.start for c in b.citations])
+
+
+def test_a_question_is_answered_without_importing_torch(seed_settings, assistant):
+    # The session's assistant built the index and the ONNX exports; a fresh process only loads them.
+    code = (
+        "import sys\n"
+        "from rag.assistant import Assistant\n"
+        "a = Assistant(progress=False)\n"
+        "answer = a.ask('How many people attended the webinars?')\n"
+        "assert '120' in answer.answer, answer.answer\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'sklearn') if m in sys.modules]\n"
+        "print('loaded:', heavy)\n"
+    )
+    env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "loaded: []" in out.stdout
+
+
+def test_ask_reads_questions_from_stdin_one_per_line(seed_settings, assistant):
+    env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir))
+    lines = "How many people attended the webinars?\n\n   \n" + "x" * 5000 + "\nWho won the 2018 FIFA World Cup?\n"
+    out = subprocess.run([sys.executable, "-m", "rag", "ask", "--json"], input=lines, capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    replies = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(replies) == 3  # blank lines are skipped
+    assert "120" in replies[0]["answer"] and not replies[0]["abstained"]
+    assert len(replies[1]["question"]) == 2000 and "first 2,000 characters" in replies[1]["notice"]
+    assert replies[2]["abstained"] is True
+    text = subprocess.run([sys.executable, "-m", "rag", "ask"], input="How many people attended the webinars?\n",
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert text.returncode == 0 and "Answer: 120" in text.stdout and "Sources:" in text.stdout
+
+
+class _CountingEncoder:
+    """A deterministic stand-in that records the batch sizes it is given."""
+
+    def __init__(self, fail_on: str | None = None):
+        self.batches: list[int] = []
+        self.gate = threading.Event()
+        self.fail_on = fail_on
+
+    def encode(self, texts):
+        self.gate.wait(5)  # hold the first batch so that the others queue up behind it
+        self.batches.append(len(texts))
+        if self.fail_on in texts:
+            raise RuntimeError("encoder failed")
+        return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_batcher_embeds_waiting_questions_together_and_routes_each_result():
+    from rag.question_encoder import Batcher
+
+    encoder = _CountingEncoder()
+    batcher = Batcher(encoder, max_batch=32)
+    results: dict[str, np.ndarray] = {}
+    texts = ["q" * n for n in range(1, 21)]
+    threads = [threading.Thread(target=lambda t=t: results.__setitem__(t, batcher.embed(t))) for t in texts]
+    for t in threads:
+        t.start()
+    encoder.gate.set()
+    for t in threads:
+        t.join(10)
+    assert all(results[t][0] == len(t) for t in texts)  # every caller got its own vector
+    assert sum(encoder.batches) == 20 and max(encoder.batches) > 1
+
+
+def test_batcher_gives_an_encoder_error_to_its_callers_and_keeps_working():
+    from rag.question_encoder import Batcher
+
+    encoder = _CountingEncoder(fail_on="boom")
+    encoder.gate.set()
+    batcher = Batcher(encoder)
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        batcher.embed("boom")
+    assert batcher.embed("fine")[0] == 4
+
+
+def test_a_changed_model_file_is_hashed_again(tmp_path, monkeypatch):
+    from rag.embedding import checked_sha256, sha256_file
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
+    f = tmp_path / "weights.bin"
+    f.write_bytes(b"a" * 1000)
+    first = checked_sha256(f)
+    assert first == sha256_file(f) and checked_sha256(f) == first  # second call from the stamp
+    f.write_bytes(b"b" * 1000)  # same size, new content and time
+    assert checked_sha256(f) == sha256_file(f) != first
+
+
+def test_reader_runtimes_agree(assistant):
+    """The float ONNX export reads exactly as PyTorch; the int8 one ranks sentences the same way."""
+    from rag.reader import get_reader
+
+    readers = {name: get_reader(name) for name in ("torch", "onnx", "onnx-int8")}
+    sentences = [s.text for s in assistant.index.sentences]
+    same_best = 0
+    questions = _questions()[:25]
+    for question in questions:
+        got = {name: r.read(question, sentences) for name, r in readers.items()}
+        logits = {name: np.array([x.logit for x in rs]) for name, rs in got.items()}
+        assert np.abs(logits["torch"] - logits["onnx"]).max() < 1e-3
+        assert [x.span for x in got["torch"]] == [x.span for x in got["onnx"]]
+        assert np.corrcoef(logits["onnx"], logits["onnx-int8"])[0, 1] > 0.9
+        same_best += int(np.argmax(logits["onnx"]) == np.argmax(logits["onnx-int8"]))
+    assert same_best >= 0.8 * len(questions)
