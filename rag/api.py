@@ -243,9 +243,8 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
         """Every article of the index in use, with its length and number of chunks."""
         index = ready().current().index
         counts = chunk_counts.of(index)
-        rows = [ArticleOut(id=doc_id, title=a["title"], characters=a.get("chars", len(index.texts[doc_id])),
-                           chunks=counts.get(doc_id, 0), date=a.get("date"))
-                for doc_id, a in sorted(index.manifest["articles"].items())]
+        rows = [ArticleOut(id=doc_id, title=a.title, characters=a.chars, chunks=counts.get(doc_id, 0), date=a.date)
+                for doc_id, a in sorted(index.manifest.articles.items())]
         return ArticlesOut(count=len(rows), articles=rows)
 
     @router.get("/articles/{doc_id:path}", response_model=ArticleText, summary="One indexed article's text",
@@ -268,7 +267,7 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
             out = HealthOut(status=status, error=holder.load_error)
             return JSONResponse(out.model_dump(), status_code=503, headers={"Retry-After": "5"})
         index = assistant.index
-        out = HealthOut(status="ok", articles=len(index.manifest["articles"]), chunks=len(index.chunks),
+        out = HealthOut(status="ok", articles=len(index.manifest.articles), chunks=len(index.chunks),
                         rebuilding=assistant.rebuilding, warning=index.warning)
         return JSONResponse(out.model_dump())
 

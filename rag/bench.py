@@ -317,7 +317,7 @@ def bench_http(settings, users: int, per_user: int, log, threads: int = 2) -> di
 
     pool = [q["question"] for q in load_questions(QUESTIONS) if q["answerable"]]
     questions = [pool[i % len(pool)] for i in range(users * per_user)]
-    assistant = Assistant(settings, progress=False, log=lambda m: None)  # builds the index if needed
+    assistant = Assistant(settings, progress=False)  # builds the index if needed
     port = _free_port()
     # The server is app.py in its own process, as users run it, so the clients here do not share
     # its interpreter lock; they do share its 2 cores. PASSIVE: idle OpenMP threads (the server's

@@ -81,7 +81,7 @@ def test_oversized_bodies_are_413_whether_announced_or_chunked(server):
 def test_articles_lists_the_index_and_serves_only_its_articles(server, assistant):
     listing = requests.get(f"{server}/api/articles", timeout=60).json()
     index = assistant.index
-    assert listing["count"] == len(index.manifest["articles"]) == len(listing["articles"])
+    assert listing["count"] == len(index.manifest.articles) == len(listing["articles"])
     assert sum(a["chunks"] for a in listing["articles"]) == len(index.chunks)
     first = listing["articles"][0]
     article = requests.get(f"{server}/api/articles/{first['id']}", timeout=60).json()
@@ -100,7 +100,7 @@ def test_health_and_the_schema(server, assistant):
     assert health.status_code == 200
     assert health.json() | {"articles": 0} == {"status": "ok", "articles": 0, "chunks": len(assistant.index.chunks),
                                                "rebuilding": False, "warning": None, "error": None}
-    assert health.json()["articles"] == len(assistant.index.manifest["articles"])
+    assert health.json()["articles"] == len(assistant.index.manifest.articles)
     schema = requests.get(f"{server}/api/openapi.json", timeout=60).json()
     assert {"/api/ask", "/api/articles", "/api/articles/{doc_id}", "/api/health"} <= set(schema["paths"])
     ask = schema["paths"]["/api/ask"]["post"]
