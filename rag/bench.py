@@ -150,6 +150,61 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def bench_start(settings, queries: int, log) -> dict:
+    """Cold start of `rag ask` and of `app.py` with an index on disk, and warm per-stage latency,
+    on the seeds (three fresh processes each; medians)."""
+    from rag.assistant import Assistant
+    from rag.evaluation import QUESTIONS, load_questions
+
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-start-"))
+    try:
+        s = settings.replace(index_dir=work / "index")
+        assistant = Assistant(s, progress=False)  # builds the index and the ONNX exports once
+        env = dict(os.environ, RAG_INDEX_DIR=str(s.index_dir), RAG_CORPUS_DIR=str(s.corpus_dir), OMP_WAIT_POLICY="PASSIVE")
+        asks, apps = [], []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "rag", "ask", "--json", "How many people attended the webinars?"],
+                           env=env, capture_output=True, check=True, timeout=300)
+            asks.append(time.perf_counter() - t0)
+            apps.append(_app_ready(env))
+        out = {"ask_cold_s": float(np.median(asks)), "ask_cold_all": asks,
+               "app_ready_s": float(np.median(apps)), "app_ready_all": apps}
+        log(f"cold start: rag ask {out['ask_cold_s']:.2f}s, app.py ready {out['app_ready_s']:.2f}s (medians of 3)")
+        questions = [q["question"] for q in load_questions(QUESTIONS)]
+        out["stages_ms"], out["ask_ms"] = query_latency(assistant, questions, queries)
+        log(f"warm ask (seeds): p50 {out['ask_ms'][0]:.1f} ms, p95 {out['ask_ms'][1]:.1f} ms over {queries} questions")
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _app_ready(env: dict) -> float:
+    """Seconds from starting `python app.py` to its "Serving on" line."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(_free_port())], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if "Serving on" in line:
+                return time.perf_counter() - t0
+        raise RuntimeError("app.py exited before serving")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def format_start(start: dict) -> str:
+    """The start-up section as Markdown."""
+    lines = ["| start-up | figure |", "|---|---:|",
+             f"| `rag ask` from a fresh process (median of 3) | {start['ask_cold_s']:.2f} s |",
+             f"| `app.py` ready, index on disk (median of 3) | {start['app_ready_s']:.2f} s |",
+             f"| warm ask p50 / p95, seeds | {start['ask_ms'][0]:.1f} / {start['ask_ms'][1]:.1f} ms |",
+             "", "| stage | p50 ms | p95 ms |", "|---|---:|---:|"]
+    lines += [f"| {k} | {a:.2f} | {b:.2f} |" for k, (a, b) in start["stages_ms"].items()]
+    return "\n".join(lines)
+
+
 def query_latency(assistant, questions: list[str], queries: int) -> tuple[dict, tuple[float, float]]:
     """Per-stage (p50, p95) ms of `queries` warm questions, and of the whole `ask` timed on its own."""
     from rag.answer import clean_question, select_answer
@@ -448,7 +503,7 @@ def plot(scale: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-SECTIONS = ("pipeline", "scale", "http")
+SECTIONS = ("start", "pipeline", "scale", "http")
 
 
 def run_cli(args) -> int:
@@ -469,11 +524,12 @@ def run_cli(args) -> int:
     pipe = bench_pipeline(settings, args.queries, log, args.copies) if "pipeline" in sections else None
     scale = bench_scale(sizes, args.queries, settings, log, args.pool) if "scale" in sections else []
     http = bench_http(settings, args.users, args.per_user, log) if "http" in sections else None
-    print("\n\n".join(filter(None, [format_tables(pipe, scale), http and format_http(http)])))
+    start = bench_start(settings, args.queries, log) if "start" in sections else None
+    print("\n\n".join(filter(None, [start and format_start(start), format_tables(pipe, scale), http and format_http(http)])))
     if args.output:
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
-        report = {"pipeline": pipe, "scale": scale, "noise": NOISE, "http": http}
+        report = {"start": start, "pipeline": pipe, "scale": scale, "noise": NOISE, "http": http}
         (out / "bench.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
         written = ["bench.json"]
         if scale:

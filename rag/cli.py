@@ -200,8 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=200, help="queries per measurement")
     p.add_argument("--copies", type=int, default=10, help="versions of each seed article in the build corpus")
     p.add_argument("--pool", type=int, default=4000, help="real sentences embedded as the base of synthetic vectors")
-    p.add_argument("--sections", default="pipeline,scale",
-                   help="what to measure, comma-separated: pipeline, scale, http (an HTTP load run on loopback "
+    p.add_argument("--sections", default="start,pipeline,scale",
+                   help="what to measure, comma-separated: start (cold start of rag ask and app.py, warm stages), "
+                        "pipeline, scale, http (an HTTP load run on loopback "
                         "against app.py's /api/ask, beside the in-process compute limit)")
     p.add_argument("--users", type=int, default=50, help="http: concurrent users")
     p.add_argument("--per-user", type=int, default=10, help="http: questions each user asks, one after another")

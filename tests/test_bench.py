@@ -8,8 +8,11 @@ def test_bench_runs_on_a_tiny_size(tmp_path, capsys):
     code = main(["bench", "--sizes", "300", "--queries", "5", "--copies", "1", "--pool", "150", "--output", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "warm ask p50" in printed and "HNSW recall@10" in printed
+    assert "warm ask p50" in printed and "HNSW recall@10" in printed and "`app.py` ready" in printed
     data = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    start = data["start"]  # fresh processes: the CLI answering, the page serving
+    assert len(start["ask_cold_all"]) == len(start["app_ready_all"]) == 3
+    assert 0 < start["ask_cold_s"] < 300 and 0 < start["app_ready_s"] < 300 and start["stages_ms"]["read"][0] > 0
     pipe, (row,) = data["pipeline"], data["scale"]
     assert pipe["raw_encode_per_s"] > 0 and pipe["pipeline_per_s"] > 0 and pipe["rebuild_one_embedded"] == 1
     assert pipe["cold_start_s"] > 0 and all(p50 > 0 for p50, _ in pipe["stages_ms"].values())
