@@ -112,7 +112,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from rag.evaluation import run_cli
+    from rag.measure.evaluation import run_cli
 
     show_messages()  # index messages on stderr: stdout carries only the results
     return run_cli(args)
@@ -121,7 +121,7 @@ def cmd_eval(args) -> int:
 def cmd_train(args) -> int:
     import logging
 
-    from rag.evaluation import load_questions, squad_index_settings
+    from rag.measure.evaluation import load_questions, squad_index_settings
     from rag.training import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -134,7 +134,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from rag.bench import run_cli
+    from rag.measure.bench import run_cli
 
     return run_cli(args)
 
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a BEIR-format data set folder (corpus.jsonl, queries.jsonl, qrels/) to score retrieval on")
     p.add_argument("--split", choices=["train", "test"],
                    help="which split of the data set to score: BEIR's qrels file (default test); SQuAD's "
-                        "articles split by `rag.squad.split_of` (default: every question)")
+                        "articles split by `rag.measure.squad.split_of` (default: every question)")
     p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
     p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")
     p.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated retrieval modes")

@@ -113,7 +113,7 @@ def _answer_outcome(s: Scored, index, coef, intercept, within: float) -> tuple[b
     """(gold answer quoted, words quoted) for one calibration question under these settings."""
     from rag.answer import choose, context_before
     from rag.features import FEATURES
-    from rag.metrics import answer_found
+    from rag.measure.metrics import answer_found
     from rag.selector import probability
 
     probs = probability(s.z, coef, intercept)
@@ -140,7 +140,7 @@ def second_within(scored: list[Scored], index, coef, intercept, max_words: float
 def short_answer_min(scored: list[Scored], coef, intercept, min_f1: float) -> float:
     """The lowest span score at which short answers still reach `min_f1` mean F1 on the
     calibration questions (below it the sentence is quoted without a short answer)."""
-    from rag.metrics import f1
+    from rag.measure.metrics import f1
     from rag.selector import probability
 
     pairs = []

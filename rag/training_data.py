@@ -34,7 +34,7 @@ def train_roles(train_titles: list[str]) -> dict[str, str]:
 
 def training_questions(squad: Path) -> tuple[list[dict], list[dict]]:
     """(fit, calibrate) questions of a SQuAD file: train-split articles only, by `split_of`."""
-    from rag.squad import read_squad, split_of
+    from rag.measure.squad import read_squad, split_of
 
     paragraphs, questions = read_squad(squad)
     split = split_of([p.article for p in paragraphs])
@@ -84,7 +84,7 @@ def make_examples(assistant, questions: list[dict], k: int, without_article: boo
 def question_set_examples(assistant, questions: list[dict], k: int) -> list[Example]:
     """Examples from a question set in `rag eval`'s format (answerable questions only): a candidate
     is positive when it is in a source article and holds a gold answer."""
-    from rag.metrics import answer_found
+    from rag.measure.metrics import answer_found
 
     index = assistant.index
     asked = [q for q in questions if q["answerable"]]

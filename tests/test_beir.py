@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.beir import as_run, read_beir, read_qrels, score_rankings, write_corpus
+from rag.measure.beir import as_run, read_beir, read_qrels, score_rankings, write_corpus
 from rag.cli import main
 from rag.settings import ROOT
 

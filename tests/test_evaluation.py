@@ -5,10 +5,10 @@ import sys
 import pytest
 
 from rag.cli import main
-from rag.evaluation import format_table, load_questions, rank_articles, summarize
-from rag.metrics import distinct
+from rag.measure.evaluation import format_table, load_questions, rank_articles, summarize
+from rag.measure.metrics import distinct
 from rag.settings import ROOT
-from rag.squad import read_squad, write_corpus
+from rag.measure.squad import read_squad, write_corpus
 from tests.conftest import SEEDS
 
 QUESTION_SET = ROOT / "tests" / "data" / "questions.jsonl"

@@ -1,6 +1,6 @@
 import pytest
 
-from rag import metrics as M
+from rag.measure import metrics as M
 
 
 def test_normalize_answer_like_the_squad_scorer():
@@ -76,7 +76,7 @@ def test_abstention_scores_with_nothing_to_measure():
 
 
 def test_squad_exact_match_and_f1_follow_the_official_script():
-    from rag.metrics import exact_match, f1
+    from rag.measure.metrics import exact_match, f1
 
     assert exact_match("The Denver Broncos!", ["Denver Broncos"]) == 1.0
     assert exact_match("Broncos", ["Denver Broncos"]) == 0.0

@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from rag.selector import CONFIG, MODELS, Selector
-from rag.squad import split_of
+from rag.measure.squad import split_of
 from rag.training import train_roles, training_questions
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.beir import read_beir, score_rankings  # noqa: E402
+from rag.measure.beir import read_beir, score_rankings  # noqa: E402
 from rag.embedding import cache_dir, get_embedder  # noqa: E402
 from rag.lexical import terms  # noqa: E402
 from rag.settings import ROOT  # noqa: E402
@@ -176,7 +176,7 @@ def main() -> int:
         qs = [q for q in qs if q["answerable"]]
         sets["seeds"] = ("hit", [set(q["sources"]) for q in qs], matrices(load_index(ROOT / "index", verify=False), [q["question"] for q in qs]))
     if args.squad:
-        from rag.squad import read_squad
+        from rag.measure.squad import read_squad
 
         _, qs = read_squad(args.squad)
         qs = random.Random(0).sample(qs, min(args.squad_sample, len(qs)))

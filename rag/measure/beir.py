@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.squad import safe_id, write_articles
+from rag.measure.squad import safe_id, write_articles
 
 # Marks a folder as written by `write_corpus`, the only kind it will prune.
 MARKER = ".beir-corpus"
@@ -210,7 +210,7 @@ def run_queries(assistant, bset: BeirSet, modes: list[str], passages: int = PASS
 
 def evaluate_beir(assistant, bset: BeirSet, modes: list[str], passages: int = PASSAGES, progress: bool = True) -> dict:
     """{"metrics": {mode: {...}}, "records": {mode: {qid: {...}}}} for `bset` under each mode."""
-    from rag import metrics as M
+    from rag.measure import metrics as M
 
     runs = run_queries(assistant, bset, modes, passages, progress)
     metrics, records = {}, {}
@@ -273,7 +273,7 @@ def run_cli(args) -> int:
 
     from rag.assistant import Assistant
     from rag.embedding import cache_dir
-    from rag.evaluation import _modes, plot_hit_curve
+    from rag.measure.evaluation import _modes, plot_hit_curve
     from rag.settings import from_env
     from rag.store import load_index
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag import metrics as M
+from rag.measure import metrics as M
 from rag.settings import ROOT, Settings, from_env
 
 # The seed question set: evaluation data, kept outside the corpus so it is never indexed.
@@ -269,7 +269,7 @@ def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Pat
     """Settings over a corpus of every paragraph of a SQuAD file (written and cached once, under
     the rag cache folder unless `index` names a folder); train and test splits share it."""
     from rag.embedding import cache_dir
-    from rag.squad import read_squad, write_corpus
+    from rag.measure.squad import read_squad, write_corpus
 
     path = Path(path)
     if paragraphs is None:
@@ -283,7 +283,7 @@ def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Pat
 def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
     """Settings over a corpus of the SQuAD file's paragraphs, its questions, and a note on what was indexed."""
     from rag.embedding import cache_dir
-    from rag.squad import read_squad, split_of, write_corpus
+    from rag.measure.squad import read_squad, split_of, write_corpus
 
     path = Path(args.squad)
     split = getattr(args, "split", None)
