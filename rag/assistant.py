@@ -40,13 +40,14 @@ class Assistant:
     """Answers questions from an index; safe to share between threads."""
 
     def __init__(self, settings: Settings | None = None, index: Index | None = None, progress: bool = True,
-                 answer_models: bool = True):
+                 answer_models: bool = True, encoder=None):
         """Load (building if needed) the index; with `answer_models`, also the selector and reader,
-        so the first question is as fast as the rest (`rag train` fits them, so it passes False)."""
+        so the first question is as fast as the rest (`rag train` fits them, so it passes False).
+        `encoder` (anything with `encode(texts)`) replaces the question encoder of `settings`."""
         self.settings = settings or from_env()
         self.index = index or ensure_index(self.settings, progress=progress)
         s = self.settings
-        self.encoder = get_question_encoder(s.model, s.query_runtime, s.batch_size)
+        self.encoder = encoder or get_question_encoder(s.model, s.query_runtime, s.batch_size)
         if answer_models:
             self.selector, self.reader, warm_language()  # noqa: B018  (loads them now)
         self._batcher = Batcher(self.encoder)

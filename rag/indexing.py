@@ -73,28 +73,30 @@ class Reuse:
         return []
 
 
-def build(settings: Settings, progress: bool = True, force: bool = False) -> BuildReport:
+def build(settings: Settings, progress: bool = True, force: bool = False, embedder: Embedder | None = None) -> BuildReport:
     """Build the index for `settings.corpus_dir`, re-embedding only articles that changed.
 
-    An index that is intact and up to date is left as it is unless `force` is set.
+    An index that is intact and up to date is left as it is unless `force` is set. `embedder`
+    replaces the `settings.model` one (anything with Embedder's encode, count_tokens, dim,
+    max_tokens and model_id: the fast tests pass a deterministic one).
     """
     index_dir = Path(settings.index_dir)
     with build_lock(index_dir):
-        return _build_locked(settings, index_dir, progress, force)
+        return _build_locked(settings, index_dir, progress, force, embedder)
 
 
-def _build_locked(settings: Settings, index_dir: Path, progress: bool, force: bool) -> BuildReport:
+def _build_locked(settings: Settings, index_dir: Path, progress: bool, force: bool, embedder: Embedder | None) -> BuildReport:
     """The pipeline, run while holding the build lock."""
     t0 = time.perf_counter()
     corpus = read_corpus(settings)
-    model_id = resolve_model(settings.model)[1]
+    model_id = embedder.model_id if embedder is not None else resolve_model(settings.model)[1]
     old = previous(index_dir)
     if old is not None and not force and stale_reason(old.manifest, corpus, settings, model_id) is None:
         log.info("index is up to date")
         counts = old.manifest.counts
         return BuildReport(len(corpus.articles), corpus.skipped, corpus.notes, [], [a.doc_id for a in corpus.articles],
                            counts.chunks, counts.sentences, time.perf_counter() - t0, old.folder)
-    embedder = get_embedder(settings.model, settings.batch_size)
+    embedder = embedder or get_embedder(settings.model, settings.batch_size)
     reuse = plan_reuse(old, settings, embedder)
     rows = chunk_corpus(corpus, reuse, settings, embedder)
     chunk_vectors, sentence_vectors = embed_rows(rows, reuse, embedder, progress)

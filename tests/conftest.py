@@ -102,3 +102,16 @@ def app_process(settings, **env):
         proc.terminate()
         rest, _ = proc.communicate(timeout=30)
         seen.append(rest)
+
+
+# Tests that load the real model, start servers or browsers, or build real indexes: the product
+# end to end. `pytest -m "not slow"` runs the rest in seconds (tests/test_fast.py among them).
+SLOW_FIXTURES = {"assistant", "seed_settings", "server", "corpus_copy"}
+SLOW_MODULES = {"test_app", "test_api", "test_browser", "test_load", "test_crash", "test_hostile", "test_bench",
+                "test_beir", "test_cli", "test_query_path", "test_store", "test_vectors", "test_reliability"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames) or item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

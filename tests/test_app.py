@@ -1,4 +1,5 @@
 """The chat page's server, driven through gradio_client against a real server on loopback."""
+import os
 import subprocess
 import sys
 
@@ -122,3 +123,13 @@ def test_binding_all_interfaces_without_auth_warns(seed_settings, assistant):
     with pytest.raises(SystemExit):
         app.parse_args(["--auth", "no-colon"])
     assert app.parse_args(["--auth", "u:p"]).auth == "u:p"
+    # A documentation-only address (TEST-NET-1): not this machine's, so nothing is exposed; the
+    # warning comes before the bind, which then fails.
+    env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir))
+    env.pop("RAG_AUTH", None)
+    args = [sys.executable, "app.py", "--host", "192.0.2.1", "--port", "7999"]
+    bare = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert "warning: serving on 192.0.2.1 without --auth" in bare.stderr
+    with_login = subprocess.run(args, cwd=ROOT, env=dict(env, RAG_AUTH="user:secret"), capture_output=True, text=True,
+                                timeout=300)
+    assert "without --auth" not in with_login.stderr and "secret" not in with_login.stdout + with_login.stderr

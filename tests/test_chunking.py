@@ -83,6 +83,7 @@ def test_pack_is_pure_and_makes_progress():
     assert pack(text, spans, lambda t: len(t.split()), max_tokens=1, overlap=1) == [[s] for s in spans]
 
 
+@pytest.mark.slow  # the real model
 def test_seed_chunks_fit_the_model_window():
     embedder = get_embedder()
     for a in ARTICLES:

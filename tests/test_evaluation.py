@@ -223,6 +223,7 @@ def test_squad_ids_are_safe_unique_file_names(tmp_path):
     assert (foreign / "notes.txt").exists()
 
 
+@pytest.mark.slow  # the real model
 def test_eval_squad_end_to_end(tmp_path):
     path = tmp_path / "tiny.json"
     _tiny_squad(path)

@@ -1,0 +1,122 @@
+"""Fast tests: the pipeline's logic over the seeds with a deterministic stand-in for the embedding
+model (a hashed bag of words), so they run in seconds. The real model, FAISS search quality, the
+server and the browser are tested elsewhere (`-m slow`); these check invariants that hold for any
+embedder: exact spans, incremental builds, fusion, the answer's shape and the page's escaping."""
+import re
+import shutil
+import zlib
+
+import numpy as np
+import pytest
+
+from rag.assistant import Assistant
+from rag.indexing import build
+from rag.page import answer_markdown, sources_html
+from rag.settings import from_env
+from rag.store import load_index
+from tests.conftest import QUESTIONS, SEEDS
+
+
+class HashEmbedder:
+    """Deterministic unit vectors: each word adds one to a hashed dimension."""
+
+    model_id = "test-hash-embedder"
+    dim = 64
+    max_tokens = 256
+
+    def __init__(self):
+        self.embedded = 0
+
+    def encode(self, texts, progress=False):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        self.embedded += len(texts)
+        return out
+
+    def count_tokens(self, text):
+        return len(text.split()) + 2
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    """(assistant, embedder, corpus folder) over a copy of the seeds, indexed with HashEmbedder."""
+    corpus = tmp_path_factory.mktemp("corpus")
+    for f in SEEDS.glob("*.txt"):
+        shutil.copy(f, corpus / f.name)
+    settings = from_env(env={}, corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("index"))
+    embedder = HashEmbedder()
+    build(settings, progress=False, embedder=embedder)
+    index = load_index(settings.index_dir)
+    return Assistant(settings, index=index, progress=False, encoder=embedder), embedder, corpus
+
+
+def test_every_row_is_an_exact_span_of_its_article(fake):
+    assistant, _, corpus = fake
+    index = assistant.index
+    assert index.manifest.model_id == HashEmbedder.model_id
+    for row in [*index.chunks, *index.sentences]:
+        assert (corpus / f"{row.doc_id}.txt").read_text(encoding="utf-8")[row.start : row.end] == row.text
+    assert index.chunk_vectors.shape[1] == index.sentence_vectors.shape[1] == HashEmbedder.dim
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_each_mode_returns_k_distinct_exact_passages(fake, mode):
+    assistant, _, _ = fake
+    for question, _ in QUESTIONS:
+        passages = assistant.ask(question, k=5, mode=mode).passages
+        assert 1 <= len(passages) <= 5
+        assert len({(p.doc_id, p.start) for p in passages}) == len(passages)
+        assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+        for p in passages:
+            assert assistant.index.texts[p.doc_id][p.start : p.end] == p.text
+
+
+def test_answers_quote_their_citations_exactly(fake):
+    assistant, _, _ = fake
+    answered = 0
+    for question, _ in QUESTIONS:
+        answer = assistant.ask(question)
+        assert answer.abstained == (not answer.citations)
+        for c in answer.citations:
+            assert assistant.index.texts[c.doc_id][c.start : c.end] == c.text
+            assert c.text in answer.answer
+        if answer.short_answer:
+            s = answer.short_answer
+            assert assistant.index.texts[s.doc_id][s.start : s.end] == s.text
+        answered += not answer.abstained
+    assert answered >= len(QUESTIONS) // 2  # bag-of-words vectors still find most of them
+
+
+def test_changing_one_article_re_embeds_only_it(fake, tmp_path):
+    _, _, corpus = fake
+    work = tmp_path / "corpus"
+    shutil.copytree(corpus, work)
+    settings = from_env(env={}, corpus_dir=work, index_dir=tmp_path / "index")
+    first = build(settings, progress=False, embedder=HashEmbedder())
+    assert len(first.embedded_articles) == 5
+    one = sorted(work.glob("*.txt"))[0]
+    one.write_text(one.read_text(encoding="utf-8") + "\nOne more sentence about the hub.\n", encoding="utf-8")
+    embedder = HashEmbedder()
+    second = build(settings, progress=False, embedder=embedder)
+    assert second.embedded_articles == [one.stem] and len(second.reused_articles) == 4
+    assert 0 < embedder.embedded < first.chunks + first.sentences
+    assert build(settings, progress=False, embedder=HashEmbedder()).embedded_articles == []
+
+
+def test_the_page_escapes_article_text(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "evil.txt").write_text(
+        "The <b>hub</b> report\n\nThe <script>alert(1)</script> hub has **forty** members [x](javascript:alert(1)).\n"
+        "Its members meet every year in Astana.\n", encoding="utf-8")
+    settings = from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "index")
+    embedder = HashEmbedder()
+    build(settings, progress=False, embedder=embedder)
+    assistant = Assistant(settings, index=load_index(settings.index_dir), progress=False, encoder=embedder)
+    answer = assistant.ask("How many members does the hub have?")
+    html = answer_markdown(answer) + sources_html(answer)
+    assert "<script" not in html and "<b>hub" not in html and "](javascript" not in html and "**forty**" not in html
+    assert "&#60;script&#62;" in html  # shown as text, not dropped
