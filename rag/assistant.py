@@ -13,7 +13,8 @@ from rag.reader import get_reader
 from rag.retrieval import Retriever
 from rag.selector import get_selector
 from rag.settings import MAX_K, Settings, from_env
-from rag.store import Index, ensure_index
+from rag.index import Index
+from rag.store import ensure_index
 
 
 K_MESSAGE = f"The number of passages to read (k) must be a whole number from 1 to {MAX_K}."

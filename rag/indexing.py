@@ -19,7 +19,8 @@ from rag.corpus import Article, Corpus, load_corpus
 from rag.embedding import Embedder, get_embedder, resolve_model
 from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest, chunker_settings, stale_reason
 from rag.settings import Settings
-from rag.store import Index, Sentence, build_lock, check_rows, previous, write_generation
+from rag.index import Index, Sentence
+from rag.store import build_lock, check_rows, previous, write_generation
 from rag.tokens import count_tokens
 from rag.vectors import choose_kind
 

@@ -20,7 +20,8 @@ from typing import Callable
 from rag.corpus import walk
 from rag.indexing import build
 from rag.settings import Settings
-from rag.store import Index, load_index
+from rag.index import Index
+from rag.store import load_index
 
 CHECK_INTERVAL = 1.0  # seconds between looks at the corpus folder
 FIRST_BACKOFF = 30.0  # seconds before a failed rebuild is tried again; doubles up to MAX_BACKOFF

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.lexical import terms
-from rag.store import Index
+from rag.index import Index
 from rag.vectors import search as dense_search
 
 MODES = ("hybrid", "dense", "bm25")

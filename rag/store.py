@@ -1,4 +1,4 @@
-"""The on-disk index: the loaded record, atomic writes, verification, loading and the build lock.
+"""The on-disk index: atomic writes, verification, loading and the build lock.
 
 Layout under the index folder: `CURRENT` names the live generation folder; a generation holds
 manifest.json (with a sha256 of every other file) and manifest.sha256 (its own checksum),
@@ -18,9 +18,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import faiss
@@ -30,8 +29,9 @@ from rag.chunking import Chunk
 from rag.corpus import load_corpus
 from rag.errors import RagError
 from rag.embedding import resolve_model, sha256_file
-from rag.lexical import LexicalIndex, terms
-from rag.manifest import FORMAT_VERSION, ArticleEntry, Manifest, stale_reason
+from rag.lexical import LexicalIndex
+from rag.index import Index, Sentence
+from rag.manifest import FORMAT_VERSION, Manifest, stale_reason
 from rag.settings import Settings
 from rag.vectors import build_index
 
@@ -53,80 +53,6 @@ class IndexCorrupt(IndexProblem):
 
 class IndexBusy(IndexProblem):
     """Another process held the build lock for longer than we would wait."""
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One sentence row: its article and exact character span in the article's text."""
-
-    doc_id: str
-    start: int
-    end: int
-    text: str
-
-
-@dataclass
-class Index:
-    """A loaded index, ready for retrieval."""
-
-    folder: Path
-    manifest: Manifest
-    chunks: list[Chunk]
-    chunk_sentences: list[list[int]]
-    sentences: list[Sentence]
-    chunk_vectors: np.ndarray
-    sentence_vectors: np.ndarray
-    vectors: faiss.Index
-    lexical: LexicalIndex
-    sentence_terms: list[frozenset[str]] = field(default_factory=list)
-    # doc_id -> the article's text as indexed; sources and citations are served from it.
-    texts: dict[str, str] = field(default_factory=dict)
-    # Set when this index is older than the corpus because a rebuild failed (read-only disk...).
-    warning: str | None = None
-    _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self):
-        # Analysed once at load so answering a question tokenises only the question.
-        if not self.sentence_terms:
-            self.sentence_terms = [frozenset(terms(s.text)) for s in self.sentences]
-        for sid, s in enumerate(self.sentences):
-            self._first_sentence.setdefault(s.doc_id, sid)
-
-    def first_sentence_of(self, doc_id: str) -> int:
-        """Row of an article's first sentence (its title); an article's sentences are consecutive rows."""
-        return self._first_sentence[doc_id]
-
-    def neighbour(self, sid: int, step: int) -> int | None:
-        """The sentence `step` rows away in the same article, or None at the article's edge."""
-        j = sid + step
-        if 0 <= j < len(self.sentences) and self.sentences[j].doc_id == self.sentences[sid].doc_id:
-            return j
-        return None
-
-    @property
-    def titles(self) -> dict[str, str]:
-        """doc_id -> title of every indexed article."""
-        return self.manifest.titles
-
-    def article(self, doc_id: str) -> ArticleEntry | None:
-        """The manifest's record of an indexed article, or None for an id the index does not hold."""
-        return self.manifest.articles.get(doc_id)
-
-    def sentences_of(self, row: int) -> list[int]:
-        """Sentence rows of chunk `row`, in text order."""
-        return self.chunk_sentences[row]
-
-    def sentence_vectors_of(self, rows) -> np.ndarray:
-        """The vectors of sentence `rows` (an int, a list or an array: numpy indexing, no copy loop)."""
-        return self.sentence_vectors[rows]
-
-    def chunk_vectors_of(self, rows) -> np.ndarray:
-        """The vectors of chunk `rows` (numpy indexing)."""
-        return self.chunk_vectors[rows]
-
-    def sentence_texts(self, rows: Sequence[int]) -> list[str]:
-        """The text of each sentence row in `rows`."""
-        return [self.sentences[r].text for r in rows]
 
 
 # ---------------------------------------------------------------- loading
