@@ -36,6 +36,7 @@ from rag.settings import Settings
 from rag.vectors import build_index
 
 CURRENT = "CURRENT"
+PARTIAL = ".tmp-"  # prefix of a generation being written; never loaded, pruned by the next build
 log = logging.getLogger(__name__)
 
 
@@ -200,7 +201,7 @@ def write_generation(index_dir: Path, manifest: Manifest, texts: dict[str, str],
     leaves the previous generation live and at worst a `.tmp-` folder that the next build prunes.
     """
     name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-    tmp = index_dir / f".tmp-{name}"
+    tmp = index_dir / f"{PARTIAL}{name}"
     tmp.mkdir(parents=True)
     try:
         _write_files(tmp, manifest, texts, chunks, chunk_sentences, sentences, chunk_vectors, sentence_vectors)
@@ -260,7 +261,7 @@ def _prune(index_dir: Path, keep: str) -> None:
     """Remove leftovers of crashed builds and superseded generations (keeps the newest old one)."""
     gens = sorted((p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("gen-")), key=lambda p: p.stat().st_mtime)
     old = [p for p in gens if p.name != keep]
-    for path in old[:-1] + [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]:
+    for path in old[:-1] + [p for p in index_dir.iterdir() if p.name.startswith(PARTIAL)]:
         shutil.rmtree(path, ignore_errors=True)
 
 

@@ -13,6 +13,7 @@ import pytest
 from rag.settings import ROOT, from_env
 
 SEEDS = ROOT / "seeds"
+XSS = "<img src=x onerror=alert(1)>"
 
 # Questions written from the seeds, with the article that answers each.
 QUESTIONS = [

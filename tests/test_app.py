@@ -8,9 +8,7 @@ import pytest
 from rag.page import answer_messages, escape, highlight
 from rag.retrieval import Passage
 from rag.settings import ROOT
-from tests.conftest import app_process
-
-XSS = "<img src=x onerror=alert(1)>"
+from tests.conftest import XSS, app_process
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +31,7 @@ def test_bad_questions_get_messages_and_the_server_keeps_serving(client):
     long = client.predict("What did the OECD propose? " * 3000, 8, api_name="/ask")
     assert "long" in long["notice"] and len(long["question"]) <= 2000
     xss = client.predict(XSS, 8, api_name="/ask")
-    assert xss["question"] == XSS and (xss["abstained"] or xss["citations"])
+    assert xss["question"] == XSS and xss["abstained"] and not xss["citations"]  # markup, not a question
     again = client.predict("Who received a special ACSH award at the New York workshop?", 8, api_name="/ask")
     assert any("William Shields" in c["text"] for c in again["citations"])
 

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.test_app import XSS
+from tests.conftest import XSS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

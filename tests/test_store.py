@@ -6,7 +6,7 @@ import pytest
 
 from rag.indexing import build
 from rag.settings import from_env
-from rag.store import CURRENT, IndexCorrupt, IndexMissing, ensure_index, live_folder, load_index
+from rag.store import CURRENT, PARTIAL, IndexCorrupt, IndexMissing, ensure_index, live_folder, load_index
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_damaged_index_is_detected_then_rebuilt(settings, damage, caplog):
 
 def test_leftover_partial_build_is_ignored_and_cleaned(settings):
     build(settings, progress=False)
-    partial = settings.index_dir / ".tmp-gen-crashed"
+    partial = settings.index_dir / f"{PARTIAL}gen-crashed"
     partial.mkdir()
     (partial / "chunks.json").write_text("[", encoding="utf-8")
     index = load_index(settings.index_dir)
