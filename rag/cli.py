@@ -121,7 +121,8 @@ def cmd_eval(args) -> int:
 def cmd_train(args) -> int:
     import logging
 
-    from rag.measure.evaluation import load_questions, squad_index_settings
+    from rag.measure.evaluation import squad_index_settings
+    from rag.measure.questions import load_questions
     from rag.training import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)

@@ -169,7 +169,7 @@ QUESTION_SETS = [ROOT / "tests" / "data" / "questions.jsonl", ROOT / "tests" / "
 
 
 def test_english_questions_are_never_taken_for_another_language():
-    from rag.measure.evaluation import load_questions
+    from rag.measure.questions import load_questions
     from rag.language import foreign_language
 
     english = [q["question"] for path in QUESTION_SETS for q in load_questions(path)] + OFF_TOPIC + ["Who spoke?"]

@@ -5,7 +5,9 @@ import sys
 import pytest
 
 from rag.cli import main
-from rag.measure.evaluation import format_table, load_questions, rank_articles, summarize
+from rag.measure.evaluation import rank_articles, summarize
+from rag.measure.questions import load_questions
+from rag.measure.report import format_table
 from rag.measure.metrics import distinct
 from rag.settings import ROOT
 from rag.measure.squad import read_squad, write_corpus

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from rag.measure.evaluation import QUESTIONS as QUESTION_SET, load_questions
+from rag.measure.questions import QUESTIONS as QUESTION_SET, load_questions
 from tests.conftest import app_process
 
 USERS = int(os.environ.get("RAG_LOAD_USERS", "8"))

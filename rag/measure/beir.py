@@ -273,7 +273,8 @@ def run_cli(args) -> int:
 
     from rag.assistant import Assistant
     from rag.embedding import cache_dir
-    from rag.measure.evaluation import _modes, plot_hit_curve
+    from rag.measure.evaluation import _modes
+    from rag.measure.report import plot_hit_curve
     from rag.settings import from_env
     from rag.store import load_index
 

@@ -66,7 +66,7 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
     seeds and on a build corpus of `copies` versions of each seed article."""
     from rag.assistant import Assistant
     from rag.embedding import get_embedder
-    from rag.measure.evaluation import QUESTIONS, load_questions
+    from rag.measure.questions import QUESTIONS, load_questions
     from rag.indexing import build
     from rag.store import load_index
 

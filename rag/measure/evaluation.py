@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import sys
 import time
@@ -11,73 +10,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rag.measure import metrics as M
-from rag.settings import ROOT, Settings, from_env
+from rag.measure.questions import QUESTIONS, load_questions, unknown_sources
+from rag.measure.report import RANK_DEPTH, format_sweep, format_table, write_report
+from rag.settings import Settings, from_env
 
-# The seed question set: evaluation data, kept outside the corpus so it is never indexed.
-QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
-REQUIRED = ("id", "question", "answers", "sources", "answerable")
-RANK_DEPTH = 10
-METRIC_COLUMNS = [
-    ("hit@1", "hit1"), ("hit@3", "hit3"), ("hit@5", "hit5"), ("MRR@10", "mrr10"),
-    ("answer recall", "answer_recall"), ("first sentence", "first_sentence"), ("short EM", "short_em"),
-    ("short F1", "short_f1"), ("citation precision", "citation_precision"), ("answer words", "answer_words"),
-    ("abstain P", "abstain_precision"), ("abstain R", "abstain_recall"), ("false abstain", "false_abstention"),
-    ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"),
-]
-
-
-def _check_question(q: object, where: str) -> dict:
-    """`q` if it is a well-formed question record, else ValueError naming the problem."""
-    if not isinstance(q, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(q).__name__}")
-    missing = [key for key in REQUIRED if key not in q]
-    if missing:
-        raise ValueError(f"{where}: missing {', '.join(missing)}")
-    if not isinstance(q["question"], str) or not q["question"].strip():
-        raise ValueError(f"{where}: question must be non-empty text")
-    if not isinstance(q["answerable"], bool):
-        raise ValueError(f"{where}: answerable must be true or false")
-    for key in ("answers", "sources"):
-        if not isinstance(q[key], list) or not all(isinstance(x, str) for x in q[key]):
-            raise ValueError(f"{where}: {key} must be a list of strings")
-    if q["answerable"] and not (q["answers"] and q["sources"]):
-        raise ValueError(f"{where}: an answerable question needs at least one answer and one source")
-    return q
-
-
-def load_questions(path: Path) -> list[dict]:
-    """Read and check a question file (one JSON object a line); ValueError says what is wrong and where."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"question file not found: {path}")
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    questions: list[dict] = []
-    line_of: dict[str, int] = {}
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            q = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
-        _check_question(q, f"{path}:{n}")
-        qid = str(q["id"])
-        if qid in line_of:
-            raise ValueError(f"{path}:{n}: id {qid!r} already used on line {line_of[qid]}")
-        line_of[qid] = n
-        questions.append(q)
-    if not questions:
-        raise ValueError(f"{path} holds no questions")
-    return questions
-
-
-def unknown_sources(questions: list[dict], doc_ids) -> list[str]:
-    """Source ids the questions name that are not in the index (typos score as misses)."""
-    known = set(doc_ids)
-    return sorted({s for q in questions for s in q["sources"] if s not in known})
 
 
 def rank_articles(assistant, question: str, mode: str, k: int, depth: int = RANK_DEPTH) -> list[str]:
@@ -208,63 +144,6 @@ def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -
     return rows
 
 
-def format_sweep(rows: list[dict], current: float) -> str:
-    """The threshold trade-off as a Markdown table; the current setting is marked."""
-    lines = ["| abstain threshold | answer recall | abstain P | abstain R | false abstain |", "|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        mark = " ←" if abs(r["threshold"] - current) < 1e-9 else ""
-        lines.append(f"| {r['threshold']:.2f}{mark} | " + " | ".join(_fmt(r[k], k) for k in
-                     ("answer_recall", "abstain_precision", "abstain_recall", "false_abstention")) + " |")
-    return "\n".join(lines)
-
-
-def _fmt(value, key: str) -> str:
-    if value is None:
-        return "–"
-    if key.endswith("_ms") or key in ("answer_words", "short_em", "short_f1"):
-        return f"{value:.1f}"
-    return f"{value:.3f}"
-
-
-def format_table(metric_sets: dict[str, dict]) -> str:
-    """A Markdown table: one row per mode, one column per metric."""
-    head = "| mode | " + " | ".join(label for label, _ in METRIC_COLUMNS) + " |"
-    rule = "|---|" + "---:|" * len(METRIC_COLUMNS)
-    rows = [f"| {mode} | " + " | ".join(_fmt(m.get(key), key) for _, key in METRIC_COLUMNS) + " |" for mode, m in metric_sets.items()]
-    return "\n".join([head, rule, *rows])
-
-
-def plot_hit_curve(metric_sets: dict[str, dict], path: Path, title: str) -> None:
-    """hit@k for k = 1..10, one line per mode, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ks = list(range(1, RANK_DEPTH + 1))
-    for mode, m in metric_sets.items():
-        ax.plot(ks, [v if v is not None else float("nan") for v in m["hit_curve"]], marker="o", label=mode)
-    ax.set(xlabel="k (distinct articles)", ylabel="hit@k", title=title, ylim=(0, 1.02), xticks=ks)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def write_report(result: dict, folder: Path, title: str, settings: Settings, extra: dict) -> None:
-    """report.json, report.md and hitk.png in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    table = format_table(result["metrics"])
-    if result.get("threshold_sweep"):
-        table += "\n\nAbstention threshold (hybrid):\n\n" + format_sweep(result["threshold_sweep"], result["abstain_threshold"])
-    payload = {"title": title, **extra, "settings": {k: str(v) for k, v in settings.__dict__.items()}, **result}
-    (folder / "report.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
-    (folder / "report.md").write_text(f"# {title}\n\n{table}\n", encoding="utf-8")
-    plot_hit_curve(result["metrics"], folder / "hitk.png", title)
-
-
 def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Path | None = None) -> Settings:
     """Settings over a corpus of every paragraph of a SQuAD file (written and cached once, under
     the rag cache folder unless `index` names a folder); train and test splits share it."""
@@ -328,7 +207,7 @@ def run_cli(args) -> int:
     from rag.assistant import Assistant
 
     if getattr(args, "beir", None):
-        from rag import beir
+        from rag.measure import beir
 
         return beir.run_cli(args)
     modes = _modes(args.modes)

@@ -79,7 +79,7 @@ def bench_http(settings, users: int, per_user: int, log, threads: int = 2) -> di
     in-process compute limit over the same questions (just before and just after); the ratio is
     what serving costs."""
     from rag.assistant import Assistant
-    from rag.measure.evaluation import QUESTIONS, load_questions
+    from rag.measure.questions import QUESTIONS, load_questions
 
     pool = [q["question"] for q in load_questions(QUESTIONS) if q["answerable"]]
     questions = [pool[i % len(pool)] for i in range(users * per_user)]

@@ -20,7 +20,7 @@ def bench_start(settings, queries: int, log) -> dict:
     """Cold start of `rag ask` and of `app.py` with an index on disk, and warm per-stage latency,
     on the seeds (three fresh processes each; medians)."""
     from rag.assistant import Assistant
-    from rag.measure.evaluation import QUESTIONS, load_questions
+    from rag.measure.questions import QUESTIONS, load_questions
 
     work = Path(tempfile.mkdtemp(prefix="rag-bench-start-"))
     try:
