@@ -99,10 +99,11 @@ class Service:
             traceback.print_exc()
             return {"question": question, "error": f"The assistant is unavailable: {exc}"}
 
-    def source_json(self, doc_id: str) -> dict:
-        """An indexed article's text (only articles of the index; paths are never taken from the caller)."""
+    def source_json(self, doc_id: str, index: str | None = None) -> dict:
+        """An indexed article's text (only articles of the index; paths are never taken from the
+        caller); with `index`, from the generation that gave an answer (see Assistant.source)."""
         try:
-            return self.assistant().source(doc_id)
+            return self.assistant().source(doc_id, index)
         except ValueError as exc:  # the id is echoed only in part: it can be any size
             shown = doc_id[:200] if isinstance(doc_id, str) else None
             return {"doc_id": shown, "error": str(exc)}

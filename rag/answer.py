@@ -84,6 +84,8 @@ class Answer:
     best_score: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     short_answer: ShortAnswer | None = None
+    # The index generation that answered: its texts are what the citations' offsets point into.
+    index: str | None = None
 
     def quoted(self) -> str:
         """The quoted sentences only, without citation markers."""
@@ -104,6 +106,7 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "notice": self.notice,
             "best_score": round(self.best_score, 4),
+            "index": self.index,
             "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
         }
 

@@ -132,6 +132,7 @@ class ArticleText(BaseModel):
     doc_id: str
     title: str
     text: str
+    index: str  # the index generation the text comes from
 
 
 class HealthOut(BaseModel):
@@ -249,11 +250,12 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
 
     @router.get("/articles/{doc_id:path}", response_model=ArticleText, summary="One indexed article's text",
                 responses={404: _problem("not an article of the index"), 503: _problem("the index is not loaded yet")})
-    def article(doc_id: str) -> ArticleText:
+    def article(doc_id: str, index: str | None = None) -> ArticleText:
         """The text as indexed, which citations' offsets point into. Only ids of the index are
-        served: paths are never taken from the caller."""
+        served: paths are never taken from the caller. `?index=` (an answer's `index`) serves the
+        generation that gave that answer, even just after a rebuild replaced it."""
         try:
-            return ArticleText(**ready().source(doc_id))
+            return ArticleText(**ready().source(doc_id, index))
         except ValueError as exc:
             raise HTTPException(404, str(exc)) from None
 

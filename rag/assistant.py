@@ -53,11 +53,16 @@ class Assistant:
             self.selector, self.reader, warm_language()  # noqa: B018  (loads them now)
         self._batcher = Batcher(self.encoder)
         self.retriever = Retriever(self.index, self.settings)
+        self._previous: Index | None = None
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
         self._live = None if index is not None else LiveIndex(self.settings, self._swap, stale=self.index.warning)
 
     def _swap(self, index: Index) -> None:
-        """Put a rebuilt index in use; a request takes the retriever once and uses its index throughout."""
+        """Put a rebuilt index in use; a request takes the retriever once and uses its index throughout.
+
+        The index it replaces stays reachable for `source` for one more swap, so a citation given
+        just before the swap can still be shown in the text it quotes."""
+        self._previous = self.retriever.index
         self.retriever = Retriever(index, self.settings)
         self.index = index
 
@@ -120,19 +125,27 @@ class Assistant:
             timings={"clean": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, **stages, "answer": t4 - t3, "total": t4 - t0},
             best_score=chosen.best_score,
             short_answer=chosen.short_answer,
+            index=retriever.index.folder.name,
         )
 
-    def source(self, doc_id: str) -> dict:
+    def source(self, doc_id: str, index: str | None = None) -> dict:
         """An indexed article's full text as indexed, for showing a citation in context; ValueError otherwise.
 
-        The text comes from the index, not the live file, so it is what the citations quote.
+        The text comes from the index, not the live file, so it is what the citations quote. With
+        `index` (an answer's `index`), it comes from the generation that gave that answer — the one
+        in use or the one it replaced — so offsets match even across a background rebuild.
         """
-        index = self.current().index
-        entry = index.article(doc_id) if isinstance(doc_id, str) else None
+        chosen = self.current().index
+        if index is not None and index != chosen.folder.name:
+            older = self._previous
+            if older is None or older.folder.name != index:
+                raise ValueError("the articles were re-indexed since that answer; ask again to see its sources")
+            chosen = older
+        entry = chosen.article(doc_id) if isinstance(doc_id, str) else None
         if entry is None:
             shown = doc_id[:200] + "…" if isinstance(doc_id, str) and len(doc_id) > 200 else doc_id
             raise ValueError(f"unknown article: {shown!r}")
-        return {"doc_id": doc_id, "title": entry.title, "text": index.texts[doc_id]}
+        return {"doc_id": doc_id, "title": entry.title, "text": chosen.texts[doc_id], "index": chosen.folder.name}
 
     @property
     def rebuilding(self) -> bool:

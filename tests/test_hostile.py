@@ -208,8 +208,8 @@ def test_served_citations_match_source_while_articles_change(corpus_copy, tmp_pa
 
         def ask(question):
             data = client.predict(question, 8, api_name="/ask")
-            for c in data["citations"]:  # every citation is verbatim in what /source serves
-                source = client.predict(c["doc_id"], api_name="/source")
+            for c in data["citations"]:  # every citation is verbatim in what /source serves for its answer
+                source = client.predict(c["doc_id"], data["index"], api_name="/source")
                 assert source.get("text", "")[c["start"]:c["end"]] == c["text"], (c, source.get("error"))
             return data
 
@@ -237,6 +237,33 @@ def test_source_serves_the_indexed_text_not_the_live_file(corpus_copy, tmp_path)
     cited = assistant.ask(DELEGATION).citations[0]
     (corpus_copy / f"{SERBIA}.txt").write_text("Replaced\n\nSomething else entirely.\n", encoding="utf-8")
     assert assistant.source(cited.doc_id)["text"][cited.start:cited.end] == cited.text
+
+
+def test_a_citation_given_before_a_rebuild_is_shown_in_its_own_text(corpus_copy, tmp_path):
+    """The race the live server has: an answer, then a background swap, then /source for it."""
+    from rag.assistant import Assistant
+
+    settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+    assistant = Assistant(settings, index=None, progress=False)
+    assistant._live.interval = 3600  # swaps happen only when this test makes them
+    answer = assistant.ask(DELEGATION)
+    cited = answer.citations[0]
+    path = corpus_copy / f"{cited.doc_id}.txt"
+    path.write_text("Breaking: a new first line.\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    build(settings, progress=False)
+    assistant._swap(load_index(settings.index_dir))  # what the background rebuild does
+    assert answer.index != assistant.index.folder.name
+    shifted = assistant.source(cited.doc_id)["text"]
+    assert shifted[cited.start:cited.end] != cited.text  # the new text no longer matches the old offsets
+    own = assistant.source(cited.doc_id, answer.index)
+    assert own["index"] == answer.index and own["text"][cited.start:cited.end] == cited.text
+    with pytest.raises(ValueError, match="re-indexed"):
+        assistant.source(cited.doc_id, "gen-that-never-was")
+    path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    build(settings, progress=False)
+    assistant._swap(load_index(settings.index_dir))  # two swaps later the first generation is gone
+    with pytest.raises(ValueError, match="ask again"):
+        assistant.source(cited.doc_id, answer.index)
 
 
 # ------------------------------------------------------------------ 4. damaged CURRENT
