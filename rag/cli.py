@@ -55,7 +55,8 @@ def format_answer(answer) -> str:
     lines.append(answer.answer)
     lines.append("\nSources:")
     for c in answer.citations:
-        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
+        page = f"p. {c.page}, " if c.page is not None else ""
+        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, {page}chars {c.start}-{c.end})")
     return "\n".join(lines)
 
 
