@@ -170,3 +170,16 @@ def test_manifest_records_format_and_pages(document_assistant):
     assert {d: a.format for d, a in articles.items()} == {"water": "pdf", "festival": "html", "library": "docx"}
     assert len(articles["water"].pages) == 2 and articles["festival"].pages is None
     assert "pages" not in articles["festival"].to_json()  # plain entries keep format 2's keys
+
+
+def test_manifest_entries_written_before_formats_still_read():
+    from rag.manifest import ArticleEntry
+
+    old = {"title": "T", "path": "a.txt", "sha256": "0" * 64, "date": None, "encoding": "utf-8", "chars": 10}
+    entry = ArticleEntry.from_json(old)
+    assert entry.format == "text" and entry.pages is None and entry.page_of(5) is None
+    assert entry.to_json() == old  # read and written again: the same JSON
+    pdf = ArticleEntry.from_json({**old, "format": "pdf", "pages": [0, 40, 40, 90]})
+    assert [pdf.page_of(i) for i in (0, 39, 40, 89, 90, 200)] == [1, 1, 3, 3, 4, 4]
+    with pytest.raises(ValueError):
+        ArticleEntry.from_json({**old, "colour": "red"})
