@@ -46,6 +46,7 @@ class Citation:
     chunk_no: int
     context: bool = False  # quoted for what the next sentence leans on, not as the answer itself
     passage: Passage | None = field(default=None, repr=False, compare=False)
+    page: int | None = None  # the PDF page the sentence starts on (1-based); None for other formats
 
     def to_dict(self) -> dict:
         """The JSON shape of a citation (without its passage, which `passages` lists)."""
@@ -210,8 +211,9 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
 def _citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:
     s = index.sentences[sid]
     inside = passage.doc_id == s.doc_id and passage.start <= s.start and s.end <= passage.end
+    entry = index.article(s.doc_id)
     return Citation(n, s.doc_id, passage.title, s.start, s.end, s.text, round(score, 4), passage.chunk_no, context,
-                    passage if inside else None)
+                    passage if inside else None, entry.page_of(s.start) if entry is not None else None)
 
 
 def render(citations: list[Citation]) -> str:

@@ -80,6 +80,7 @@ class CitationOut(BaseModel):
     score: float
     chunk_no: int
     context: bool = Field(description="quoted for what the next sentence leans on, not as the answer itself")
+    page: int | None = Field(None, description="the PDF page the sentence starts on; null for other formats")
 
 
 class PassageOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Command line: `rag index`, `rag ask`, `rag eval`, `rag bench`."""
+"""Command line: `rag index`, `rag ask`, `rag add`, `rag remove`, `rag list`, `rag eval`, `rag bench`."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from rag.corpus import safe_name
 from rag.errors import RagError
 from rag.logs import show_messages
 from rag.settings import from_env
@@ -37,6 +38,65 @@ def cmd_index(args) -> int:
     return 0
 
 
+def _update_index(settings, quiet: bool) -> str:
+    """Bring the index up to date after the corpus changed (only changed articles are embedded); a summary line."""
+    from rag.indexing import build
+
+    report = build(settings, progress=not quiet)
+    return (f"index: {report.articles} article(s), {report.chunks} chunks; embedded {len(report.embedded_articles)}, "
+            f"reused {len(report.reused_articles)}; {report.seconds:.1f}s")
+
+
+def _indexed(settings):
+    """The index of `settings` (built or refreshed first when missing or stale, as `rag ask` does)."""
+    from rag.store import ensure_index
+
+    return ensure_index(settings, progress=False)
+
+
+def cmd_add(args) -> int:
+    from rag.library import add_files
+
+    settings = _settings(args)
+    show_messages()
+    added = add_files(args.paths, settings.corpus_dir, settings.max_article_bytes)
+    for src, dest in added.copied:
+        print(f"added {safe_name(src)} -> {safe_name(dest)}")
+    for src, reason in added.refused:
+        print(f"refused {safe_name(src)}: {reason}")
+    if added.copied:
+        print(_update_index(settings, args.quiet))
+    print(f"{len(added.copied)} added, {len(added.refused)} refused")
+    return 0 if added.copied or not added.refused else 1
+
+
+def cmd_remove(args) -> int:
+    from rag.library import remove_articles
+
+    settings = _settings(args)
+    show_messages()
+    removed = remove_articles(_indexed(settings), settings.corpus_dir, args.ids)
+    for path in removed:
+        print(f"removed {safe_name(path)}")
+    print(_update_index(settings, args.quiet))
+    print(f"{len(removed)} removed")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from rag.library import format_table, list_articles
+
+    settings = _settings(args)
+    show_messages()
+    rows = list_articles(_indexed(settings), settings.corpus_dir)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], ensure_ascii=False))
+    else:
+        print(format_table(rows))
+        print(f"{len(rows)} article(s)")
+    return 0
+
+
 def format_answer(answer) -> str:
     """Readable text for a terminal: the answer, then numbered sources."""
     lines = []
@@ -55,7 +115,8 @@ def format_answer(answer) -> str:
     lines.append(answer.answer)
     lines.append("\nSources:")
     for c in answer.citations:
-        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, chars {c.start}-{c.end})")
+        page = f"p. {c.page}, " if c.page is not None else ""
+        lines.append(f"  [{c.n}] {c.title} ({c.doc_id}, {page}chars {c.start}-{c.end})")
     return "\n".join(lines)
 
 
@@ -162,6 +223,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=_number, help="passages to read, 1-50")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("add", help="copy documents into the corpus folder and index them")
+    common(p)
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (.txt .md .pdf .html .htm .docx)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", help="delete indexed articles' files from the corpus folder and update the index")
+    common(p)
+    p.add_argument("ids", nargs="+", metavar="ID", help="article ids, as `rag list` shows them")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("list", help="the indexed articles: id, title, format, pages, chunks, date added")
+    common(p)
+    p.add_argument("--json", action="store_true", help="one JSON array")
+    p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("eval", help="score the system on a question set, a SQuAD file or a BEIR data set")
     common(p)

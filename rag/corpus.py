@@ -8,7 +8,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ARTICLE_SUFFIXES = (".txt", ".md")
+from rag.documents import FORMATS, extract
+
+TEXT_SUFFIXES = (".txt", ".md")
+# Documents are turned into text by rag.documents; that text is what is indexed and cited.
+ARTICLE_SUFFIXES = TEXT_SUFFIXES + tuple(FORMATS)
 # Embedding costs ~5 minutes per 2 MB of text on 2 cores; bigger files are skipped with a reason.
 MAX_ARTICLE_BYTES = 2_000_000
 
@@ -37,6 +41,8 @@ class Article:
     date: str | None
     sha256: str
     encoding: str
+    format: str = "text"  # "text" (.txt/.md) or the document format it was extracted from
+    pages: tuple[int, ...] | None = None  # PDFs: where each page starts in `text`
 
     @property
     def body(self) -> str:
@@ -131,7 +137,16 @@ def read_article(path: Path, doc_id: str, max_bytes: int = MAX_ARTICLE_BYTES) ->
     raw = path.read_bytes()
     if not raw.strip():
         raise ValueError("empty file")
-    text, encoding = decode(raw)
+    fmt, pages = "text", None
+    if path.suffix.lower() in FORMATS:
+        doc = extract(raw, path.suffix)
+        text, encoding, fmt = doc.text, "utf-8", doc.format
+        pages = tuple(doc.pages) if doc.pages is not None else None
+        # The limit is about embedding cost, so it also holds for the text a small file unpacks to.
+        if len(text.encode("utf-8")) > max_bytes:
+            raise ValueError(f"too large (its text is over {max_bytes:,} bytes, setting max_article_bytes)")
+    else:
+        text, encoding = decode(raw)
     (t0, t1), (b0, b1), date = parse(text)
     return Article(
         doc_id=doc_id,
@@ -145,6 +160,8 @@ def read_article(path: Path, doc_id: str, max_bytes: int = MAX_ARTICLE_BYTES) ->
         date=date,
         sha256=hashlib.sha256(raw).hexdigest(),
         encoding=encoding,
+        format=fmt,
+        pages=pages,
     )
 
 
@@ -278,4 +295,6 @@ def source_text(corpus_dir: Path, relpath: str) -> str:
     path = (root / relpath).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise ValueError(f"not an article of this corpus: {relpath}")
+    if path.suffix.lower() in FORMATS:
+        return extract(path.read_bytes(), path.suffix).text
     return decode(path.read_bytes())[0]

@@ -242,6 +242,8 @@ def assemble_manifest(corpus: Corpus, settings: Settings, embedder: Embedder, ro
                 date=a.date,
                 encoding=a.encoding,
                 chars=len(a.text),
+                format=a.format,
+                pages=list(a.pages) if a.pages is not None else None,
             )
             for a in corpus.articles
         },

@@ -7,6 +7,7 @@ in the order format 2 has always used, so a manifest read and written again is t
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -38,15 +39,34 @@ class ArticleEntry:
     date: str | None
     encoding: str
     chars: int
+    # Added after format 2 shipped, so optional: manifests without them read as plain text files.
+    format: str = "text"  # "text" (.txt/.md), "pdf", "html" or "docx"
+    pages: list[int] | None = None  # PDFs: where each page starts in the indexed text
+
+    OPTIONAL = ("format", "pages")  # keys a manifest may lack (class attribute, not a field)
 
     @classmethod
     def from_json(cls, raw: dict) -> ArticleEntry:
         """The entry from its manifest object; TypeError/ValueError when keys are missing or extra."""
-        return cls(**_exact(cls, raw))
+        data = _exact(cls, raw)
+        if data.get("pages") is not None:
+            data["pages"] = [int(p) for p in data["pages"]]
+        return cls(**data)
 
     def to_json(self) -> dict:
-        """The manifest object of this entry."""
-        return asdict(self)
+        """The manifest object of this entry; optional fields at their default are left out, so a
+        plain-text article's entry is what it was before they existed."""
+        out = asdict(self)
+        for name in self.OPTIONAL:
+            if out[name] == ArticleEntry.__dataclass_fields__[name].default:
+                del out[name]
+        return out
+
+    def page_of(self, offset: int) -> int | None:
+        """The 1-based page holding character `offset` of the indexed text (PDFs), else None."""
+        if not self.pages:
+            return None
+        return bisect.bisect_right(self.pages, offset) or 1
 
 
 @dataclass(frozen=True)
@@ -133,7 +153,8 @@ def _exact(cls, raw: dict) -> dict:
     if not isinstance(raw, dict):
         raise TypeError(f"{cls.__name__} must be a JSON object")
     names = {f.name for f in fields(cls)}
-    missing = names - set(raw)
+    required = names - set(getattr(cls, "OPTIONAL", ()))
+    missing = required - set(raw)
     extra = set(raw) - names
     if missing or extra:
         raise ValueError(f"{cls.__name__}: missing {sorted(missing)}, unknown {sorted(extra)}")

@@ -53,11 +53,13 @@ def answer_markdown(answer: Answer, show_scores: bool = False) -> str:
     return notice + "\n\n".join(parts)
 
 
-def _source_block(label: str, doc_id: str, start: int, end: int, score: float | None, body: str) -> str:
+def _source_block(label: str, doc_id: str, start: int, end: int, score: float | None, body: str,
+                  page: int | None = None) -> str:
     score_text = f" · score {score:.3f}" if score is not None else ""
+    page_text = f" · p. {page}" if page is not None else ""
     return (
         f"<div class='rag-source'><b>{label}</b><br>"
-        f"<code>{escape(doc_id)}</code> · chars {start}–{end}{score_text}"
+        f"<code>{escape(doc_id)}</code>{page_text} · chars {start}–{end}{score_text}"
         f"<blockquote>{body}</blockquote></div>"
     )
 
@@ -74,7 +76,7 @@ def sources_html(answer: Answer, show_scores: bool = False) -> str:
         passage = c.passage or _passage_for(c, answer.passages)
         body = highlight(passage, [(c.start, c.end)]) if passage else f"<mark>{escape(c.text)}</mark>"
         label = f"[{c.n}] {escape(c.title)}"
-        blocks.append(_source_block(label, c.doc_id, c.start, c.end, c.score if show_scores else None, body))
+        blocks.append(_source_block(label, c.doc_id, c.start, c.end, c.score if show_scores else None, body, c.page))
     return "\n".join(blocks)
 
 

@@ -36,7 +36,7 @@ def test_bad_files_are_skipped_with_reasons(tmp_path):
     (corpus_dir / "empty.txt").write_text("", encoding="utf-8")
     (corpus_dir / "title_only.txt").write_text("Just a title\n\n", encoding="utf-8")
     (corpus_dir / "image.txt").write_bytes(b"\x89PNG\x00\x00\x00binary")
-    (corpus_dir / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (corpus_dir / "notes.odt").write_bytes(b"PK\x03\x04")
     outside = tmp_path / "secret.txt"
     outside.write_text("Secret\n\nDo not index me.", encoding="utf-8")
     os.symlink(outside, corpus_dir / "link.txt")
@@ -49,7 +49,7 @@ def test_bad_files_are_skipped_with_reasons(tmp_path):
     assert reasons["empty.txt"] == "empty file"
     assert reasons["title_only.txt"].startswith("title only")
     assert reasons["image.txt"].startswith("binary")
-    assert reasons["notes.pdf"].startswith("unsupported extension")
+    assert reasons["notes.odt"].startswith("unsupported extension")
     assert reasons["link.txt"].startswith("symlink outside")
     assert "2 article(s) indexed, 6 skipped" in corpus.summary()
 
