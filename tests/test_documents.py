@@ -1,6 +1,5 @@
 """PDF, HTML and DOCX articles: real files written by the libraries that make them, indexed, asked
 about and cited with exact spans (and the page, for PDFs); files that give no text are skipped."""
-import io
 import zipfile
 from pathlib import Path
 
