@@ -99,9 +99,12 @@ class Service:
             traceback.print_exc()
             return {"question": question, "error": f"The assistant is unavailable: {exc}"}
 
-    def source_json(self, doc_id: str, index: str | None = None) -> dict:
-        """An indexed article's text (only articles of the index; paths are never taken from the
-        caller); with `index`, from the generation that gave an answer (see Assistant.source)."""
+    def source_json(self, doc_id: str) -> dict:
+        """An indexed article's text (only articles of the index; paths are never taken from the caller)."""
+        return self.source_at_json(doc_id, None)
+
+    def source_at_json(self, doc_id: str, index: str | None) -> dict:
+        """The same, from the index generation that gave an answer (its `index`; see Assistant.source)."""
         try:
             return self.assistant().source(doc_id, index)
         except ValueError as exc:  # the id is echoed only in part: it can be any size
@@ -143,6 +146,7 @@ def build_app(service: Service) -> gr.Blocks:
         box.submit(service.respond, [box, chat, k, show_scores], [box, chat], api_visibility="private")
         gr.api(service.ask_json, api_name="ask")
         gr.api(service.source_json, api_name="source")
+        gr.api(service.source_at_json, api_name="source_at")
     return demo
 
 

@@ -209,7 +209,7 @@ def test_served_citations_match_source_while_articles_change(corpus_copy, tmp_pa
         def ask(question):
             data = client.predict(question, 8, api_name="/ask")
             for c in data["citations"]:  # every citation is verbatim in what /source serves for its answer
-                source = client.predict(c["doc_id"], data["index"], api_name="/source")
+                source = client.predict(c["doc_id"], data["index"], api_name="/source_at")
                 assert source.get("text", "")[c["start"]:c["end"]] == c["text"], (c, source.get("error"))
             return data
 
