@@ -11,6 +11,7 @@ from rag.live import LiveIndex
 from rag.question_encoder import Batcher, get_question_encoder
 from rag.reader import get_reader
 from rag.retrieval import Retriever
+from rag.search_backend import open_backend
 from rag.selector import get_selector
 from rag.settings import MAX_K, Settings, from_env
 from rag.index import Index
@@ -52,13 +53,13 @@ class Assistant:
         if answer_models:
             self.selector, self.reader, warm_language()  # noqa: B018  (loads them now)
         self._batcher = Batcher(self.encoder)
-        self.retriever = Retriever(self.index, self.settings)
+        self.retriever = Retriever(self.index, self.settings, open_backend(self.settings, self.index))
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
         self._live = None if index is not None else LiveIndex(self.settings, self._swap, stale=self.index.warning)
 
     def _swap(self, index: Index) -> None:
         """Put a rebuilt index in use; a request takes the retriever once and uses its index throughout."""
-        self.retriever = Retriever(index, self.settings)
+        self.retriever = Retriever(index, self.settings, open_backend(self.settings, index))
         self.index = index
 
     def current(self) -> Retriever:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rag.corpus import MAX_ARTICLE_BYTES
@@ -72,6 +72,12 @@ class Settings:
     max_question_chars: int = 2000
     # Larger article files are skipped with a reason.
     max_article_bytes: int = MAX_ARTICLE_BYTES
+    # Search engine for passages: "local" (FAISS + bm25s in this process) or "milvus" (the local
+    # index synced into the collection at `milvus_uri`: a .db path for Milvus Lite, or http://host:19530).
+    backend: str = "local"
+    milvus_uri: str = ""
+    # Kept out of repr so printing or logging settings never shows it.
+    milvus_token: str = field(default="", repr=False)
 
     def replace(self, **changes) -> "Settings":
         """Return a copy with `changes` applied."""
@@ -129,5 +135,9 @@ def validate(settings: Settings) -> None:
         raise ValueError(f"index_type must be auto, flat or hnsw, not {settings.index_type!r}")
     if settings.reader_runtime not in ("onnx-int8", "onnx", "torch"):
         raise ValueError(f"reader_runtime must be onnx-int8, onnx or torch, not {settings.reader_runtime!r}")
+    if settings.backend not in ("local", "milvus"):
+        raise ValueError(f"backend must be local or milvus, not {settings.backend!r}")
+    if settings.backend == "milvus" and not settings.milvus_uri:
+        raise ValueError("backend milvus needs milvus_uri (RAG_MILVUS_URI): a .db file path or http://host:19530")
     if settings.query_runtime not in ("onnx", "torch"):
         raise ValueError(f"query_runtime must be onnx or torch, not {settings.query_runtime!r}")
