@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -78,6 +79,13 @@ class Settings:
     milvus_uri: str = ""
     # Kept out of repr so printing or logging settings never shows it.
     milvus_token: str = field(default="", repr=False)
+
+    def public(self) -> dict[str, str]:
+        """Every setting as text for reports, secrets masked (the token, a password in the URI)."""
+        out = {k: str(v) for k, v in self.__dict__.items()}
+        out["milvus_token"] = "***" if self.milvus_token else ""
+        out["milvus_uri"] = re.sub(r"//[^/@]*@", "//***@", out["milvus_uri"])
+        return out
 
     def replace(self, **changes) -> "Settings":
         """Return a copy with `changes` applied."""

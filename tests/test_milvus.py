@@ -182,6 +182,8 @@ def test_uri_problems_are_clear_and_the_token_is_never_shown(tmp_path, caplog, c
     settings = from_env(env={"RAG_BACKEND": "milvus", "RAG_MILVUS_URI": "http://127.0.0.1:1",
                              "RAG_MILVUS_TOKEN": token})
     assert token not in repr(settings)
+    assert token not in str(settings.public())  # what rag eval writes into its reports
+    assert "pw-in-uri" not in str(settings.replace(milvus_uri="http://alice:pw-in-uri@h:19530").public())
     with pytest.raises(MilvusProblem, match="cannot open Milvus at http://127.0.0.1:1") as exc:
         connect(settings)
     with pytest.raises(MilvusProblem, match=r"must end in \.db"):
