@@ -155,8 +155,9 @@ def sync(client, index: Index, settings) -> str:
     """Make `ALIAS` point at a complete collection of `index`'s passages; returns its name.
 
     Nothing is written when the alias already points at this generation's collection. Otherwise
-    the generation's collection is (re)built from scratch, then the alias is switched and older
-    collections dropped: a sync cut short leaves the alias on the previous, complete collection.
+    the generation's collection is (re)built from scratch, then the alias is switched and
+    collections older than the previous one dropped: a sync cut short leaves the alias on the
+    previous, complete collection.
     """
     name = collection_name(index)
     if alias_target(client) == name:
@@ -171,12 +172,15 @@ def sync(client, index: Index, settings) -> str:
         client.insert(name, _rows(index, start, min(n, start + BATCH)))
     client.flush(name)
     client.alter_collection_properties(name, properties=expected_properties(index))
-    if alias_target(client) is None:
+    previous = alias_target(client)
+    if previous is None:
         client.create_alias(name, ALIAS)
     else:
         client.alter_alias(name, ALIAS)
+    # The previous collection is kept, as the local store keeps the previous generation: a request
+    # that took the old retriever just before a live swap still searches a collection that exists.
     for old in client.list_collections():
-        if old.startswith(PREFIX) and old != name:
+        if old.startswith(PREFIX) and old not in (name, previous):
             client.drop_collection(old)
     log.info(f"Milvus: {n} passages synced into {name}")
     return name
