@@ -11,6 +11,7 @@ from rag.live import LiveIndex
 from rag.question_encoder import Batcher, get_question_encoder
 from rag.reader import get_reader
 from rag.retrieval import Retriever
+from rag.search_backend import open_backend
 from rag.selector import get_selector
 from rag.settings import MAX_K, Settings, from_env
 from rag.index import Index
@@ -52,7 +53,7 @@ class Assistant:
         if answer_models:
             self.selector, self.reader, warm_language()  # noqa: B018  (loads them now)
         self._batcher = Batcher(self.encoder)
-        self.retriever = Retriever(self.index, self.settings)
+        self.retriever = Retriever(self.index, self.settings, open_backend(self.settings, self.index))
         self._previous: Index | None = None
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
         self._live = None if index is not None else LiveIndex(self.settings, self._swap, stale=self.index.warning)
@@ -63,7 +64,7 @@ class Assistant:
         The index it replaces stays reachable for `source` for one more swap, so a citation given
         just before the swap can still be shown in the text it quotes."""
         self._previous = self.retriever.index
-        self.retriever = Retriever(index, self.settings)
+        self.retriever = Retriever(index, self.settings, open_backend(self.settings, index))
         self.index = index
 
     def current(self) -> Retriever:

@@ -25,6 +25,12 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+def passage_text(title: str, text: str, chunk_no: int) -> str:
+    """What BM25 indexes for a passage: a later chunk carries its article's title (the first one
+    already opens with it). Every lexical engine indexes this, so their scores agree."""
+    return f"{title}\n{text}" if chunk_no else text
+
+
 class LexicalIndex:
     """BM25 over passages, plus each term's inverse document frequency for sentence scoring."""
 

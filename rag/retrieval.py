@@ -7,7 +7,7 @@ import numpy as np
 
 from rag.lexical import terms
 from rag.index import Index
-from rag.vectors import search as dense_search
+from rag.search_backend import LocalBackend, SearchBackend
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -70,9 +70,11 @@ def convex(dense: dict[int, float], lexical: dict[int, float], dense_weight: flo
 class Retriever:
     """Finds the passages of an index that best match a question."""
 
-    def __init__(self, index: Index, settings):
+    def __init__(self, index: Index, settings, backend: SearchBackend | None = None):
         self.index = index
         self.settings = settings
+        # Who ranks passage rows; the index still holds the rows, texts and sentence vectors.
+        self.backend = backend or LocalBackend(index)
 
     def search(self, question: str, qvec: np.ndarray | None, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
         """Top-k passages for `question` (its normalised embedding `qvec` for dense and hybrid)."""
@@ -81,8 +83,8 @@ class Retriever:
         s = self.settings
         k = k or s.k
         query_terms = terms(question)
-        dense = dense_search(self.index.vectors, qvec, max(s.dense_k, k)) if mode != "bm25" else []
-        lexical = self.index.lexical.search(query_terms, max(s.lexical_k, k)) if mode != "dense" else []
+        dense = self.backend.dense_search(qvec, max(s.dense_k, k)) if mode != "bm25" else []
+        lexical = self.backend.lexical_search(query_terms, max(s.lexical_k, k)) if mode != "dense" else []
         return self.fuse(dense, lexical, k, mode, qvec=qvec, query_terms=query_terms)
 
     def dense_scores(self, qvec: np.ndarray, rows, chunk_scores: dict[int, float] | None = None) -> dict[int, float]:
@@ -129,9 +131,7 @@ class Retriever:
             if qvec is not None and others:
                 d.update(self.dense_scores(qvec, others))
             if query_terms is not None and any(r not in l for r in d):
-                all_scores = self.index.lexical.scores(query_terms)
-                if all_scores is not None:
-                    l.update({r: float(all_scores[r]) for r in d if r not in l})
+                l.update(self.backend.lexical_scores(query_terms, [r for r in d if r not in l]))
             fused = convex(d, l, s.dense_weight, s.lexical_weight)
         else:
             fused = rrf([[r for r, _ in dense], [r for r, _ in lexical]], [s.dense_weight, s.lexical_weight], s.rrf_k)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from dataclasses import dataclass, fields
+import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rag.corpus import MAX_ARTICLE_BYTES
@@ -72,6 +73,19 @@ class Settings:
     max_question_chars: int = 2000
     # Larger article files are skipped with a reason.
     max_article_bytes: int = MAX_ARTICLE_BYTES
+    # Search engine for passages: "local" (FAISS + bm25s in this process) or "milvus" (the local
+    # index synced into the collection at `milvus_uri`: a .db path for Milvus Lite, or http://host:19530).
+    backend: str = "local"
+    milvus_uri: str = ""
+    # Kept out of repr so printing or logging settings never shows it.
+    milvus_token: str = field(default="", repr=False)
+
+    def public(self) -> dict[str, str]:
+        """Every setting as text for reports, secrets masked (the token, a password in the URI)."""
+        out = {k: str(v) for k, v in self.__dict__.items()}
+        out["milvus_token"] = "***" if self.milvus_token else ""
+        out["milvus_uri"] = re.sub(r"//[^/@]*@", "//***@", out["milvus_uri"])
+        return out
 
     def replace(self, **changes) -> "Settings":
         """Return a copy with `changes` applied."""
@@ -129,5 +143,9 @@ def validate(settings: Settings) -> None:
         raise ValueError(f"index_type must be auto, flat or hnsw, not {settings.index_type!r}")
     if settings.reader_runtime not in ("onnx-int8", "onnx", "torch"):
         raise ValueError(f"reader_runtime must be onnx-int8, onnx or torch, not {settings.reader_runtime!r}")
+    if settings.backend not in ("local", "milvus"):
+        raise ValueError(f"backend must be local or milvus, not {settings.backend!r}")
+    if settings.backend == "milvus" and not settings.milvus_uri:
+        raise ValueError("backend milvus needs milvus_uri (RAG_MILVUS_URI): a .db file path or http://host:19530")
     if settings.query_runtime not in ("onnx", "torch"):
         raise ValueError(f"query_runtime must be onnx or torch, not {settings.query_runtime!r}")

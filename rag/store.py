@@ -29,7 +29,7 @@ from rag.chunking import Chunk
 from rag.corpus import load_corpus
 from rag.errors import RagError
 from rag.embedding import resolve_model, sha256_file
-from rag.lexical import LexicalIndex
+from rag.lexical import LexicalIndex, passage_text
 from rag.index import Index, Sentence
 from rag.manifest import FORMAT_VERSION, Manifest, stale_reason
 from rag.settings import Settings
@@ -226,7 +226,7 @@ def _write_files(tmp: Path, manifest: Manifest, texts: dict[str, str], chunks: l
     np.save(tmp / "chunk_vectors.npy", chunk_vectors)
     np.save(tmp / "sentence_vectors.npy", sentence_vectors)
     faiss.write_index(build_index(chunk_vectors, manifest.vector_index), str(tmp / "vectors.faiss"))
-    LexicalIndex.build([f"{c.title}\n{c.text}" if c.chunk_no else c.text for c in chunks]).save(tmp / "bm25")
+    LexicalIndex.build([passage_text(c.title, c.text, c.chunk_no) for c in chunks]).save(tmp / "bm25")
     manifest.files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     raw_manifest = json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8")
     (tmp / "manifest.json").write_bytes(raw_manifest)

@@ -1,13 +1,16 @@
 """Shared fixtures: the real seeds, the real bundled model, a real index in a temp folder."""
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.settings import ROOT, from_env
@@ -28,6 +31,29 @@ QUESTIONS = [
     ("How many participating countries does the Astana hub platform have?", "004_f18814f87b6a3778"),
     ("What did the OECD propose to the Astana Civil Service Hub?", "004_f18814f87b6a3778"),
 ]
+
+
+class HashEmbedder:
+    """Deterministic unit vectors: each word adds one to a hashed dimension."""
+
+    model_id = "test-hash-embedder"
+    dim = 64
+    max_tokens = 256
+
+    def __init__(self):
+        self.embedded = 0
+
+    def encode(self, texts, progress=False):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        self.embedded += len(texts)
+        return out
+
+    def count_tokens(self, text):
+        return len(text.split()) + 2
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,8 @@
 model (a hashed bag of words), so they run in seconds. The real model, FAISS search quality, the
 server and the browser are tested elsewhere (`-m slow`); these check invariants that hold for any
 embedder: exact spans, incremental builds, fusion, the answer's shape and the page's escaping."""
-import re
 import shutil
-import zlib
 
-import numpy as np
 import pytest
 
 from rag.assistant import Assistant
@@ -14,30 +11,7 @@ from rag.indexing import build
 from rag.page import answer_markdown, sources_html
 from rag.settings import from_env
 from rag.store import load_index
-from tests.conftest import QUESTIONS, SEEDS
-
-
-class HashEmbedder:
-    """Deterministic unit vectors: each word adds one to a hashed dimension."""
-
-    model_id = "test-hash-embedder"
-    dim = 64
-    max_tokens = 256
-
-    def __init__(self):
-        self.embedded = 0
-
-    def encode(self, texts, progress=False):
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[row, zlib.crc32(word.encode()) % self.dim] += 1.0
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
-        self.embedded += len(texts)
-        return out
-
-    def count_tokens(self, text):
-        return len(text.split()) + 2
+from tests.conftest import QUESTIONS, SEEDS, HashEmbedder
 
 
 @pytest.fixture(scope="module")

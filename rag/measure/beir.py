@@ -304,7 +304,7 @@ def run_cli(args) -> int:
         title = f"rag eval --beir {Path(args.beir).name} ({split})"
         payload = {"title": title, "note": note, "source": str(args.beir), "split": split, "modes": modes,
                    "passages": PASSAGES, "build": build,
-                   "settings": {k: str(v) for k, v in settings.__dict__.items()}, **result}
+                   "settings": settings.public(), **result}
         (folder / "report.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
         (folder / "report.md").write_text(f"# {title}\n\n{note}\n\n{format_build(build)}\n\n{format_table(result['metrics'])}\n",
                                           encoding="utf-8")

@@ -67,7 +67,7 @@ def write_report(result: dict, folder: Path, title: str, settings: Settings, ext
     table = format_table(result["metrics"])
     if result.get("threshold_sweep"):
         table += "\n\nAbstention threshold (hybrid):\n\n" + format_sweep(result["threshold_sweep"], result["abstain_threshold"])
-    payload = {"title": title, **extra, "settings": {k: str(v) for k, v in settings.__dict__.items()}, **result}
+    payload = {"title": title, **extra, "settings": settings.public(), **result}
     (folder / "report.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
     (folder / "report.md").write_text(f"# {title}\n\n{table}\n", encoding="utf-8")
     plot_hit_curve(result["metrics"], folder / "hitk.png", title)

@@ -1,0 +1,57 @@
+"""The search seam: what retrieval asks of an index's search engine (dense and BM25 rankings over
+passage rows), with the default implementation over the local FAISS and bm25s indexes.
+
+Rows, texts and sentence vectors stay with the loaded `Index`; a backend only ranks passage rows,
+so fusion, sentence re-scoring and the answer layer are the same whichever engine ranks."""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from rag.index import Index
+from rag.vectors import search as faiss_search
+
+
+class SearchBackend(Protocol):
+    """Ranks the passage rows of one index generation."""
+
+    def dense_search(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """Top-n (passage row, cosine) for a normalised query vector, best first."""
+
+    def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
+        """Top-n (passage row, BM25 score > 0) for analysed query terms, best first."""
+
+    def lexical_scores(self, query_terms: list[str], rows: list[int]) -> dict[int, float]:
+        """BM25 score of each of `rows` (empty when no query term is known to the index)."""
+
+
+class LocalBackend:
+    """Today's engine: the index's own FAISS and bm25s indexes, in this process."""
+
+    def __init__(self, index: Index):
+        self.index = index
+
+    def dense_search(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """Top-n (row, cosine) from the FAISS index."""
+        return faiss_search(self.index.vectors, qvec, n)
+
+    def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
+        """Top-n (row, BM25) from bm25s."""
+        return self.index.lexical.search(query_terms, n)
+
+    def lexical_scores(self, query_terms: list[str], rows: list[int]) -> dict[int, float]:
+        """BM25 of `rows`, read from bm25s's score of every passage."""
+        all_scores = self.index.lexical.scores(query_terms)
+        if all_scores is None:
+            return {}
+        return {r: float(all_scores[r]) for r in rows}
+
+
+def open_backend(settings, index: Index) -> SearchBackend:
+    """The backend the `backend` setting names, ready to search `index` (Milvus is synced first)."""
+    if getattr(settings, "backend", "local") == "milvus":
+        from rag.milvus_backend import open_milvus  # pymilvus is imported only when it is used
+
+        return open_milvus(settings, index)
+    return LocalBackend(index)
