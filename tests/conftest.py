@@ -135,7 +135,8 @@ def app_process(settings, **env):
 # end to end. `pytest -m "not slow"` runs the rest in seconds (tests/test_fast.py among them).
 SLOW_FIXTURES = {"assistant", "seed_settings", "server", "corpus_copy"}
 SLOW_MODULES = {"test_app", "test_api", "test_browser", "test_load", "test_crash", "test_hostile", "test_bench",
-                "test_beir", "test_cli", "test_query_path", "test_store", "test_vectors", "test_reliability"}
+                "test_beir", "test_cli", "test_query_path", "test_store", "test_vectors", "test_reliability",
+                "test_documents", "test_library"}
 
 
 def pytest_collection_modifyitems(items):
