@@ -20,6 +20,27 @@ import rag  # noqa: F401  (sets the offline and no-analytics environment before 
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+
+def _warm_models() -> None:
+    """Load the answering models (cached per process) while gradio is imported: the two overlap
+    on two cores, and the assistant then finds them loaded."""
+    try:
+        from rag.language import warm
+        from rag.question_encoder import get_question_encoder
+        from rag.reader import get_reader
+        from rag.selector import get_selector
+        from rag.settings import from_env
+
+        s = from_env()
+        get_question_encoder(s.model, s.query_runtime, s.batch_size)
+        get_selector(), get_reader(s.reader_runtime), warm()
+    except Exception:  # noqa: BLE001  (the assistant loads them again and reports any problem)
+        pass
+
+
+if __name__ == "__main__":
+    threading.Thread(target=_warm_models, name="rag-warm", daemon=True).start()
+
 import gradio as gr  # noqa: E402
 
 from rag.answer import QuestionError  # noqa: E402
