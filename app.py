@@ -25,15 +25,13 @@ def _warm_models() -> None:
     """Load the answering models (cached per process) while gradio is imported: the two overlap
     on two cores, and the assistant then finds them loaded."""
     try:
-        from rag.language import warm
+        from rag.assistant import preload
         from rag.question_encoder import get_question_encoder
-        from rag.reader import get_reader
-        from rag.selector import get_selector
         from rag.settings import from_env
 
         s = from_env()
         get_question_encoder(s.model, s.query_runtime, s.batch_size)
-        get_selector(), get_reader(s.reader_runtime), warm()
+        preload(s)
     except Exception:  # noqa: BLE001  (the assistant loads them again and reports any problem)
         pass
 

@@ -107,6 +107,7 @@ class AskResponse(BaseModel):
     passages: list[PassageOut]
     notice: str | None
     best_score: float
+    index: str | None = Field(None, description="the index generation that answered; pass it to /api/articles/{id}?index=")
     timings_ms: dict[str, float]
 
 

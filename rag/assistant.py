@@ -38,6 +38,12 @@ def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
     return question[:limit], f"Your question was long; only its first {max_chars:,} characters were read."
 
 
+def preload(settings: Settings) -> None:
+    """Load the answer models now (each is loaded once per process): the selector, the reader and
+    the language identifier, so the first question is as fast as the rest."""
+    get_selector(), get_reader(settings.reader_runtime), warm_language()
+
+
 class Assistant:
     """Answers questions from an index; safe to share between threads."""
 
@@ -51,7 +57,7 @@ class Assistant:
         s = self.settings
         self.encoder = encoder or get_question_encoder(s.model, s.query_runtime, s.batch_size)
         if answer_models:
-            self.selector, self.reader, warm_language()  # noqa: B018  (loads them now)
+            preload(s)
         self._batcher = Batcher(self.encoder)
         self.retriever = Retriever(self.index, self.settings, open_backend(self.settings, self.index))
         self._previous: Index | None = None

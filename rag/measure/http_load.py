@@ -95,7 +95,7 @@ def bench_http(settings, users: int, per_user: int, log, threads: int = 2) -> di
     cmd = [sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port), "--concurrency", str(threads)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        url = _wait_for_server(proc, timeout=300)
+        url = wait_for_server(proc, timeout=300)
         # The compute limit just before and just after the HTTP run: on a shared machine the CPU
         # available drifts, and bracketing keeps the drift from favouring either side.
         before = compute_limit(assistant, questions, threads)
@@ -129,7 +129,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for_server(proc: subprocess.Popen, timeout: float) -> str:
+def wait_for_server(proc: subprocess.Popen, timeout: float) -> str:
     """The URL app.py prints once it serves; its output is drained afterwards so it never blocks."""
     import threading
 

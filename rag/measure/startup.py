@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.measure.http_load import free_port
+from rag.measure.http_load import free_port, wait_for_server
 from rag.measure.timing import query_latency
 from rag.settings import ROOT
 
@@ -51,10 +51,8 @@ def _app_ready(env: dict) -> float:
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(free_port())], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        for line in proc.stdout:
-            if "Serving on" in line:
-                return time.perf_counter() - t0
-        raise RuntimeError("app.py exited before serving")
+        wait_for_server(proc, timeout=300)
+        return time.perf_counter() - t0
     finally:
         proc.terminate()
         proc.wait(30)
