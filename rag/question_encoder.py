@@ -98,23 +98,21 @@ class OnnxEncoder:
         self.max_tokens, _ = _model_files(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)  # what sentence-transformers cuts to
-        self.tokenizer.no_padding()
+        self.tokenizer.enable_padding()  # to the longest in the batch; masked out by the pooling
         self.session = ort.InferenceSession(str(onnx_path(model)), session_options(threads),
                                             providers=["CPUExecutionProvider"])
-        self.dim = int(self.session.get_outputs()[0].shape[1] or 0) or None
+        self.dim = int(self.session.get_outputs()[0].shape[1])
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of `texts`, one normalised row each (padded to the longest in the batch)."""
+        """Embeddings of `texts`, one normalised row each."""
         if not texts:
-            return np.zeros((0, self.dim or 0), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         encodings = self.tokenizer.encode_batch(list(texts))
-        width = max(len(e.ids) for e in encodings)
-        feed = {k: np.zeros((len(texts), width), dtype=np.int64) for k in _INPUTS}
-        for row, e in enumerate(encodings):
-            n = len(e.ids)
-            feed["input_ids"][row, :n] = e.ids
-            feed["attention_mask"][row, :n] = e.attention_mask
-            feed["token_type_ids"][row, :n] = e.type_ids
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
         (vectors,) = self.session.run(None, feed)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
