@@ -9,7 +9,6 @@ import time
 STARTED = time.perf_counter()  # "ready in" counts the imports too (gradio's are most of it)
 
 import argparse  # noqa: E402
-import ipaddress  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
@@ -43,10 +42,11 @@ import gradio as gr  # noqa: E402
 
 from rag.answer import QuestionError  # noqa: E402
 from rag.api import create_api, serve  # noqa: E402
-from rag.guard import slow_login  # noqa: E402
+from rag.guard import is_loopback, slow_login  # noqa: E402
 from rag.assistant import Assistant  # noqa: E402
 from rag.logs import show_messages  # noqa: E402
 from rag.page import answer_messages, collection_markdown, escape  # noqa: E402
+from rag.panel import MAX_FILES, ArticlesPanel, Editing, View, editing_for  # noqa: E402
 from rag.settings import from_env  # noqa: E402
 
 EXAMPLES = [
@@ -60,6 +60,9 @@ CSS = """
 .rag-source { margin: 0.4em 0 0.8em; }
 .rag-source blockquote { margin: 0.3em 0 0; padding-left: 0.8em; border-left: 3px solid #bbb; }
 .rag-source mark { background: #ffe58a; padding: 0 2px; }
+.rag-articles { width: 100%; border-collapse: collapse; font-size: 0.92em; }
+.rag-articles th, .rag-articles td { text-align: left; padding: 3px 8px; border-bottom: 1px solid #ddd; }
+.rag-articles td:nth-child(n+3) { white-space: nowrap; }
 """
 
 
@@ -118,6 +121,17 @@ class Service:
             traceback.print_exc()
             return {"question": question, "error": f"The assistant is unavailable: {exc}"}
 
+    def update_index(self) -> str | None:
+        """After an upload or delete: the index brought in step with the corpus folder, waited for
+        (the first load builds it, for a collection that started empty); None, or why not."""
+        try:
+            if self._assistant is None:
+                self.assistant()
+                return None
+            return self._assistant.refresh()
+        except Exception as exc:  # the page shows it; the previous index keeps answering
+            return str(exc)
+
     def source_json(self, doc_id: str) -> dict:
         """An indexed article's text (only articles of the index; paths are never taken from the caller)."""
         return self.source_at_json(doc_id, None)
@@ -144,8 +158,8 @@ class Service:
         return "", history
 
 
-def build_app(service: Service) -> gr.Blocks:
-    """The page: description, chat, examples, settings, and the `/ask` API endpoint."""
+def build_app(service: Service, editing: Editing = Editing(False, "Uploads and deletes are off.")) -> gr.Blocks:
+    """The page: description, chat, examples, settings, the Articles panel, and the `/ask` API endpoint."""
     try:
         about = collection_markdown(service.assistant().index.titles)
     except Exception as exc:
@@ -154,7 +168,7 @@ def build_app(service: Service) -> gr.Blocks:
         gr.Markdown("## Ask the articles\nAnswers are **quoted verbatim** from the articles, with sources. "
                     "When the articles don't answer, the assistant says so.")
         with gr.Accordion("What the collection covers", open=False):
-            gr.Markdown(about)
+            about_md = gr.Markdown(about)
         chat = gr.Chatbot(label="Answers", height=520, buttons=["copy", "copy_all"], elem_id="chat")
         box = gr.Textbox(placeholder="Ask a question about the articles and press Enter", show_label=False,
                          elem_id="question", lines=1, max_lines=4, submit_btn=True)
@@ -162,6 +176,7 @@ def build_app(service: Service) -> gr.Blocks:
         with gr.Accordion("Settings", open=False):
             k = gr.Slider(1, 20, value=service.settings.k, step=1, label="Passages to read")
             show_scores = gr.Checkbox(False, label="Show scores")
+        articles_panel(demo, ArticlesPanel(service, editing, Path(gr.utils.get_upload_folder())), about_md)
         box.submit(service.respond, [box, chat, k, show_scores], [box, chat], api_visibility="private")
         gr.api(service.ask_json, api_name="ask")
         gr.api(service.source_json, api_name="source")
@@ -169,27 +184,79 @@ def build_app(service: Service) -> gr.Blocks:
     return demo
 
 
-def build_server(service: Service, login=None, concurrency: int = 2):
+def articles_panel(demo: gr.Blocks, panel: ArticlesPanel, about_md: gr.Markdown) -> None:
+    """The "Articles" accordion: the collection's table, and when editing is allowed an upload box
+    (drag and drop, several files) and a delete with a confirm step, each reporting its progress."""
+    with gr.Accordion("Articles", open=False, elem_id="articles"):
+        gr.Markdown(panel.notice(), elem_id="articles-notice")
+        if panel.editing.allowed:
+            files = gr.File(file_count="multiple", label="Add articles: PDF, HTML, DOCX, TXT, MD", elem_id="upload",
+                            height=160)
+        status = gr.Markdown(elem_id="articles-status")
+        table = gr.HTML(panel.view().table, elem_id="articles-table")
+        if not panel.editing.allowed:
+            demo.load(lambda: _shown(panel.view(), False)[1:3], None, [table, about_md], api_visibility="private")
+            return  # no upload or delete controls, hence no events to call
+        with gr.Row():
+            chosen = gr.Dropdown(choices=panel.view().choices, multiselect=True, label="Articles to delete",
+                                 elem_id="delete-choice", scale=4)
+            ask = gr.Button("Delete…", elem_id="delete", scale=1)
+        pending = gr.State([])
+        with gr.Row(visible=False) as confirm_row:
+            question = gr.Markdown(elem_id="delete-question")
+            confirm = gr.Button("Yes, delete", variant="stop", elem_id="confirm-delete", scale=0)
+            cancel = gr.Button("Cancel", elem_id="cancel-delete", scale=0)
+
+    def upload(paths: list[str] | None):
+        for view in panel.upload(paths):  # a generator, so each step shows as it happens
+            yield _shown(view, True)
+
+    def delete(ids: list[str] | None):
+        for view in panel.delete(ids):
+            yield _shown(view, True) + [gr.update(visible=False), []]
+
+    shown = [status, table, about_md, chosen, files]
+    # One change at a time (concurrency_id): a second upload waits for the first one's index.
+    edits = dict(concurrency_limit=1, concurrency_id="articles", api_visibility="private")
+    files.upload(upload, [files], shown, **edits)
+    ask.click(lambda ids: _confirm_step(panel, ids), [chosen], [question, pending, confirm_row],
+              api_visibility="private")
+    confirm.click(delete, [pending], shown + [confirm_row, pending], **edits)
+    cancel.click(lambda: ("", [], gr.update(visible=False)), None, [question, pending, confirm_row],
+                 api_visibility="private")
+    demo.load(lambda: _shown(panel.view(), True)[1:4], None, [table, about_md, chosen], api_visibility="private")
+
+
+def _shown(view: View, editing: bool) -> list:
+    """A View as the panel's outputs: status, table, collection summary, then (editing) the delete
+    choices and the upload box, emptied (its files were handled)."""
+    out = [view.status, view.table, view.about]
+    if editing:
+        out += [gr.update(choices=view.choices, value=[]), None]
+    return out
+
+
+def _confirm_step(panel: ArticlesPanel, ids: list[str] | None):
+    """The delete button: ask to confirm the chosen articles (nothing is deleted yet)."""
+    message, pending = panel.ask_delete(ids)
+    return message, pending, gr.update(visible=bool(pending))
+
+
+def build_server(service: Service, login=None, concurrency: int = 2, host: str = "127.0.0.1"):
     """The whole server as one ASGI app: the JSON API (rag/api.py) with the page mounted at "/".
 
-    Both share the port, the request limits of rag/guard.py (bodies bounded, uploads refused) and
-    `login` (rag.guard.slow_login's check): the page asks for it in a form, the API as HTTP Basic.
-    `concurrency` questions at once for the page and as many for the API (a pool each).
+    Both share the port, the request limits of rag/guard.py (bodies bounded; uploads only when the
+    Articles panel takes them, see rag.panel.editing_for) and `login` (rag.guard.slow_login's
+    check): the page asks for it in a form, the API as HTTP Basic. `concurrency` questions at once
+    for the page and as many for the API (a pool each). `host` is the address served on.
     """
-    demo = build_app(service).queue(default_concurrency_limit=concurrency)
-    api = create_api(service, login=login, workers=concurrency)
-    return gr.mount_gradio_app(api, demo, path="/", auth=login, max_file_size="1kb", footer_links=[], css=CSS,
-                               ssr_mode=False)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    editing = editing_for(service.settings, host, login is not None)
+    limit = service.settings.max_upload_bytes
+    demo = build_app(service, editing).queue(default_concurrency_limit=concurrency)
+    api = create_api(service, login=login, workers=concurrency,
+                     upload_bytes=MAX_FILES * (limit + 4096) if editing.allowed else None)  # + multipart headers
+    return gr.mount_gradio_app(api, demo, path="/", auth=login, max_file_size=limit if editing.allowed else "1kb",
+                               footer_links=[], css=CSS, ssr_mode=False)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -249,10 +316,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: the index could not be loaded: {exc}", file=sys.stderr)
     login = slow_login(*args.credentials) if args.credentials else None
     if not is_loopback(args.host) and not login:
-        print(f"warning: serving on {args.host} without --auth: anyone who can reach this machine can use it",
-              file=sys.stderr)
+        print(f"warning: serving on {args.host} without --auth: anyone who can reach this machine can use it "
+              "(uploads and deletes are off)", file=sys.stderr)
     try:
-        running = serve(build_server(service, login, args.concurrency), args.host, args.port)
+        running = serve(build_server(service, login, args.concurrency, args.host), args.host, args.port)
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

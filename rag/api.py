@@ -189,9 +189,10 @@ def basic_auth(login: Login | None) -> Callable[[Request], Awaitable[None]]:
 
 
 def create_api(holder: AssistantHolder, login: Login | None = None, workers: int = 2,
-               max_body: int = MAX_BODY_BYTES) -> FastAPI:
+               max_body: int = MAX_BODY_BYTES, upload_bytes: int | None = None) -> FastAPI:
     """The FastAPI app with the /api routes, bodies bounded by `rag.guard.RequestLimit` (which
     covers anything mounted on it later, such as the page), `workers` questions answered at once.
+    `upload_bytes`: the most one request to Gradio's upload route may carry (None: uploads refused).
     """
     # Answering is CPU bound and Assistant.ask is thread-safe: a pool as wide as the cores keeps
     # the event loop free and queues the rest, rather than 40 threads fighting over 2 cores.
@@ -204,7 +205,7 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
 
     app = FastAPI(title="rag: cited, extractive answers from your articles", version=__version__,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,  # the docs pages load scripts from a CDN
-                  middleware=[Middleware(RequestLimit, max_bytes=max_body)], lifespan=lifespan)
+                  middleware=[Middleware(RequestLimit, max_bytes=max_body, upload_bytes=upload_bytes)], lifespan=lifespan)
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:

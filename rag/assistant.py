@@ -154,6 +154,12 @@ class Assistant:
             raise ValueError(f"unknown article: {shown!r}")
         return {"doc_id": doc_id, "title": entry.title, "text": chosen.texts[doc_id], "index": chosen.folder.name}
 
+    def refresh(self, timeout: float = 600.0) -> str | None:
+        """Re-index the corpus folder now if it changed, and wait until the new index is in use
+        (after an upload or delete on the page): None when it is, else why not (see LiveIndex.refresh).
+        An index given to the constructor does not follow any folder: nothing to do."""
+        return self._live.refresh(timeout) if self._live is not None else None
+
     @property
     def rebuilding(self) -> bool:
         """Whether a new index is being built in the background (questions use the current one)."""

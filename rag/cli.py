@@ -55,11 +55,11 @@ def _indexed(settings):
 
 
 def cmd_add(args) -> int:
-    from rag.library import add_files
+    from rag.library import Limits, add_files
 
     settings = _settings(args)
     show_messages()
-    added = add_files(args.paths, settings.corpus_dir, settings.max_article_bytes)
+    added = add_files(args.paths, settings.corpus_dir, Limits.of(settings))
     for src, dest in added.copied:
         print(f"added {safe_name(src)} -> {safe_name(dest)}")
     for src, reason in added.refused:

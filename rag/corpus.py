@@ -15,6 +15,8 @@ TEXT_SUFFIXES = (".txt", ".md")
 ARTICLE_SUFFIXES = TEXT_SUFFIXES + tuple(FORMATS)
 # Embedding costs ~5 minutes per 2 MB of text on 2 cores; bigger files are skipped with a reason.
 MAX_ARTICLE_BYTES = 2_000_000
+# PDF, HTML and DOCX files may be larger than their text (pictures, markup): up to this, as files.
+MAX_UPLOAD_BYTES = 50_000_000
 
 # Site furniture that trails some articles; never article text.
 _BOILERPLATE = [
@@ -129,17 +131,27 @@ def _lstrip_len(s: str) -> int:
     return len(s) - len(s.lstrip())
 
 
-def read_article(path: Path, doc_id: str, max_bytes: int = MAX_ARTICLE_BYTES) -> Article:
-    """Read one article file. Raises ValueError with a one-line reason when it cannot be used."""
+def read_article(path: Path, doc_id: str, max_bytes: int = MAX_ARTICLE_BYTES, max_file_bytes: int | None = None,
+                 suffix: str | None = None) -> Article:
+    """Read one article file. Raises ValueError with a one-line reason when it cannot be used.
+
+    `max_bytes` limits the text; a PDF, HTML or DOCX file itself may be up to `max_file_bytes`
+    (default: `max_bytes` too). `suffix` names the format when the file is stored under another
+    name than the one it will have (an upload), else the path's own suffix does.
+    """
+    suffix = (suffix if suffix is not None else path.suffix).lower()
+    limit, setting = max_bytes, "max_article_bytes"
+    if suffix in FORMATS and max_file_bytes is not None:
+        limit, setting = max_file_bytes, "max_upload_bytes"
     size = path.stat().st_size
-    if size > max_bytes:
-        raise ValueError(f"too large ({size:,} bytes; the limit is {max_bytes:,}, setting max_article_bytes)")
+    if size > limit:
+        raise ValueError(f"too large ({size:,} bytes; the limit is {limit:,}, setting {setting})")
     raw = path.read_bytes()
     if not raw.strip():
         raise ValueError("empty file")
     fmt, pages = "text", None
-    if path.suffix.lower() in FORMATS:
-        doc = extract(raw, path.suffix)
+    if suffix in FORMATS:
+        doc = extract(raw, suffix)
         text, encoding, fmt = doc.text, "utf-8", doc.format
         pages = tuple(doc.pages) if doc.pages is not None else None
         # The limit is about embedding cost, so it also holds for the text a small file unpacks to.
@@ -253,8 +265,10 @@ def _check_entry(path: Path, real_root: Path) -> str | None:
     return None
 
 
-def load_corpus(corpus_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> Corpus:
-    """Read every article under `corpus_dir`; files that cannot be used are listed with a reason."""
+def load_corpus(corpus_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES, max_file_bytes: int | None = None) -> Corpus:
+    """Read every article under `corpus_dir`; files that cannot be used are listed with a reason.
+
+    `max_bytes` limits each article's text, `max_file_bytes` a PDF/HTML/DOCX file (see read_article)."""
     root = Path(corpus_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
@@ -270,7 +284,7 @@ def load_corpus(corpus_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES) -> Corpus:
             skipped.append(Skipped(path, reason))
             continue
         try:
-            article = read_article(path, "", max_bytes)
+            article = read_article(path, "", max_bytes, max_file_bytes)
         except (ValueError, OSError) as exc:
             skipped.append(Skipped(path, str(exc).split("\n")[0]))
             continue

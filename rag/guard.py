@@ -1,12 +1,14 @@
-"""Request limits for the web server: bounded bodies, no file uploads, slowed-down wrong logins.
+"""Request limits for the web server: bounded bodies, uploads only where allowed, slowed-down wrong logins.
 
-The page takes a question (2,000 characters are read) and a number; nothing it does needs a large
-request body or an upload, so both are refused before Gradio parses anything.
+A question (2,000 characters are read) and a number need no large request body, so bodies are
+bounded before Gradio parses anything. Gradio's upload route is refused unless the page's
+Articles panel takes uploads; then a request to it must say its length, within the upload limit.
 """
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import re
 import time
@@ -51,18 +53,30 @@ def check_call(path: str, body: bytes) -> tuple[bytes | None, str | None]:
     return json.dumps(filled).encode(), None
 
 
-class RequestLimit:
-    """ASGI middleware: 413 for bodies over `max_bytes`, 404 for Gradio's upload route."""
+def is_loopback(host: str) -> bool:
+    """Whether `host` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
-    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
+
+class RequestLimit:
+    """ASGI middleware: 413 for bodies over `max_bytes`; Gradio's upload route refused (404) when
+    `upload_bytes` is None, else bounded by it (411 without a Content-Length, 413 over it)."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, upload_bytes: int | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if scope["path"].rstrip("/").endswith("/upload"):
-            return await _reply(send, 404, "This server accepts no uploads.")
+            return await self._upload(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             try:
@@ -95,6 +109,23 @@ class RequestLimit:
             scope = dict(scope, headers=headers + [(b"content-length", str(len(body)).encode())])
             chunks = [{"type": "http.request", "body": body, "more_body": False}]
         return await self.app(scope, _replay(chunks, receive), send)
+
+
+    async def _upload(self, scope, receive, send):
+        """Gradio's upload route: refused, or passed on (streamed, not buffered) when its declared
+        length is within `upload_bytes`; Gradio then holds each file to the page's file size limit."""
+        if self.upload_bytes is None:
+            return await _reply(send, 404, "This server accepts no uploads.")
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        try:
+            size = int(length) if length is not None else None
+        except ValueError:
+            return await _reply(send, 400, "Bad Content-Length.")
+        if size is None:  # a chunked body could be any size; browsers always send the length
+            return await _reply(send, 411, "An upload must send its Content-Length.")
+        if size > self.upload_bytes:
+            return await _reply(send, 413, f"Upload too large (at most {self.upload_bytes:,} bytes at once).")
+        return await self.app(scope, receive, send)
 
 
 def _replay(messages, receive):

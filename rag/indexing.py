@@ -123,7 +123,7 @@ def _build_locked(settings: Settings, index_dir: Path, progress: bool, force: bo
 
 def read_corpus(settings: Settings) -> Corpus:
     """Step 1: the corpus, each skipped file and note logged; ValueError when no article is usable."""
-    corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes)
+    corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes, settings.max_upload_bytes)
     for s in corpus.skipped:
         log.info(f"skipped {s.name}: {s.reason}")
     for note in corpus.notes:

@@ -1,22 +1,36 @@
 """The collection as files: adding documents to the corpus folder, removing indexed articles'
-files, and listing what the index holds. `rag add`, `rag remove` and `rag list` are built on it.
+files, and listing what the index holds. `rag add`, `rag remove`, `rag list` and the page's
+Articles panel are built on it, so a file the CLI refuses the page refuses too, for the same reason.
 
-Adding never overwrites: a file whose name (or id: its name without the extension) is taken gets
-a new name, so existing articles keep their ids. Each file is read as an article before it is
-copied, so a file the index would skip is refused with the same reason and nothing is written.
+Every check runs before anything is written (`check_file`): a clean bare name, an article
+extension, the size limit, content that is what the extension says (by its bytes), readable as an
+article (which refuses zip bombs and scanned PDFs), not already in the collection. Adding never
+overwrites: a file whose name (or id: its name without the extension) is taken gets a new name,
+so existing articles keep their ids.
 """
 from __future__ import annotations
 
 import hashlib
+import io
 import os
-import shutil
+import secrets
 import time
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.corpus import ARTICLE_SUFFIXES, read_article, safe_name, walk
+from rag.corpus import ARTICLE_SUFFIXES, MAX_ARTICLE_BYTES, MAX_UPLOAD_BYTES, decode, read_article, safe_name, walk
+from rag.documents import FORMATS
 from rag.store import Index
+
+MAX_NAME_CHARS = 200
+# First bytes of formats that are never articles, or need a closer look (zip: a DOCX or not).
+_MAGIC = [(b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"MZ", "exe"), (b"\x7fELF", "elf"),
+          (b"\xcf\xfa\xed\xfe", "macho"), (b"\xfe\xed\xfa\xcf", "macho"), (b"\xca\xfe\xba\xbe", "macho")]
+_KINDS = {"pdf": "a PDF", "docx": "a Word document", "zip": "a zip archive",
+          "exe": "a Windows program", "elf": "a Linux program", "macho": "a macOS program",
+          "text": "text", "binary": "binary data"}
 
 
 @dataclass
@@ -25,6 +39,28 @@ class Added:
 
     copied: list[tuple[Path, Path]] = field(default_factory=list)
     refused: list[tuple[Path, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A file that passed every check: where it is, the clean name it gets, its sha256."""
+
+    source: Path
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How large a new file may be: its text (`max_article_bytes`) and, for PDF/HTML/DOCX, the file."""
+
+    article_bytes: int = MAX_ARTICLE_BYTES
+    file_bytes: int = MAX_UPLOAD_BYTES
+
+    @classmethod
+    def of(cls, settings) -> "Limits":
+        """The limits a `Settings` sets (max_article_bytes, max_upload_bytes)."""
+        return cls(settings.max_article_bytes, settings.max_upload_bytes)
 
 
 @dataclass(frozen=True)
@@ -37,6 +73,7 @@ class Listed:
     pages: int | None
     chunks: int
     added: str | None  # the file's modification date (a copy made by `rag add` gets the day it was added)
+    size: int | None = None  # the file's bytes (None: removed since the index was built)
 
 
 def _candidates(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -55,6 +92,90 @@ def _candidates(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
     return files, refused
 
 
+def clean_name(name: str) -> str:
+    """The bare file name a new article is stored under; ValueError when `name` has path parts.
+
+    A name with `/`, `\\` or `..` is refused rather than trimmed (no browser or `rag add` sends
+    one, so it is a crafted request); control characters and surrounding spaces go, and leading
+    dots are dropped, so a copy is never a hidden file the corpus reader ignores.
+    """
+    if "/" in name or "\\" in name or name.strip() in (".", ".."):
+        raise ValueError("the file name has path parts (/, \\ or ..): only a bare file name is accepted")
+    if not _utf8(name):
+        raise ValueError("the file name is not valid UTF-8: rename the file")
+    cleaned = "".join(c for c in name if c.isprintable()).strip().lstrip(".").strip()
+    stem, suffix = os.path.splitext(cleaned)
+    if len(cleaned) > MAX_NAME_CHARS:  # file systems allow 255 bytes; keep the extension
+        cleaned = stem[: MAX_NAME_CHARS - len(suffix)] + suffix
+    if not os.path.splitext(cleaned)[0]:
+        raise ValueError("the file name is empty once cleaned")
+    return cleaned
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # undecodable bytes from the file system (surrogate escapes)
+        return False
+
+
+def content_kind(raw: bytes) -> str:
+    """What `raw` is by its bytes, whatever its name: pdf, docx, zip, an executable, text or binary."""
+    if b"%PDF-" in raw[:1024]:  # readers accept the header anywhere in the first KB
+        return "pdf"
+    for magic, kind in _MAGIC:
+        if raw.startswith(magic):
+            if kind == "zip":
+                return "docx" if _zip_has(raw, "word/document.xml") else "zip"
+            return kind
+    try:
+        decode(raw[:65536])  # the head decides: a cut multi-byte character does not fail it
+    except (ValueError, UnicodeDecodeError):
+        return "binary"
+    return "text"
+
+
+def _zip_has(raw: bytes, member: str) -> bool:
+    """Whether the zip `raw` lists `member` (its directory only: nothing is unpacked)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            return member in z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def check_content(raw: bytes, suffix: str) -> None:
+    """ValueError unless the bytes are what the extension says: a `.pdf` must be a PDF, a `.docx`
+    a zip holding word/document.xml, `.html`/`.htm`/`.txt`/`.md` text."""
+    kind = content_kind(raw)
+    expected = FORMATS.get(suffix.lower(), "text")
+    if expected == "html":
+        expected = "text"
+    if kind != expected:
+        raise ValueError(f"its content is {_KINDS[kind]}, not {_KINDS[expected]} as the name ending {suffix} says")
+
+
+def check_file(source: Path, name: str, limits: Limits, seen: dict[str, str]) -> Checked:
+    """Every check a new file must pass before anything is written, cheapest first; ValueError
+    with a one-line reason. `name` is the name it came with; `seen` maps the sha256 of each file
+    already in the collection to its name (duplicates are refused)."""
+    name = clean_name(name)
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix not in ARTICLE_SUFFIXES:
+        raise ValueError(f"unsupported extension: {suffix or '(none)'} (allowed: {', '.join(ARTICLE_SUFFIXES)})")
+    size = source.stat().st_size
+    limit = limits.file_bytes if suffix in FORMATS else limits.article_bytes
+    if size > limit:
+        setting = "max_upload_bytes" if suffix in FORMATS else "max_article_bytes"
+        raise ValueError(f"too large ({size:,} bytes; the limit is {limit:,}, setting {setting})")
+    check_content(source.read_bytes(), suffix)  # whole: a zip's directory is at its end
+    article = read_article(source, "", limits.article_bytes, limits.file_bytes, suffix)
+    if article.sha256 in seen:
+        raise ValueError(f"already in the collection as {seen[article.sha256]}")
+    return Checked(source, name, article.sha256)
+
+
 def free_name(corpus_dir: Path, name: str) -> Path:
     """A path in `corpus_dir` for `name` that overwrites nothing and takes no existing article's id.
 
@@ -71,6 +192,37 @@ def free_name(corpus_dir: Path, name: str) -> Path:
     return corpus_dir / candidate
 
 
+def place(source: Path, corpus_dir: Path, name: str) -> Path:
+    """Copy `source` into `corpus_dir` under a free name for `name`, never overwriting; the new path.
+
+    The copy is written as a hidden file (the corpus reader and a running app ignore those), then
+    linked under its name, which fails rather than replaces if another writer took the name meanwhile.
+    """
+    part = corpus_dir / f".upload-{secrets.token_hex(8)}.part"
+    try:
+        with source.open("rb") as src, part.open("xb") as dst:
+            while block := src.read(1 << 20):
+                dst.write(block)
+        for _ in range(100):
+            dest = free_name(corpus_dir, name)
+            try:
+                os.link(part, dest)  # atomic, and never replaces an existing file
+                return dest  # a new file, so its mtime is the day it was added
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links on this file system: an exclusive create instead
+                try:
+                    with part.open("rb") as src, dest.open("xb") as dst:
+                        while block := src.read(1 << 20):
+                            dst.write(block)
+                    return dest
+                except FileExistsError:
+                    continue
+        raise OSError(f"no free name for {name} in {corpus_dir}")
+    finally:
+        part.unlink(missing_ok=True)
+
+
 def _contents(corpus_dir: Path) -> dict[str, str]:
     """sha256 of each file's bytes -> its name relative to the corpus folder (what duplicates are found by)."""
     files, _ = walk(corpus_dir)
@@ -83,34 +235,31 @@ def _contents(corpus_dir: Path) -> dict[str, str]:
     return out
 
 
-def add_files(paths: list[Path], corpus_dir: Path, max_bytes: int) -> Added:
-    """Copy the usable files among `paths` into `corpus_dir`, each under a free name.
-
-    A file is refused, with the reason, when its extension is not an article format, when the
-    index would skip it (empty, scanned PDF, zip bomb, too large...) or when the same content is
-    already in the corpus folder.
-    """
+def add_named(files: list[tuple[Path, str]], corpus_dir: Path, limits: Limits) -> Added:
+    """Copy each (file, name it came with) that passes `check_file` into `corpus_dir`, under a
+    free name; a refused file writes nothing. The page's uploads and `rag add` both come here."""
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    files, refused = _candidates([Path(p) for p in paths])
-    out = Added(refused=refused)
+    out = Added()
     seen = _contents(corpus_dir)
-    for f in files:
-        if f.suffix.lower() not in ARTICLE_SUFFIXES:
-            out.refused.append((f, f"unsupported extension: {f.suffix or '(none)'}"))
-            continue
+    for source, name in files:
         try:
-            article = read_article(f, "", max_bytes)  # checked before anything is written
+            checked = check_file(Path(source), name, limits, seen)
         except (ValueError, OSError) as exc:
-            out.refused.append((f, str(exc).split("\n")[0]))
+            out.refused.append((Path(source), str(exc).split("\n")[0]))
             continue
-        if article.sha256 in seen:
-            out.refused.append((f, f"already in the collection as {seen[article.sha256]}"))
-            continue
-        dest = free_name(corpus_dir, f.name)
-        shutil.copyfile(f, dest)  # a new file, so its mtime is the day it was added
-        seen[article.sha256] = dest.name
-        out.copied.append((f, dest))
+        dest = place(checked.source, corpus_dir, checked.name)
+        seen[checked.sha256] = dest.name
+        out.copied.append((Path(source), dest))
+    return out
+
+
+def add_files(paths: list[Path], corpus_dir: Path, limits: Limits = Limits()) -> Added:
+    """`rag add`: copy the usable files among `paths` (folders: the article files under them) into
+    `corpus_dir`, each checked by `check_file` under its own name."""
+    files, refused = _candidates([Path(p) for p in paths])
+    out = add_named([(f, f.name) for f in files], corpus_dir, limits)
+    out.refused[:0] = refused
     return out
 
 
@@ -139,17 +288,19 @@ def remove_articles(index: Index, corpus_dir: Path, ids: list[str]) -> list[Path
 
 
 def list_articles(index: Index, corpus_dir: Path) -> list[Listed]:
-    """Every indexed article, in id order, with its format, pages, chunks and the date its file was added."""
+    """Every indexed article, in id order, with its format, pages, chunks, size and the date its file was added."""
     chunks = Counter(c.doc_id for c in index.chunks)
     rows = []
     for doc_id in sorted(index.manifest.articles):
         entry = index.manifest.articles[doc_id]
         fmt = entry.format if entry.format != "text" else Path(entry.path).suffix.lstrip(".").lower()
         try:
-            added = time.strftime("%Y-%m-%d", time.localtime((Path(corpus_dir) / entry.path).stat().st_mtime))
+            st = (Path(corpus_dir) / entry.path).stat()
+            added, size = time.strftime("%Y-%m-%d", time.localtime(st.st_mtime)), st.st_size
         except OSError:
-            added = None  # removed since the index was built
-        rows.append(Listed(doc_id, entry.title, fmt, len(entry.pages) if entry.pages else None, chunks[doc_id], added))
+            added, size = None, None  # removed since the index was built
+        rows.append(Listed(doc_id, entry.title, fmt, len(entry.pages) if entry.pages else None, chunks[doc_id], added,
+                           size))
     return rows
 
 

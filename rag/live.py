@@ -61,6 +61,7 @@ class LiveIndex:
         self._seen = corpus_signature(settings.corpus_dir)
         self._checked = time.monotonic()
         self._thread: threading.Thread | None = None
+        self.error: str | None = None  # why the last rebuild failed, until one succeeds
         self._backoff = FIRST_BACKOFF
         self._retry_at = 0.0
         # The index in use is older than the corpus (its rebuild failed): retry after a back-off.
@@ -84,9 +85,36 @@ class LiveIndex:
             signature = corpus_signature(self.settings.corpus_dir)
             if signature == self._seen and not self._stale:
                 return
-            log.info("the articles changed; updating the index in the background")
-            self._thread = threading.Thread(target=self._rebuild, args=(signature,), name="rag-rebuild", daemon=True)
-            self._thread.start()
+            self._start(signature)
+
+    def _start(self, signature: str) -> None:
+        """Start the background rebuild for the corpus state `signature` (the caller holds the lock)."""
+        log.info("the articles changed; updating the index in the background")
+        self._thread = threading.Thread(target=self._rebuild, args=(signature,), name="rag-rebuild", daemon=True)
+        self._thread.start()
+
+    def refresh(self, timeout: float = 600.0) -> str | None:
+        """Bring the index in step with the corpus now and wait until it is in use: None when it
+        is, else why not. For a change made through the app (an upload, a delete), so the next
+        question sees it; questions meanwhile are answered from the index in use, as with `poll`.
+
+        Skips the once-a-second throttle and a failed rebuild's back-off (the user asked for this
+        change), waits for a rebuild already running, and starts another while the corpus still
+        differs from what was indexed (another change came in meanwhile).
+        """
+        deadline = time.monotonic() + timeout
+        started = False
+        while True:
+            self.wait(max(0.0, deadline - time.monotonic()))
+            with self._lock:
+                if self.rebuilding or time.monotonic() > deadline:
+                    return f"the index is still being updated after {timeout:.0f}s; it will be used when ready"
+                self._checked = time.monotonic()
+                signature = corpus_signature(self.settings.corpus_dir)
+                if signature == self._seen and (not self._stale or started):
+                    return self.error if self._stale else None
+                self._start(signature)
+                started = True
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for a running rebuild (tests and shutdown)."""
@@ -99,12 +127,12 @@ class LiveIndex:
             build(self.settings, progress=False)
             index = load_index(self.settings.index_dir)
         except Exception as exc:  # the previous index keeps answering
-            self._seen, self._stale = signature, True
+            self._seen, self._stale, self.error = signature, True, f"the index could not be updated: {exc}"
             self._retry_at = time.monotonic() + self._backoff
             log.warning(f"warning: the index could not be updated ({exc}); answering from the previous index, "
                         f"next try in {self._backoff:.0f}s or later")
             self._backoff = min(self._backoff * 2, MAX_BACKOFF)
             return
-        self._seen, self._stale = signature, False
+        self._seen, self._stale, self.error = signature, False, None
         self._backoff, self._retry_at = FIRST_BACKOFF, 0.0
         self.on_ready(index)

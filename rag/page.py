@@ -100,3 +100,28 @@ def collection_markdown(titles: dict[str, str]) -> str:
     lines = [f"**{len(titles)} articles** are searched. Answers are sentences quoted from them, with sources."]
     lines += [f"- {escape(t)}" for t in sorted(titles.values())]
     return "\n".join(lines)
+
+
+def human_size(n: int | None) -> str:
+    """A file size for people: 812 B, 14.2 KB, 3.1 MB; "-" when unknown."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB"):
+        if n < 1000 or unit == "MB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return "-"  # not reached
+
+
+def articles_html(rows: list) -> str:
+    """The Articles panel's table (rag.library.Listed rows): title, id, format, size, date added; escaped."""
+    if not rows:
+        return "<p class='rag-articles-empty'>No articles are indexed yet.</p>"
+    head = "".join(f"<th>{h}</th>" for h in ("Title", "Id", "Format", "Size", "Added"))
+    body = []
+    for r in rows:
+        fmt = r.format.upper() + (f", {r.pages} page{'s' if r.pages != 1 else ''}" if r.pages else "")
+        cells = (escape(r.title), f"<code>{escape(r.doc_id)}</code>", escape(fmt), human_size(r.size), escape(r.added or "-"))
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (f"<p>{len(rows)} article{'s' if len(rows) != 1 else ''}</p><table class='rag-articles'>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")

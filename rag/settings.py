@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from rag.corpus import MAX_ARTICLE_BYTES
+from rag.corpus import MAX_ARTICLE_BYTES, MAX_UPLOAD_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_K = 50  # passages read per question, at most: the answer layer scores every sentence of each
@@ -22,6 +22,7 @@ RANGES = {
     "reader_shortlist": (1, 50), "max_answer_sentences": (1, 20), "abstain_threshold": (-1.0, 2.0),
     "max_question_chars": (10, 100_000),
     "max_article_bytes": (1, None),
+    "max_upload_bytes": (1, None),
 }
 
 
@@ -71,8 +72,13 @@ class Settings:
     # Abstain below this selector probability (None: the threshold `rag train` chose on train data).
     abstain_threshold: float | None = None
     max_question_chars: int = 2000
-    # Larger article files are skipped with a reason.
+    # Larger article files are skipped with a reason (for PDF, HTML and DOCX: larger extracted text).
     max_article_bytes: int = MAX_ARTICLE_BYTES
+    # Larger document files (PDF, HTML, DOCX) are refused by the page's upload and `rag add`, and
+    # skipped by the index; their text is still held to max_article_bytes.
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+    # The page's Articles panel takes uploads and deletes (off: it only lists, for read-only deployments).
+    uploads: bool = True
     # Search engine for passages: "local" (FAISS + bm25s in this process) or "milvus" (the local
     # index synced into the collection at `milvus_uri`: a .db path for Milvus Lite, or http://host:19530).
     backend: str = "local"
@@ -92,8 +98,15 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+_TRUE, _FALSE = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
+
+
 def _coerce(kind: type | str, raw: str):
     kind = str(kind)
+    if "bool" in kind:
+        if raw.strip().lower() not in _TRUE + _FALSE:
+            raise ValueError(f"{raw!r} is not on or off")
+        return raw.strip().lower() in _TRUE
     if "Path" in kind:
         return Path(raw).expanduser()
     if "int" in kind:
@@ -113,7 +126,8 @@ def from_env(env: dict[str, str] | None = None, **overrides) -> Settings:
             try:
                 values[f.name] = _coerce(f.type, raw)
             except ValueError as exc:
-                raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not a valid {f.type}") from exc
+                shown = "on or off" if "bool" in str(f.type) else f"a valid {f.type}"
+                raise ValueError(f"RAG_{f.name.upper()}={raw!r} is not {shown}") from exc
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
     validate(settings)

@@ -268,7 +268,7 @@ def _prune(index_dir: Path, keep: str) -> None:
 def ensure_index(settings: Settings, progress: bool = True) -> Index:
     """Load the index, building or refreshing it first if it is missing, stale or damaged."""
     index_dir = Path(settings.index_dir)
-    corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes)
+    corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes, settings.max_upload_bytes)
     try:
         reason = stale_reason(read_manifest(index_dir), corpus, settings, resolve_model(settings.model)[1])
         if reason is None:

@@ -100,10 +100,35 @@ def in_process_server(service, login=None):
 
 @pytest.fixture(scope="session")
 def server(assistant):
+    """The page and API over the repository's own seeds: read-only (uploads off), since tests share it."""
     import app
 
-    with in_process_server(app.Service(assistant, assistant.settings)) as url:
+    with in_process_server(app.Service(assistant, assistant.settings.replace(uploads=False))) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def library_service(assistant, tmp_path_factory):
+    """An app.Service over a writable copy of the seeds whose Articles panel takes uploads (each
+    PDF/HTML/DOCX file up to 200 KB). Its index starts as a copy of the session's, so only what a
+    test adds is embedded."""
+    import app
+    from rag.assistant import Assistant
+
+    corpus = tmp_path_factory.mktemp("library-corpus")
+    for f in SEEDS.glob("*.txt"):
+        shutil.copy(f, corpus / f.name)
+    index_dir = tmp_path_factory.mktemp("library-index")
+    shutil.copytree(assistant.settings.index_dir, index_dir, dirs_exist_ok=True)
+    settings = assistant.settings.replace(corpus_dir=corpus, index_dir=index_dir, max_upload_bytes=200_000)
+    return app.Service(Assistant(settings, progress=False), settings)
+
+
+@pytest.fixture(scope="module")
+def library_server(library_service):
+    """`library_service` served on loopback (uploads on): yields (url, service)."""
+    with in_process_server(library_service) as url:
+        yield url, library_service
 
 
 @contextmanager
@@ -133,10 +158,10 @@ def app_process(settings, **env):
 
 # Tests that load the real model, start servers or browsers, or build real indexes: the product
 # end to end. `pytest -m "not slow"` runs the rest in seconds (tests/test_fast.py among them).
-SLOW_FIXTURES = {"assistant", "seed_settings", "server", "corpus_copy"}
+SLOW_FIXTURES = {"assistant", "seed_settings", "server", "corpus_copy", "library_service", "library_server"}
 SLOW_MODULES = {"test_app", "test_api", "test_browser", "test_load", "test_crash", "test_hostile", "test_bench",
                 "test_beir", "test_cli", "test_query_path", "test_store", "test_vectors", "test_reliability",
-                "test_documents", "test_library"}
+                "test_documents", "test_library", "test_panel"}
 
 
 def pytest_collection_modifyitems(items):

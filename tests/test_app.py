@@ -127,7 +127,7 @@ def test_binding_all_interfaces_without_auth_warns(seed_settings, assistant):
     env.pop("RAG_AUTH", None)
     args = [sys.executable, "app.py", "--host", "192.0.2.1", "--port", "7999"]
     bare = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert "warning: serving on 192.0.2.1 without --auth" in bare.stderr
+    assert "warning: serving on 192.0.2.1 without --auth" in bare.stderr and "(uploads and deletes are off)" in bare.stderr
     with_login = subprocess.run(args, cwd=ROOT, env=dict(env, RAG_AUTH="user:secret"), capture_output=True, text=True,
                                 timeout=300)
     assert "without --auth" not in with_login.stderr and "secret" not in with_login.stdout + with_login.stderr

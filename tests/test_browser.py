@@ -60,3 +60,60 @@ def test_question_answer_sources_and_escaping(browser, server, tmp_path):
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
     page.close()
+
+
+def test_upload_ask_and_delete_an_article(browser, library_server, tmp_path):
+    """Upload a PDF through the file chooser (with an XSS-titled text file beside it), see it
+    indexed, get an answer quoted from it with its page, then delete it with the confirm step."""
+    from test_documents import PDF_PAGES, make_pdf
+
+    url, service = library_server
+    make_pdf(tmp_path / "water.pdf", PDF_PAGES)
+    (tmp_path / "notes.txt").write_text(f"{XSS}\n\nThe ferry to Nesodden leaves every forty minutes.\n", encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(url)
+    page.get_by_text("Articles", exact=True).click()
+    table = page.locator("#articles-table")
+    table.get_by_text("5 articles").wait_for(timeout=30_000)
+
+    with page.expect_file_chooser() as chooser:
+        page.locator("#upload").get_by_text("Click to Upload", exact=False).first.click()
+    chooser.value.set_files([str(tmp_path / "water.pdf"), str(tmp_path / "notes.txt")])
+    status = page.locator("#articles-status")
+    status.get_by_text("Indexed: the new articles are searchable now.").wait_for(timeout=120_000)
+    assert "Added water.pdf as water.pdf" in status.inner_text() and "Added notes.txt" in status.inner_text()
+    assert "Annual report of the Lakeside Water Board" in table.inner_text() and "7 articles" in table.inner_text()
+    assert table.get_by_text(XSS, exact=True).count() == 1 and page.locator("img[src='x']").count() == 0
+
+    box = page.locator("#question textarea")
+    box.fill("How many new engineers did the water board hire?")
+    box.press("Enter")
+    page.wait_for_selector("#chat sup", timeout=60_000)
+    page.get_by_text("Sources (").first.click()
+    page.locator("#chat mark").first.wait_for(timeout=10_000)
+    assert "37 new engineers" in page.locator("#chat mark").first.text_content()
+    assert "water · p. 2 · chars" in page.locator("#chat .rag-source").first.inner_text()
+    page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
+
+    choice = page.locator("#delete-choice input")
+    choice.click()
+    choice.fill("Lakeside")
+    page.get_by_role("option", name="Annual report of the Lakeside Water Board (water)").click()
+    page.locator("#delete").click()
+    question = page.locator("#delete-question")
+    question.get_by_text("Delete 1 article").wait_for(timeout=10_000)
+    assert (service.settings.corpus_dir / "water.pdf").exists()  # not before the confirmation
+    page.locator("#confirm-delete").click()
+    status.get_by_text("Removed: they are no longer in answers.").wait_for(timeout=120_000)
+    assert not (service.settings.corpus_dir / "water.pdf").exists()
+    assert "Lakeside" not in table.inner_text() and "6 articles" in table.inner_text()
+    assert page.request.get(f"{url}/api/articles/water").status == 404
+
+    box.fill("How many new engineers did the water board hire?")
+    box.press("Enter")  # the same question: the article is gone, so the articles no longer answer it
+    page.locator("#chat").get_by_text("The articles don't answer this.").wait_for(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "deleted.png"), full_page=True)
+    assert dialogs == []
+    page.close()
