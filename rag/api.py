@@ -24,13 +24,13 @@ from typing import Any, Awaitable, Callable, Protocol
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.middleware import Middleware
 
 from rag import __version__
 from rag.answer import QuestionError
 from rag.guard import MAX_BODY_BYTES, RequestLimit
-from rag.settings import MAX_K
+from rag.api_schema import (AskRequest, AskResponse, ArticleOut, ArticlesOut, ArticleText, HealthOut,
+                            problem)
 
 Login = Callable[[str, str], Awaitable[bool]]  # rag.guard.slow_login's check
 
@@ -43,120 +43,6 @@ class AssistantHolder(Protocol):
 
     def loaded(self) -> Any | None:
         """The loaded Assistant, or None (starting a load in the background if none is under way)."""
-
-
-# ------------------------------------------------------------------ schema
-
-class AskRequest(BaseModel):
-    """A question. JSON types are checked here (422); values (an empty question, k out of range)
-    by the assistant, which refuses them with the page's and the CLI's message (400)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    question: str = Field(description="the question; longer than the question limit (2,000 characters) is cut, with a notice")
-    k: int | None = Field(None, description=f"passages to read, 1 to {MAX_K}; null: the server's setting")
-
-
-class ShortAnswerOut(BaseModel):
-    """The exact span that answers, inside a quoted sentence: `source[start:end] == text`."""
-
-    model_config = ConfigDict(extra="allow")
-    text: str
-    doc_id: str
-    start: int
-    end: int
-    score: float
-
-
-class CitationOut(BaseModel):
-    """A quoted sentence: `text == source[start:end]` of article `doc_id`."""
-
-    model_config = ConfigDict(extra="allow")
-    n: int
-    doc_id: str
-    title: str
-    start: int
-    end: int
-    text: str
-    score: float
-    chunk_no: int
-    context: bool = Field(description="quoted for what the next sentence leans on, not as the answer itself")
-    page: int | None = Field(None, description="the PDF page the sentence starts on; null for other formats")
-
-
-class PassageOut(BaseModel):
-    """A passage read for the answer (its fields as `rag ask --json` prints them)."""
-
-    model_config = ConfigDict(extra="allow")
-    doc_id: str
-    title: str
-    start: int
-    end: int
-    text: str
-    score: float
-
-
-class AskResponse(BaseModel):
-    """Exactly the object `rag ask --json` prints (`Answer.to_dict`)."""
-
-    model_config = ConfigDict(extra="allow")
-    question: str
-    answer: str
-    short_answer: ShortAnswerOut | None
-    abstained: bool
-    citations: list[CitationOut]
-    passages: list[PassageOut]
-    notice: str | None
-    best_score: float
-    index: str | None = Field(None, description="the index generation that answered; pass it to /api/articles/{id}?index=")
-    timings_ms: dict[str, float]
-
-
-class ArticleOut(BaseModel):
-    """One indexed article."""
-
-    id: str
-    title: str
-    characters: int = Field(description="length of the indexed text; citations' offsets are into it")
-    chunks: int
-    date: str | None = None
-
-
-class ArticlesOut(BaseModel):
-    """The indexed articles, in id order."""
-
-    count: int
-    articles: list[ArticleOut]
-
-
-class ArticleText(BaseModel):
-    """An indexed article's text as indexed: what citations quote."""
-
-    doc_id: str
-    title: str
-    text: str
-    index: str  # the index generation the text comes from
-
-
-class HealthOut(BaseModel):
-    """Whether questions can be answered now."""
-
-    status: str = Field(description="ok, loading (the index is being loaded or built) or unavailable (the last load failed)")
-    articles: int | None = None
-    chunks: int | None = None
-    rebuilding: bool = Field(False, description="the articles changed and a new index is being built; "
-                                                "questions are answered from the current one meanwhile")
-    warning: str | None = Field(None, description="why the index in use is older than the articles, if it is")
-    error: str | None = None
-
-
-class Problem(BaseModel):
-    """An error: a message meant for the user."""
-
-    detail: Any
-
-
-def _problem(description: str) -> dict:
-    return {"model": Problem, "description": description}
 
 
 # ------------------------------------------------------------------ the app
@@ -215,7 +101,7 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
         return JSONResponse({"detail": errors}, status_code=422)
 
     router = APIRouter(prefix="/api", dependencies=[Depends(basic_auth(login))],
-                       responses={401: _problem("a login is set and the request lacks valid credentials")})
+                       responses={401: problem("a login is set and the request lacks valid credentials")})
     chunk_counts = _ChunkCounts()
 
     def ready():
@@ -225,10 +111,10 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
         return assistant
 
     @router.post("/ask", response_model=AskResponse, summary="Answer a question with quoted, cited sentences",
-                 responses={400: _problem("the question or k was refused (the message says why)"),
-                            413: _problem(f"the body is over {max_body:,} bytes"),
-                            422: _problem('the body is not {"question": string, "k": integer or null}'),
-                            503: _problem("the index is not loaded yet")})
+                 responses={400: problem("the question or k was refused (the message says why)"),
+                            413: problem(f"the body is over {max_body:,} bytes"),
+                            422: problem('the body is not {"question": string, "k": integer or null}'),
+                            503: problem("the index is not loaded yet")})
     async def ask(body: AskRequest) -> JSONResponse:
         """The object `rag ask --json` prints. An abstention is a 200 with `"abstained": true`."""
         assistant = ready()
@@ -242,7 +128,7 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
         return JSONResponse(answer.to_dict())
 
     @router.get("/articles", response_model=ArticlesOut, summary="The indexed articles",
-                responses={503: _problem("the index is not loaded yet")})
+                responses={503: problem("the index is not loaded yet")})
     def articles() -> ArticlesOut:
         """Every article of the index in use, with its length and number of chunks."""
         index = ready().current().index
@@ -252,7 +138,7 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
         return ArticlesOut(count=len(rows), articles=rows)
 
     @router.get("/articles/{doc_id:path}", response_model=ArticleText, summary="One indexed article's text",
-                responses={404: _problem("not an article of the index"), 503: _problem("the index is not loaded yet")})
+                responses={404: problem("not an article of the index"), 503: problem("the index is not loaded yet")})
     def article(doc_id: str, index: str | None = None) -> ArticleText:
         """The text as indexed, which citations' offsets point into. Only ids of the index are
         served: paths are never taken from the caller. `?index=` (an answer's `index`) serves the

@@ -94,3 +94,22 @@ def test_the_page_escapes_article_text(tmp_path):
     html = answer_markdown(answer) + sources_html(answer)
     assert "<script" not in html and "<b>hub" not in html and "](javascript" not in html and "**forty**" not in html
     assert "&#60;script&#62;" in html  # shown as text, not dropped
+
+
+def test_the_api_schema_declares_every_field_an_answer_carries():
+    """The API's response models restate the answer dataclasses' fields; they may not drift apart."""
+    from dataclasses import fields
+
+    from rag.answer import Answer, Citation, ShortAnswer
+    from rag.api_schema import AskResponse, CitationOut, PassageOut, ShortAnswerOut
+    from rag.retrieval import Passage
+
+    def declared(model):
+        return set(model.model_fields)
+
+    answer = Answer("q", "a", False, [], [])
+    assert set(answer.to_dict()) == declared(AskResponse)
+    assert {f.name for f in fields(Citation)} - {"passage"} == declared(CitationOut)
+    assert {f.name for f in fields(ShortAnswer)} == declared(ShortAnswerOut)
+    passage = Passage(0, "d", "t", 0, 0, 1, "x", 0.5)
+    assert declared(PassageOut) <= set(passage.to_dict())
