@@ -63,15 +63,6 @@ def question_word(question: str) -> str | None:
     return found.group(1) if found else None
 
 
-def lexical_overlap(question_terms: list[str], sentence_terms: set[str], idf) -> float:
-    """Share of the question's IDF weight whose terms appear in the sentence (0..1)."""
-    unique = set(question_terms)
-    total = sum(idf(t) for t in unique)
-    if total <= 0:
-        return 0.0
-    return sum(idf(t) for t in unique if t in sentence_terms) / total
-
-
 @dataclass
 class Candidates:
     """The candidate sentences of one question: ids into the index's sentence table, the passage
@@ -86,12 +77,8 @@ class Candidates:
         return len(self.ids)
 
 
-def gather(question: str, qvec: np.ndarray, passages: list, index, dense_weight: float = 0.5) -> Candidates:
-    """Candidates from `passages` (best first) with their features.
-
-    relevance = dense_weight * cosine + (1 - dense_weight) * IDF overlap, the hand-set score the
-    learned selector starts from; the other features say where the sentence sits and what it holds.
-    """
+def _sentences_of(passages: list, index) -> tuple[list[int], list[int]]:
+    """Each sentence row of the passages once (in passage order), and which passage it came from."""
     ids: list[int] = []
     passage_of: list[int] = []
     seen: set[int] = set()
@@ -101,14 +88,22 @@ def gather(question: str, qvec: np.ndarray, passages: list, index, dense_weight:
                 seen.add(sid)
                 ids.append(sid)
                 passage_of.append(n)
+    return ids, passage_of
+
+
+def gather(question: str, qvec: np.ndarray, passages: list, index, dense_weight: float = 0.5) -> Candidates:
+    """Candidates from `passages` (best first) with their features.
+
+    relevance = dense_weight * cosine + (1 - dense_weight) * IDF overlap, the hand-set score the
+    learned selector starts from; the other features say where the sentence sits and what it holds.
+    """
+    ids, passage_of = _sentences_of(passages, index)
     if not ids:
         empty = np.zeros((0, len(FEATURES)), dtype=np.float32)
         return Candidates([], [], empty, np.zeros(0, dtype=np.float32))
     sents = index.sentences
-    idx = np.array(ids)
-    cosine = index.sentence_vectors_of(idx) @ qvec
-    q_terms = terms(question)
-    overlap = np.array([lexical_overlap(q_terms, index.sentence_terms[i], index.lexical.idf) for i in ids], dtype=np.float32)
+    cosine = index.sentence_vectors_of(np.array(ids)) @ qvec
+    overlap = index.term_overlap(terms(question), ids)
     relevance = (dense_weight * cosine + (1.0 - dense_weight) * overlap).astype(np.float32)
 
     def neighbour_cos(step: int) -> np.ndarray:

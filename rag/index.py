@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 
 from rag.chunking import Chunk
-from rag.lexical import LexicalIndex, terms
+from rag.lexical import LexicalIndex, lexical_overlap, terms
 from rag.manifest import ArticleEntry, Manifest
 
 
@@ -82,6 +82,11 @@ class Index:
     def chunk_vectors_of(self, rows) -> np.ndarray:
         """The vectors of chunk `rows` (numpy indexing)."""
         return self.chunk_vectors[rows]
+
+    def term_overlap(self, query_terms: list[str], rows: Sequence[int]) -> np.ndarray:
+        """IDF-weighted share of the query's terms found in each sentence row (`lexical_overlap`)."""
+        idf = self.lexical.idf
+        return np.array([lexical_overlap(query_terms, self.sentence_terms[r], idf) for r in rows], dtype=np.float32)
 
     def sentence_texts(self, rows: Sequence[int]) -> list[str]:
         """The text of each sentence row in `rows`."""

@@ -75,3 +75,12 @@ class LexicalIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+
+def lexical_overlap(question_terms: list[str], sentence_terms: set[str], idf) -> float:
+    """Share of the question's IDF weight whose terms appear in the sentence (0..1)."""
+    unique = set(question_terms)
+    total = sum(idf(t) for t in unique)
+    if total <= 0:
+        return 0.0
+    return sum(idf(t) for t in unique if t in sentence_terms) / total

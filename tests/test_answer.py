@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from rag.answer import ABSTAIN_TEXT, QuestionError, choose, clean_question, context_before
-from rag.features import expected_type, leans_back, lexical_overlap
+from rag.features import expected_type, leans_back
+from rag.lexical import lexical_overlap
 from rag.settings import ROOT
 from tests.conftest import QUESTIONS, SEEDS
 
