@@ -61,6 +61,27 @@ def synthetic_vectors(base: np.ndarray, n: int, rng: np.random.Generator) -> np.
     return out
 
 
+def _copies_of_seeds(corpus: Path, copies: int) -> Path:
+    """A corpus big enough to time: the seeds, each in `copies` versions (a line added to differ)."""
+    corpus.mkdir()
+    for f in sorted((ROOT / "seeds").glob("*.txt")):
+        for n in range(copies):
+            (corpus / f"{f.stem}-{n}.txt").write_text(f.read_text(encoding="utf-8") + f"\nEdition {n}.\n", encoding="utf-8")
+    return corpus
+
+
+def _cold_start_s(s) -> float:
+    """Median of 3: a new process answering one question with the index of `s` on disk."""
+    env = dict(os.environ, RAG_INDEX_DIR=str(s.index_dir), RAG_CORPUS_DIR=str(s.corpus_dir))
+    colds = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "rag", "ask", "--json", "Who spoke at the webinars?"],
+                       env=env, capture_output=True, check=True, timeout=300)
+        colds.append(time.perf_counter() - t0)
+    return float(np.median(colds))
+
+
 def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
     """Encode rate raw vs pipeline, rebuild, cold start, and warm per-stage query latency on the
     seeds and on a build corpus of `copies` versions of each seed article."""
@@ -72,12 +93,7 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
 
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:
-        # A corpus big enough to time: the seeds, each in `copies` versions (a line added to differ).
-        corpus = work / "corpus"
-        corpus.mkdir()
-        for f in sorted((ROOT / "seeds").glob("*.txt")):
-            for n in range(copies):
-                (corpus / f"{f.stem}-{n}.txt").write_text(f.read_text(encoding="utf-8") + f"\nEdition {n}.\n", encoding="utf-8")
+        corpus = _copies_of_seeds(work / "corpus", copies)
         s = settings.replace(corpus_dir=corpus, index_dir=work / "index")
         embedder = get_embedder(s.model, s.batch_size)
         embedder.encode(["warm up"])
@@ -106,15 +122,7 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
         rep, out["rebuild_one_s"] = timed(lambda: build(s, progress=False))
         out["rebuild_one_embedded"] = len(rep.embedded_articles)
 
-        # Cold start: a new process answering one question with the index on disk.
-        env = dict(os.environ, RAG_INDEX_DIR=str(s.index_dir), RAG_CORPUS_DIR=str(corpus))
-        colds = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "rag", "ask", "--json", "Who spoke at the webinars?"],
-                           env=env, capture_output=True, check=True, timeout=300)
-            colds.append(time.perf_counter() - t0)
-        out["cold_start_s"] = float(np.median(colds))
+        out["cold_start_s"] = _cold_start_s(s)
         log(f"cold start: {out['cold_start_s']:.2f}s (median of 3)")
 
         # Warm queries, stage by stage: on the seeds, and on the build corpus (`copies` × 5 articles).
@@ -131,13 +139,52 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _vector_search_row(vectors: np.ndarray, qs: np.ndarray) -> dict:
+    """Build time and p50/p95 of top-10 search over `vectors`, flat and HNSW, and HNSW's recall@10."""
+    from rag.vectors import build_index, search
+
+    row = {}
+    flat, row["flat_build_s"] = timed(build_index, vectors, "flat")
+    exact, times = [], []
+    for q in qs:
+        res, dt = timed(search, flat, q, 10)
+        exact.append({r for r, _ in res})
+        times.append(dt)
+    row["flat_p50_ms"], row["flat_p95_ms"] = percentiles(times)
+    del flat
+    approx, row["hnsw_build_s"] = timed(build_index, vectors, "hnsw")
+    times, recall = [], []
+    for q, truth in zip(qs, exact):
+        res, dt = timed(search, approx, q, 10)
+        times.append(dt)
+        recall.append(len({r for r, _ in res} & truth) / 10)
+    row["hnsw_p50_ms"], row["hnsw_p95_ms"] = percentiles(times)
+    row["hnsw_recall10"] = float(np.mean(recall))
+    return row
+
+
+def _bm25_row(pool: list[str], n: int, queries: int, py: random.Random) -> dict:
+    """Build time and p50/p95 of BM25 over `n` passages of 3-5 real sentences each."""
+    from rag.lexical import LexicalIndex, terms
+
+    row = {}
+    passages = [" ".join(py.sample(pool, py.randint(3, 5))) for _ in range(n)]
+    lex, row["bm25_build_s"] = timed(LexicalIndex.build, passages)
+    del passages
+    times = []
+    for i in range(queries):
+        words = terms(pool[i % len(pool)])[:8]
+        _, dt = timed(lex.search, words, 20)
+        times.append(dt)
+    row["bm25_p50_ms"], row["bm25_p95_ms"] = percentiles(times)
+    return row
+
+
 def bench_scale(sizes: list[int], queries: int, settings, log, pool_size: int = 4000) -> list[dict]:
     """Flat vs approximate vector search, and BM25, at each size."""
     import faiss
 
     from rag.embedding import get_embedder
-    from rag.lexical import LexicalIndex, terms
-    from rag.vectors import build_index, search
 
     pool = text_pool(pool_size)
     embedder = get_embedder(settings.model, settings.batch_size)
@@ -148,38 +195,7 @@ def bench_scale(sizes: list[int], queries: int, settings, log, pool_size: int = 
     py = random.Random(0)
     rows = []
     for n in sizes:
-        row = {"size": n}
-        vectors = synthetic_vectors(base, n, rng)
-        flat, row["flat_build_s"] = timed(build_index, vectors, "flat")
-        exact, times = [], []
-        for q in qs:
-            res, dt = timed(search, flat, q, 10)
-            exact.append({r for r, _ in res})
-            times.append(dt)
-        row["flat_p50_ms"], row["flat_p95_ms"] = percentiles(times)
-        del flat
-        for kind in ("hnsw",):
-            approx, row[f"{kind}_build_s"] = timed(build_index, vectors, kind)
-            times, recall = [], []
-            for q, truth in zip(qs, exact):
-                res, dt = timed(search, approx, q, 10)
-                times.append(dt)
-                recall.append(len({r for r, _ in res} & truth) / 10)
-            row[f"{kind}_p50_ms"], row[f"{kind}_p95_ms"] = percentiles(times)
-            row[f"{kind}_recall10"] = float(np.mean(recall))
-            del approx
-        del vectors
-        # BM25 over passages of 3-5 real sentences each.
-        passages = [" ".join(py.sample(pool, py.randint(3, 5))) for _ in range(n)]
-        lex, row["bm25_build_s"] = timed(LexicalIndex.build, passages)
-        del passages
-        times = []
-        for i in range(queries):
-            words = terms(pool[i % len(pool)])[:8]
-            _, dt = timed(lex.search, words, 20)
-            times.append(dt)
-        row["bm25_p50_ms"], row["bm25_p95_ms"] = percentiles(times)
-        del lex
+        row = {"size": n, **_vector_search_row(synthetic_vectors(base, n, rng), qs), **_bm25_row(pool, n, queries, py)}
         row["rss_mb"], row["peak_rss_mb"] = rss_mb(), peak_mb()
         log(f"size {n:,}: flat p50 {row['flat_p50_ms']:.2f} ms, hnsw p50 {row['hnsw_p50_ms']:.2f} ms "
             f"recall@10 {row['hnsw_recall10']:.3f} (build {row['hnsw_build_s']:.0f}s), bm25 p50 {row['bm25_p50_ms']:.2f} ms, "

@@ -202,14 +202,8 @@ def _modes(text: str) -> list[str]:
     return modes
 
 
-def run_cli(args) -> int:
-    """Entry point of `rag eval`: 0 when it ran (whatever the scores), 1 below --min-hit5."""
-    from rag.assistant import Assistant
-
-    if getattr(args, "beir", None):
-        from rag.measure import beir
-
-        return beir.run_cli(args)
+def _checked_modes(args) -> list[str]:
+    """The modes `rag eval` scores, after refusing option combinations that cannot work."""
     modes = _modes(args.modes)
     if args.min_hit5 is not None and "hybrid" not in modes:
         raise ValueError("--min-hit5 checks the hybrid mode: add hybrid to --modes")
@@ -219,17 +213,33 @@ def run_cli(args) -> int:
         raise ValueError("use --questions or --squad, not both")
     if args.limit is not None and (args.limit < 1 or not args.squad):
         raise ValueError("--limit takes a positive number and goes with --squad")
+    return modes
+
+
+def _question_source(args) -> tuple[Settings, list[dict], str, str]:
+    """(settings, questions, note on what is asked, source path) of a question set or a SQuAD file."""
     base = from_env(corpus_dir=args.corpus, model=args.model)
     if args.squad:
         settings, questions, note = _squad_settings(args, base)
-        source = str(args.squad)
-    else:
-        settings = base.replace(index_dir=args.index) if args.index else base
-        path = Path(args.questions or QUESTIONS)
-        questions = load_questions(path)
-        answerable = sum(q["answerable"] for q in questions)
-        note = f"{path}: {len(questions)} questions ({answerable} answerable, {len(questions) - answerable} not)"
-        source = str(path)
+        return settings, questions, note, str(args.squad)
+    settings = base.replace(index_dir=args.index) if args.index else base
+    path = Path(args.questions or QUESTIONS)
+    questions = load_questions(path)
+    answerable = sum(q["answerable"] for q in questions)
+    note = f"{path}: {len(questions)} questions ({answerable} answerable, {len(questions) - answerable} not)"
+    return settings, questions, note, str(path)
+
+
+def run_cli(args) -> int:
+    """Entry point of `rag eval`: 0 when it ran (whatever the scores), 1 below --min-hit5."""
+    from rag.assistant import Assistant
+
+    if getattr(args, "beir", None):
+        from rag.measure import beir
+
+        return beir.run_cli(args)
+    modes = _checked_modes(args)
+    settings, questions, note, source = _question_source(args)
     title = f"rag eval on {Path(source).name}"
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731  stdout carries only the results
     log(note)
