@@ -5,7 +5,8 @@ The candidates are every sentence of the retrieved passages (`rag.features`); th
 them and the reader reads the best few (`rag.selector`, `rag.reader`). What is quoted is the best
 sentence, the sentence before it when it opens with a pronoun or a back-reference ("He also
 noted…"), and a second answer only when the selector is nearly as sure of it. Titles are quoted
-only when nothing else answers.
+only when nothing else answers. The short answer is the span the short-answer reader
+(`rag.short_answer`) finds inside the first answer and the sentences quoted for it.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import numpy as np
 from rag.errors import RagError
 from rag.features import FEATURES, gather, leans_back
 from rag.retrieval import Passage
-from rag.selector import abstain_threshold
+from rag.selector import abstain_threshold, short_answer_bar
+from rag.short_answer import Window, window_of
 
 ABSTAIN_TEXT = "The articles don't answer this."
 # Passages offered instead of an answer when the assistant abstains.
@@ -162,9 +164,9 @@ def choose(probs: np.ndarray, is_title: np.ndarray, vectors: np.ndarray, thresho
 
 
 def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], index, settings, selector, reader,
-                  timings: dict[str, float] | None = None) -> Selection:
-    """Choose what to quote for `question` from `passages` (best first); each stage's seconds go
-    into `timings` when given."""
+                  timings: dict[str, float] | None = None, short_reader=None) -> Selection:
+    """Choose what to quote for `question` from `passages` (best first), and with `short_reader`
+    the short answer inside it; each stage's seconds go into `timings` when given."""
     clock = [time.perf_counter()]
 
     def lap(name: str) -> None:
@@ -198,14 +200,29 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
             citations.append(_citation(index, ctx, passage, len(citations) + 1, float(probs[pos]), context=True))
         citations.append(_citation(index, sid, passage, len(citations) + 1, float(probs[pos])))
     short = None
-    top = readings[picked[0]]
-    if top.span is not None and top.span_score >= config.short_answer_min:
-        s = index.sentences[ids[picked[0]]]
-        a, b = top.span
-        text = s.text[a:b]
-        if text.strip():
-            short = ShortAnswer(text, s.doc_id, s.start + a, s.start + b, round(top.span_score, 3))
+    if short_reader is not None:
+        window = quoted_window(index, ids[picked[0]])
+        short = short_answer(question, window, short_reader, short_answer_bar(settings, config))
+        lap("short")
     return Selection(citations, False, answerable, short)
+
+
+def quoted_window(index, sid: int) -> Window:
+    """What the short-answer reader reads for answer sentence `sid`: it and the sentences quoted
+    before it for what it leans on."""
+    return window_of(index, (context_before(index, sid) or [sid])[0], sid)
+
+
+def short_answer(question: str, window: Window, short_reader, at_least: float) -> ShortAnswer | None:
+    """The best span the short-answer reader finds inside one of the quoted sentences, if it scores `at_least`."""
+    (span, score), = short_reader.find_spans(question, [window.text], [window.regions])
+    if span is None or score < at_least:
+        return None
+    a, b = span
+    text = window.text[a:b]
+    if not text.strip():
+        return None
+    return ShortAnswer(text, window.doc_id, window.start + a, window.start + b, round(score, 3))
 
 
 def _citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:

@@ -10,6 +10,7 @@ from rag.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as 
 from rag.live import LiveIndex
 from rag.question_encoder import Batcher, get_question_encoder
 from rag.reader import get_reader
+from rag.short_answer import get_span_reader
 from rag.retrieval import Retriever
 from rag.search_backend import open_backend
 from rag.selector import get_selector
@@ -39,9 +40,9 @@ def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
 
 
 def preload(settings: Settings) -> None:
-    """Load the answer models now (each is loaded once per process): the selector, the reader and
+    """Load the answer models now (each is loaded once per process): the selector, both readers and
     the language identifier, so the first question is as fast as the rest."""
-    get_selector(), get_reader(settings.reader_runtime), warm_language()
+    get_selector(), get_reader(settings.reader_runtime), get_span_reader(settings.reader_runtime), warm_language()
 
 
 class Assistant:
@@ -96,6 +97,11 @@ class Assistant:
         """The reader model (loaded on first use)."""
         return get_reader(self.settings.reader_runtime)
 
+    @cached_property
+    def span_reader(self):
+        """The short-answer reader (loaded on first use)."""
+        return get_span_reader(self.settings.reader_runtime)
+
     def embed_question(self, question: str):
         """The question's normalised embedding (truncated to the model window); questions asked at
         the same time are embedded in one batch."""
@@ -115,7 +121,8 @@ class Assistant:
         passages = retriever.search(text, qvec, k=k, mode=mode)
         t3 = time.perf_counter()
         stages: dict[str, float] = {}
-        chosen = select_answer(text, qvec, passages, retriever.index, self.settings, self.selector, self.reader, stages)
+        chosen = select_answer(text, qvec, passages, retriever.index, self.settings, self.selector, self.reader, stages,
+                               self.span_reader)
         t4 = time.perf_counter()
         reply = render(chosen.citations)
         if foreign_language(text):

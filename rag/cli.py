@@ -190,7 +190,8 @@ def cmd_train(args) -> int:
     settings = squad_index_settings(args.squad, from_env(model=args.model), index=args.index)
     questions = load_questions(args.questions) if args.questions else None
     summary = run(args.squad, args.output, settings, epochs=args.epochs, shortlist=args.shortlist, seed=args.seed,
-                  questions=questions, question_settings=from_env(model=args.model), reader_weights=args.reader)
+                  questions=questions, question_settings=from_env(model=args.model), reader_weights=args.reader,
+                  span_epochs=args.span_epochs, span_weights=args.span_reader)
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -202,22 +203,30 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `rag` command line: the collection's commands, then the measuring ones."""
     parser = argparse.ArgumentParser(prog="rag", description="Extractive, cited answers from a folder of articles.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _collection_commands(sub)
+    _measure_commands(sub)
+    return parser
 
-    def common(p):
-        p.add_argument("--corpus", type=Path, help="folder of articles (default: seeds/)")
-        p.add_argument("--index", type=Path, help="index folder (default: index/)")
-        p.add_argument("--model", help="embedding model: 'bundled' or a local model folder")
 
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", type=Path, help="folder of articles (default: seeds/)")
+    p.add_argument("--index", type=Path, help="index folder (default: index/)")
+    p.add_argument("--model", help="embedding model: 'bundled' or a local model folder")
+
+
+def _collection_commands(sub) -> None:
+    """index, ask, add, remove, list."""
     p = sub.add_parser("index", help="build or update the index")
-    common(p)
+    _common(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("ask", help="answer a question with quoted, cited sentences")
-    common(p)
+    _common(p)
     p.add_argument("question", nargs="?", help="the question (none: read one question per line from standard input)")
     p.add_argument("--json", action="store_true", help="print one JSON object (per question)")
     p.add_argument("--k", type=_number, help="passages to read, 1-50")
@@ -225,24 +234,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("add", help="copy documents into the corpus folder and index them")
-    common(p)
+    _common(p)
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (.txt .md .pdf .html .htm .docx)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("remove", help="delete indexed articles' files from the corpus folder and update the index")
-    common(p)
+    _common(p)
     p.add_argument("ids", nargs="+", metavar="ID", help="article ids, as `rag list` shows them")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("list", help="the indexed articles: id, title, format, pages, chunks, date added")
-    common(p)
+    _common(p)
     p.add_argument("--json", action="store_true", help="one JSON array")
     p.set_defaults(func=cmd_list)
 
+
+def _measure_commands(sub) -> None:
+    """eval, train, bench."""
     p = sub.add_parser("eval", help="score the system on a question set, a SQuAD file or a BEIR data set")
-    common(p)
+    _common(p)
     p.add_argument("--questions", type=Path, help="question set (default: tests/data/questions.jsonl)")
     p.add_argument("--squad", type=Path, help="a SQuAD v1.1-format JSON file to evaluate on instead")
     p.add_argument("--beir", type=Path, metavar="DIR",
@@ -269,11 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="question set over the seeds whose false abstentions also bound the threshold ('' for none)")
     p.add_argument("--shortlist", type=int, default=4, help="sentences the reader reads per question")
     p.add_argument("--reader", type=Path, help="use these reader weights instead of training the reader")
+    p.add_argument("--span-epochs", type=int, default=3, help="epochs of the short-answer reader")
+    p.add_argument("--span-reader", type=Path, help="use these short-answer reader weights instead of training it")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="measure speed and memory at several sizes")
-    common(p)
+    _common(p)
     p.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated vector counts")
     p.add_argument("--output", type=Path, help="write bench.json and bench.png here")
     p.add_argument("--queries", type=int, default=200, help="queries per measurement")
@@ -286,7 +300,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=int, default=50, help="http: concurrent users")
     p.add_argument("--per-user", type=int, default=10, help="http: questions each user asks, one after another")
     p.set_defaults(func=cmd_bench)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,20 +3,21 @@
 Two heads over the bundled all-MiniLM-L6-v2: how likely the sentence answers the question (from
 [CLS]), and where in it the short answer starts and ends (per token). Only the top two of the six
 transformer layers and the heads are trained (`rag train`); they ship inside the package as
-`rag/models/reader.safetensors` (fp16, sha256-checked), and the bottom four layers, the
-embeddings and the tokenizer are the bundled model's own.
+`rag/models/reader.safetensors` (int8 weight rows, sha256-checked), and the bottom four layers,
+the embeddings and the tokenizer are the bundled model's own. The short-answer reader
+(`rag.short_answer`) is the same network with its top three layers trained for spans.
 """
 from __future__ import annotations
 
 import threading
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from rag.embedding import bundled_model_dir, checked_sha256
+from rag.embedding import bundled_model_dir
+from rag.reader_files import INPUTS, load_net, onnx_file
 
 WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
 TRAINED_LAYERS = 2
@@ -58,23 +59,24 @@ def build_net(model_dir: Path | None = None):
     return ReaderNet(bert)
 
 
-def trained_names(net) -> list[str]:
-    """Parameter names that training changes (and the weights file holds)."""
+def trained_names(net, trained_layers: int = TRAINED_LAYERS) -> list[str]:
+    """Parameter names that training changes (and the weights file holds): the top
+    `trained_layers` transformer layers and the heads."""
     layers = net.bert.config.num_hidden_layers
-    keep = tuple(f"bert.encoder.layer.{i}." for i in range(layers - TRAINED_LAYERS, layers))
+    keep = tuple(f"bert.encoder.layer.{i}." for i in range(layers - trained_layers, layers))
     return [n for n, _ in net.named_parameters() if n.startswith(keep) or not n.startswith("bert.")]
 
 
-def pair_tokenizer(model_dir: Path | None = None):
-    """The bundled model's fast tokenizer set up for (question, sentence) pairs: the same word
-    pieces, offsets and truncation as the transformers tokenizer used in training, without
-    importing transformers."""
+def pair_tokenizer(model_dir: Path | None = None, max_tokens: int = MAX_TOKENS):
+    """The bundled model's fast tokenizer set up for (question, sentence) pairs of at most
+    `max_tokens`: the same word pieces, offsets and truncation as the transformers tokenizer used
+    in training, without importing transformers."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str((model_dir or bundled_model_dir()) / "tokenizer.json"))
     # longest_first: a normal question keeps every word piece and the sentence is cut; a question
     # longer than the whole window is cut too, where only_second would fail.
-    tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+    tokenizer.enable_truncation(max_tokens, strategy="longest_first")
     tokenizer.enable_padding()  # to the longest pair in the batch
     return tokenizer
 
@@ -92,90 +94,40 @@ def encode_pairs(tokenizer, question: str, sentences: list[str]) -> dict:
     }
 
 
-def best_spans(start, end, sequence_ids: list[list], max_len: int = MAX_ANSWER_TOKENS) -> list[tuple[int, int, float]]:
-    """Per row: (first token, last token, score) of the best span inside the sentence segment."""
+def sentence_tokens(enc: dict) -> np.ndarray:
+    """Which tokens of each row belong to the sentence (segment 1), as a boolean array."""
+    return np.array([[sid == 1 for sid in row] for row in enc["sequence_ids"]], dtype=bool)
+
+
+def region_tokens(enc: dict, regions: list[list[tuple[int, int]]]) -> np.ndarray:
+    """Per row and token: 1 + the number of the row's character region the sentence token overlaps
+    (regions are disjoint), 0 for tokens outside every region."""
+    inside = sentence_tokens(enc)
+    offsets = enc["offset_mapping"]
+    labels = np.zeros(inside.shape, dtype=np.int64)
+    for row, spans in enumerate(regions):
+        for n, (a, b) in enumerate(spans, start=1):
+            labels[row][inside[row] & (offsets[row, :, 1] > a) & (offsets[row, :, 0] < b)] = n
+    return labels
+
+
+def best_spans(start, end, allowed: np.ndarray, max_len: int = MAX_ANSWER_TOKENS) -> list[tuple[int, int, float]]:
+    """Per row: (first token, last token, score) of the best span of `allowed` tokens (nonzero),
+    starting and ending in the same region (equal labels)."""
     out = []
     for row in range(start.shape[0]):
-        allowed = np.array([sid == 1 for sid in sequence_ids[row]])
-        s = np.where(allowed, start[row], -np.inf)
-        e = np.where(allowed, end[row], -np.inf)
+        label = np.asarray(allowed[row], dtype=np.int64)
+        s = np.where(label > 0, start[row], -np.inf)
+        e = np.where(label > 0, end[row], -np.inf)
         n = len(s)
-        # score[i, j] = s[i] + e[j] for i <= j < i + max_len
+        # score[i, j] = s[i] + e[j] for i <= j < i + max_len, both in one region
         grid = s[:, None] + e[None, :]
         i, j = np.indices((n, n))
-        grid[(j < i) | (j >= i + max_len)] = -np.inf
+        grid[(j < i) | (j >= i + max_len) | (label[:, None] != label[None, :])] = -np.inf
         flat = int(np.argmax(grid))
         a, b = divmod(flat, n)
         out.append((a, b, float(grid[a, b])))
     return out
-
-
-def load_net(weights: Path, expected_sha256: str):
-    """The reader network with the trained tensors of `weights` (sha256-checked), in eval mode."""
-    from safetensors.torch import load_file
-
-    if not Path(weights).is_file():
-        raise RuntimeError(f"reader weights missing: {weights} (rebuild them with `rag train`)")
-    got = checked_sha256(weights)
-    if got != expected_sha256:
-        raise RuntimeError(f"reader weights {weights} fail their hash check (sha256 {got})")
-    net = build_net()
-    state = {k: v.float() for k, v in load_file(str(weights)).items()}
-    missing = set(trained_names(net)) - set(state)
-    if missing:
-        raise RuntimeError(f"reader weights {weights} lack {len(missing)} tensors")
-    net.load_state_dict(state, strict=False)
-    return net.eval()
-
-
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def onnx_file(weights: Path, expected_sha256: str, int8: bool = False) -> Path:
-    """The reader exported to ONNX once per weights file (with `int8`, then quantised), cached
-    under the cache folder with its sha256 beside it; a damaged copy is made again."""
-    from rag.embedding import cache_dir, cached_file
-
-    folder = cache_dir() / "reader"
-    if int8:
-        fp32 = onnx_file(weights, expected_sha256)
-        return cached_file(folder / f"reader-{expected_sha256[:16]}-int8pc.onnx", lambda tmp: _quantize(fp32, tmp))
-    return cached_file(folder / f"reader-{expected_sha256[:16]}.onnx",
-                       lambda tmp: _export(load_net(weights, expected_sha256), tmp))
-
-
-def _export(net, target: str) -> None:
-    import torch
-
-    sample = tuple(torch.ones((2, 8), dtype=torch.long) for _ in _INPUTS)
-    axes = {k: {0: "rows", 1: "tokens"} for k in _INPUTS}
-    axes.update({"logit": {0: "rows"}, "start": {0: "rows", 1: "tokens"}, "end": {0: "rows", 1: "tokens"}})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes about shapes fixed at export; parity is tested
-        torch.onnx.export(net, sample, target, input_names=list(_INPUTS), output_names=["logit", "start", "end"],
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
-
-
-def _quantize(fp32: Path, target: str) -> None:
-    """Dynamic int8 quantisation of the weights (activations stay float): about 2x faster on a CPU.
-
-    Per output channel and in 7 bits: on the seed sentences its relevance logits correlate with the
-    float ones at 0.92-0.99 per question (0.78-0.96 with one scale per tensor)."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # The quantiser logs advice through logging.warning(), which would also give the root logger a
-    # handler for good; a silent handler and a raised level keep it from doing either.
-    root, silent = logging.getLogger(), logging.NullHandler()
-    level = root.level
-    root.addHandler(silent)
-    root.setLevel(logging.ERROR)
-    try:
-        quantize_dynamic(str(fp32), target, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
-    finally:
-        root.setLevel(level)
-        root.removeHandler(silent)
 
 
 RUNTIMES = ("onnx-int8", "onnx", "torch")
@@ -190,10 +142,11 @@ class Reader:
     sentence +0.003, short-answer F1 -0.5); "torch" runs it in PyTorch.
     """
 
-    def __init__(self, weights: Path, expected_sha256: str, runtime: str = "onnx", threads: int = 2):
+    def __init__(self, weights: Path, expected_sha256: str, runtime: str = "onnx", threads: int = 2,
+                 max_tokens: int = MAX_TOKENS):
         if runtime not in RUNTIMES:
             raise ValueError(f"reader runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
-        self.tokenizer = pair_tokenizer()
+        self.tokenizer = pair_tokenizer(max_tokens=max_tokens)
         self.runtime = runtime
         self._lock = threading.Lock()
         if runtime == "torch":
@@ -208,12 +161,12 @@ class Reader:
 
     def _forward(self, enc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.runtime != "torch":
-            logit, start, end = self.session.run(None, {k: enc[k] for k in _INPUTS})
+            logit, start, end = self.session.run(None, {k: enc[k] for k in INPUTS})
             return logit, start, end
         import torch
 
         with self._lock, torch.inference_mode():
-            logit, start, end = self.net(**{k: torch.as_tensor(enc[k]) for k in _INPUTS})
+            logit, start, end = self.net(**{k: torch.as_tensor(enc[k]) for k in INPUTS})
         return logit.numpy(), start.numpy(), end.numpy()
 
     def read(self, question: str, sentences: list[str]) -> list[Reading]:
@@ -223,11 +176,25 @@ class Reader:
         enc = encode_pairs(self.tokenizer, question, sentences)
         offsets = enc["offset_mapping"]
         logit, start, end = self._forward(enc)
-        spans = best_spans(start, end, enc["sequence_ids"])
+        spans = best_spans(start, end, sentence_tokens(enc))
         out = []
         for row, (a, b, score) in enumerate(spans):
             span = (int(offsets[row, a, 0]), int(offsets[row, b, 1])) if np.isfinite(score) else None
             out.append(Reading(float(logit[row]), span, score))
+        return out
+
+    def find_spans(self, question: str, texts: list[str], regions: list[list[tuple[int, int]]]) -> list[tuple[tuple[int, int] | None, float]]:
+        """Per text: the best answer span (character offsets into the text) lying inside one of its
+        regions, and the span's score; (None, -inf) when no token of any region was read."""
+        if not texts:
+            return []
+        enc = encode_pairs(self.tokenizer, question, texts)
+        offsets = enc["offset_mapping"]
+        _, start, end = self._forward(enc)
+        out = []
+        for row, (a, b, score) in enumerate(best_spans(start, end, region_tokens(enc, regions))):
+            span = (int(offsets[row, a, 0]), int(offsets[row, b, 1])) if np.isfinite(score) else None
+            out.append((span, score))
         return out
 
 

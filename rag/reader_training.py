@@ -24,7 +24,7 @@ def _group(ex: Example, top: int, rng: random.Random) -> list[int]:
     return chosen
 
 
-def _token_targets(offsets, sequence_ids, span: tuple[int, int]) -> tuple[int, int]:
+def token_targets(offsets, sequence_ids, span: tuple[int, int]) -> tuple[int, int]:
     """Token positions of a character span inside the sentence segment (0, 0 when cut off)."""
     a, b = span
     start = end = None
@@ -38,6 +38,29 @@ def _token_targets(offsets, sequence_ids, span: tuple[int, int]) -> tuple[int, i
     if start is None or end is None or end < start:
         return 0, 0
     return start, end
+
+
+class Stepper:
+    """AdamW over a network's trained body and heads (each its own learning rate), warmed up over
+    the first 6% of `steps` then decayed linearly to zero, gradients clipped at norm 1."""
+
+    def __init__(self, body: list, heads: list, lr: float, head_lr: float, steps: int):
+        import torch
+
+        self.params = body + heads
+        self.opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": heads, "lr": head_lr}], weight_decay=0.01)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: min(1.0, (s + 1) / (0.06 * steps)) * max(0.0, 1 - s / steps))
+
+    def step(self, loss) -> None:
+        """One update from `loss`."""
+        import torch
+
+        self.opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.sched.step()
 
 
 def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, batch_questions: int = 4,
@@ -79,9 +102,8 @@ def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], 
 
     body = [p for n, p in net.named_parameters() if n in names and n.startswith("bert.")]
     heads = [p for n, p in net.named_parameters() if n in names and not n.startswith("bert.")]
-    opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": heads, "lr": head_lr}], weight_decay=0.01)
     steps = math.ceil(len(usable) / batch_questions)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.06 * steps)) * max(0.0, 1 - s / steps))
+    stepper = Stepper(body, heads, lr, head_lr, steps)
     ce = nn.CrossEntropyLoss(reduction="sum")
     net.train()
     order = list(usable)
@@ -105,29 +127,27 @@ def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], 
             loss = loss - (torch.logsumexp(logit[rows].masked_fill(~target, -1e4), 0) - torch.logsumexp(logit[rows], 0))
             for r, p in enumerate(group, start=row):
                 if p in ex.spans:
-                    s_t, e_t = _token_targets(offsets[r], enc.sequence_ids(r), ex.spans[p])
+                    s_t, e_t = token_targets(offsets[r], enc.sequence_ids(r), ex.spans[p])
                     if s_t:
                         loss = loss + 0.5 * (ce(start[r : r + 1], torch.tensor([s_t])) + ce(end[r : r + 1], torch.tensor([e_t])))
             row += len(group)
-        loss = loss / len(batch)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(body + heads, 1.0)
-        opt.step()
-        sched.step()
+        stepper.step(loss / len(batch))
         if step % 50 == 0:
-            log.info("epoch %d step %d/%d loss %.3f (%.0fs)", epoch + 1, step, steps, float(loss), time.perf_counter() - t0)
+            log.info("epoch %d step %d/%d loss %.3f (%.0fs)", epoch + 1, step, steps, loss.item() / len(batch),
+                     time.perf_counter() - t0)
 
 
-def save_reader(net, path: Path) -> str:
-    """Write the trained tensors as fp16 safetensors; returns their sha256."""
+def save_reader(net, path: Path, trained_layers: int | None = None) -> str:
+    """Write the trained tensors of the top `trained_layers` (default: the reader's) and the heads,
+    as int8 weight rows with their scales (`rag.reader.quantize`); returns their sha256."""
     from safetensors.torch import save_file
 
     from rag.embedding import sha256_file
-    from rag.reader import trained_names
+    from rag.reader import TRAINED_LAYERS, trained_names
+    from rag.reader_files import quantize
 
     state = net.state_dict()
-    keep = {n: state[n].detach().to("cpu").half().contiguous() for n in sorted(trained_names(net))}
+    names = trained_names(net, trained_layers or TRAINED_LAYERS)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(keep, str(path), metadata={"format": "rag-reader-1"})
+    save_file(quantize({n: state[n] for n in sorted(names)}), str(path), metadata={"format": "rag-reader-2"})
     return sha256_file(path)

@@ -73,6 +73,11 @@ def abstain_threshold(settings, config: SelectorConfig) -> float:
     return config.abstain_below if settings.abstain_threshold is None else settings.abstain_threshold
 
 
+def short_answer_bar(settings, config: SelectorConfig) -> float:
+    """The span score a short answer must reach: the `short_answer_min` setting if set, else the trained one."""
+    return config.short_answer_min if settings.short_answer_min is None else settings.short_answer_min
+
+
 def probability(z: np.ndarray, coef, intercept: float) -> np.ndarray:
     """Logistic probability of each stage-2 row."""
     return 1.0 / (1.0 + np.exp(-(z @ np.asarray(coef, dtype=np.float32) + intercept)))

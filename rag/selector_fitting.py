@@ -45,7 +45,6 @@ class Scored:
     z: np.ndarray
     labels: np.ndarray
     readings: list
-    texts: list[str]
     stage1: np.ndarray  # over every candidate, not only the shortlist
 
 
@@ -59,10 +58,9 @@ def score_shortlists(examples: list[Example], index, selector, reader, shortlist
             continue
         s1 = selector.stage1(ex.features)
         top = [int(i) for i in np.argsort(-s1, kind="stable")[:shortlist]]
-        texts = index.sentence_texts([ex.ids[i] for i in top])
-        readings = reader.read(ex.question, texts)
+        readings = reader.read(ex.question, index.sentence_texts([ex.ids[i] for i in top]))
         z = combined_features(s1[top], readings, ex.features[top])
-        out.append(Scored(ex, top, z, ex.labels[top], readings, texts, s1))
+        out.append(Scored(ex, top, z, ex.labels[top], readings, s1))
     return out
 
 
@@ -137,18 +135,20 @@ def second_within(scored: list[Scored], index, coef, intercept, max_words: float
     return best
 
 
-def short_answer_min(scored: list[Scored], coef, intercept, min_f1: float) -> float:
+def short_answer_min(scored: list[Scored], index, coef, intercept, span_reader, min_f1: float) -> float:
     """The lowest span score at which short answers still reach `min_f1` mean F1 on the
     calibration questions (below it the sentence is quoted without a short answer)."""
+    from rag.answer import quoted_window
     from rag.measure.metrics import f1
     from rag.selector import probability
 
     pairs = []
     for s in scored:
-        top = int(np.argmax(probability(s.z, coef, intercept)))
-        r = s.readings[top]
-        if r.span is not None:
-            pairs.append((r.span_score, f1(s.texts[top][r.span[0] : r.span[1]], s.example.answers)))
+        first = s.example.ids[s.shortlist[int(np.argmax(probability(s.z, coef, intercept)))]]
+        window = quoted_window(index, first)
+        (span, score), = span_reader.find_spans(s.example.question, [window.text], [window.regions])
+        if span is not None:
+            pairs.append((score, f1(window.text[span[0] : span[1]], s.example.answers)))
     pairs.sort(reverse=True)
     cut = -np.inf
     total = 0.0
@@ -159,8 +159,8 @@ def short_answer_min(scored: list[Scored], coef, intercept, min_f1: float) -> fl
     return round(float(cut), 3) if np.isfinite(cut) else 1e9
 
 
-def fit_selector(calibrate: list[Example], unanswerable: list[Example], index, stage1, reader, shortlist: int,
-                 false_abstention: float, max_words: float, short_min_f1: float) -> dict:
+def fit_selector(calibrate: list[Example], unanswerable: list[Example], index, stage1, reader, span_reader,
+                 shortlist: int, false_abstention: float, max_words: float, short_min_f1: float) -> dict:
     """Stage 2, the abstention model and the thresholds, fitted on the calibration questions
     (which the ranker and the reader never saw); the selector config's fields."""
     from rag.selector import probability
@@ -176,7 +176,7 @@ def fit_selector(calibrate: list[Example], unanswerable: list[Example], index, s
         "answerable_coef": q_coef, "answerable_intercept": q_intercept,
         "abstain_below": abstain_below(answerable, false_abstention),
         "second_within": second_within(scored, index, coef, intercept, max_words),
-        "short_answer_min": short_answer_min(scored, coef, intercept, short_min_f1),
+        "short_answer_min": short_answer_min(scored, index, coef, intercept, span_reader, short_min_f1),
     }
 
 

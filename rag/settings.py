@@ -71,6 +71,9 @@ class Settings:
     max_answer_sentences: int = 2
     # Abstain below this selector probability (None: the threshold `rag train` chose on train data).
     abstain_threshold: float | None = None
+    # Give a short answer only when its span scores at least this (None: the bar `rag train` chose;
+    # a very low value always gives one).
+    short_answer_min: float | None = None
     max_question_chars: int = 2000
     # Larger article files are skipped with a reason (for PDF, HTML and DOCX: larger extracted text).
     max_article_bytes: int = MAX_ARTICLE_BYTES

@@ -1,7 +1,7 @@
 """The short answer: the exact span that answers, inside the quoted sentences.
 
-A second reader (`rag/models/span_reader.safetensors`, the same network as `rag.reader`, trained
-for spans alone) reads the question with the quoted sentences: the chosen one and the sentence
+A second reader (`rag/models/span_reader.safetensors`, the network of `rag.reader` with its top
+three layers trained for spans alone, starting from the reader's) reads the question with the quoted sentences: the chosen one and the sentence
 it leans on, so "Who noted…" can be answered by the name in the sentence before "He also
 noted…". The span lies inside one quoted sentence.
 """
@@ -15,6 +15,9 @@ WEIGHTS = Path(__file__).resolve().parent / "models" / "span_reader.safetensors"
 # Unquoted sentences read on each side (titles excluded). Measured on SQuAD's calibration
 # articles, one each side made spans worse (F1 54.2 against 55.4 after one epoch), so none.
 CONTEXT = 0
+# Transformer layers trained for spans (the reader trains two): measured on the calibration
+# articles after one epoch, span F1 59.9 with three against 55.4 with two.
+LAYERS = 3
 # Word pieces read per window (question included): two or three sentences fit.
 MAX_TOKENS = 192
 

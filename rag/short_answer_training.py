@@ -9,7 +9,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from rag.short_answer import CONTEXT, MAX_TOKENS, Window, window_of
+from rag.short_answer import CONTEXT, LAYERS, MAX_TOKENS, Window, window_of
 
 log = logging.getLogger(__name__)
 
@@ -48,32 +48,24 @@ def span_examples(questions: list[dict], index, context: int = CONTEXT) -> list[
 
 def _token_sets(offsets, sequence_ids, spans) -> tuple[list[int], list[int]]:
     """Token positions where gold spans start and end (inside the text segment)."""
-    starts, ends = set(), set()
-    for a, b in spans:
-        first = last = None
-        for t, (sid, (o0, o1)) in enumerate(zip(sequence_ids, offsets)):
-            if sid != 1:
-                continue
-            if first is None and o1 > a:
-                first = t
-            if o0 < b:
-                last = t
-        if first is not None and last is not None and last >= first:
-            starts.add(first)
-            ends.add(last)
-    return sorted(starts), sorted(ends)
+    from rag.reader_training import token_targets
+
+    found = [token_targets(offsets, sequence_ids, span) for span in spans]
+    found = [(a, b) for a, b in found if a]  # (0, 0): cut off by truncation
+    return sorted({a for a, _ in found}), sorted({b for _, b in found})
 
 
 def train_span_reader(examples: list[SpanExample], net, epochs: int = 2, batch: int = 16, lr: float = 1e-4,
                       head_lr: float = 1e-3, seed: int = 0):
-    """Fine-tune `net` (a reader network: its trained layers and span head) on `examples`; the
-    loss is minus the log of the probability given to any annotator's start, and likewise end."""
+    """Fine-tune `net` (a reader network: its top `LAYERS` layers and span head) on `examples`;
+    the loss is minus the log of the probability given to any annotator's start, and likewise end."""
     import torch
 
     from rag.reader import trained_names
+    from rag.reader_training import Stepper
 
     tokenizer = _tokenizer()
-    names = set(trained_names(net))
+    names = set(trained_names(net, LAYERS))
     trained = [n for n in names if not n.startswith("relevance.")]
     for n, p in net.named_parameters():
         p.requires_grad = n in trained
@@ -84,9 +76,8 @@ def train_span_reader(examples: list[SpanExample], net, epochs: int = 2, batch: 
         torch.manual_seed(seed + epoch)
         order = list(usable)
         random.Random(seed + epoch).shuffle(order)
-        opt = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": head_lr}], weight_decay=0.01)
         steps = math.ceil(len(order) / batch)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.06 * steps)) * max(0.0, 1 - s / steps))
+        stepper = Stepper(body, head, lr, head_lr, steps)
         net.train()
         t0 = time.perf_counter()
         for step, b in enumerate(range(0, len(order), batch), start=1):
@@ -100,15 +91,10 @@ def train_span_reader(examples: list[SpanExample], net, epochs: int = 2, batch: 
                 if starts:
                     loss = loss - (torch.logsumexp(start[r, starts], 0) - torch.logsumexp(start[r], 0))
                     loss = loss - (torch.logsumexp(end[r, ends], 0) - torch.logsumexp(end[r], 0))
-            loss = loss / len(group)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(body + head, 1.0)
-            opt.step()
-            sched.step()
+            stepper.step(loss / len(group))
             if step % 50 == 0:
-                log.info("span reader epoch %d step %d/%d loss %.3f (%.0fs)", epoch + 1, step, steps, float(loss),
-                         time.perf_counter() - t0)
+                log.info("span reader epoch %d step %d/%d loss %.3f (%.0fs)", epoch + 1, step, steps,
+                         loss.item() / len(group), time.perf_counter() - t0)
     net.eval()
     return net
 

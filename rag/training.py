@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rag.reader_training import save_reader, train_reader
 from rag.selector_fitting import calibrate_on_question_set, fit_ranker, fit_selector
+from rag.short_answer_training import span_examples, train_span_reader
 from rag.training_data import make_examples, train_roles, training_questions
 
 __all__ = ["run", "train_roles", "training_questions"]
@@ -28,22 +29,22 @@ log = logging.getLogger(__name__)
 def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4, seed: int = 0,
         false_abstention: float = 0.03, max_words: float = 35.0, short_min_f1: float = 0.5,
         questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,
-        reader_weights: Path | None = None) -> dict:
+        reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None) -> dict:
     """Everything `rag train` does; returns the summary it prints. Writes into `output`:
-    ranker.txt, reader.safetensors and selector.json (which holds the other two's sha256).
+    ranker.txt, reader.safetensors, span_reader.safetensors and selector.json (which holds the
+    others' sha256).
 
     `questions` (a question set over `question_settings`' corpus, e.g. the seeds') only lowers the
     abstention threshold so its answerable questions are withheld at most `question_false_abstention`.
     `reader_weights` skips training the reader and uses those weights (for a refit after a change
-    to retrieval or features)."""
-    import shutil
-
+    to retrieval or features); `span_weights` likewise for the short-answer reader, which is
+    otherwise trained from the reader's weights for `span_epochs`."""
     import torch
 
     from rag.assistant import Assistant
-    from rag.embedding import sha256_file
-    from rag.reader import Reader
+    from rag.reader import WEIGHTS as READER_WEIGHTS, Reader
     from rag.selector import ANSWERABLE, COMBINED, CONFIG, RANKER, Selector, SelectorConfig
+    from rag.short_answer import MAX_TOKENS as SPAN_TOKENS, WEIGHTS as SPAN_WEIGHTS
 
     torch.manual_seed(seed)
     fit_q, calibrate_q = training_questions(squad)
@@ -57,17 +58,13 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     # "this answers" in absolute terms, not only "best of these candidates".
     fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
     files = {RANKER.name: fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)}
-    if reader_weights is None:
-        log.info("training the reader on %d questions", len(fit))
-        net = train_reader(fit, assistant.index, epochs=epochs, seed=seed)
-        files["reader.safetensors"] = save_reader(net, output / "reader.safetensors")
-    else:  # refit only what depends on retrieval, keeping trained reader weights
-        if Path(reader_weights).resolve() != (output / "reader.safetensors").resolve():
-            shutil.copy(reader_weights, output / "reader.safetensors")
-        files["reader.safetensors"] = sha256_file(output / "reader.safetensors")
-    reader = Reader(output / "reader.safetensors", files["reader.safetensors"])
-    fitted = fit_selector(calibrate, unanswerable, assistant.index, Selector(output / RANKER.name), reader, shortlist,
-                          false_abstention, max_words, short_min_f1)
+    files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_weights, seed)
+    reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name])
+    files[SPAN_WEIGHTS.name] = _span_reader(fit_q, assistant.index, output, files, span_epochs, span_weights, seed)
+    # The product's runtime: the short-answer bar is a threshold on the scores it will see.
+    span_reader = Reader(output / SPAN_WEIGHTS.name, files[SPAN_WEIGHTS.name], "onnx-int8", max_tokens=SPAN_TOKENS)
+    fitted = fit_selector(calibrate, unanswerable, assistant.index, Selector(output / RANKER.name), reader, span_reader,
+                          shortlist, false_abstention, max_words, short_min_f1)
     if questions:
         fitted["abstain_below"] = calibrate_on_question_set(fitted, files, output, reader, question_settings, questions,
                                                             question_false_abstention)
@@ -78,8 +75,45 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
                     "(and, asked without their article, teach abstention); test articles unread",
             "false_abstention": false_abstention, "max_words": max_words, "short_min_f1": short_min_f1,
             "question_set_false_abstention": question_false_abstention if questions else None,
-            "epochs": epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
+            "epochs": epochs, "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
         },
     )
     (output / CONFIG.name).write_text(config.to_json() + "\n", encoding="utf-8")
     return config.__dict__
+
+
+def _copied(weights: Path, target: Path) -> str:
+    """Use trained `weights` as `target` (a refit keeps them); returns their sha256."""
+    import shutil
+
+    from rag.embedding import sha256_file
+
+    if Path(weights).resolve() != target.resolve():
+        shutil.copy(weights, target)
+    return sha256_file(target)
+
+
+def _reader(fit: list, index, output: Path, epochs: int, weights: Path | None, seed: int) -> str:
+    """Train (or copy) the reader into `output`; returns its sha256."""
+    from rag.reader import WEIGHTS
+
+    if weights is not None:
+        return _copied(weights, output / WEIGHTS.name)
+    log.info("training the reader on %d questions", len(fit))
+    return save_reader(train_reader(fit, index, epochs=epochs, seed=seed), output / WEIGHTS.name)
+
+
+def _span_reader(questions: list[dict], index, output: Path, files: dict, epochs: int, weights: Path | None,
+                 seed: int) -> str:
+    """Train (or copy) the short-answer reader into `output`, starting from the reader's weights;
+    returns its sha256."""
+    from rag.reader import WEIGHTS as READER
+    from rag.reader_files import load_net
+    from rag.short_answer import LAYERS, WEIGHTS
+
+    if weights is not None:
+        return _copied(weights, output / WEIGHTS.name)
+    examples = span_examples(questions, index)
+    log.info("training the short-answer reader on %d questions", len(examples))
+    net = load_net(output / READER.name, files[READER.name])
+    return save_reader(train_span_reader(examples, net, epochs=epochs, seed=seed), output / WEIGHTS.name, LAYERS)

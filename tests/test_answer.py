@@ -91,15 +91,19 @@ def test_choose_skips_near_duplicates_weak_sentences_and_titles():
 
 
 class _Sentence:
-    def __init__(self, doc_id, text):
-        self.doc_id, self.text = doc_id, text
+    def __init__(self, doc_id, text, start):
+        self.doc_id, self.text, self.start, self.end = doc_id, text, start, start + len(text)
 
 
 class _Index:
-    """Just the sentence table of an index: two articles, titles first."""
+    """Just the sentence table of an index and its texts: articles of one line per sentence, titles first."""
 
     def __init__(self, rows):
-        self.sentences = [_Sentence(d, t) for d, t in rows]
+        self.sentences, self.texts = [], {}
+        for d, t in rows:
+            start = len(self.texts[d]) + 1 if d in self.texts else 0
+            self.texts[d] = f"{self.texts[d]}\n{t}" if d in self.texts else t
+            self.sentences.append(_Sentence(d, t, start))
 
     def neighbour(self, sid, step):
         j = sid + step
@@ -120,6 +124,34 @@ def test_a_pronoun_sentence_brings_the_sentence_that_names_its_subject():
     assert context_before(index, 1) == []           # names its own subject
     assert context_before(index, 5) == []           # only the title before it: nothing to bring
     assert leans_back("“They said so.") and leans_back("The event ended.") and not leans_back("Theodore came.")
+
+
+def test_the_short_answer_window_reads_neighbours_but_never_the_title():
+    from rag.short_answer import window_of
+
+    index = _Index([("a", "Title of A"), ("a", "Alikhan Baimenov opened it."), ("a", "He also noted the surveys."),
+                    ("a", "They met in May."), ("b", "Title of B"), ("b", "Only one.")])
+    assert window_of(index, 2, 2).text == "He also noted the surveys."
+    w = window_of(index, 2, 2, context=1)
+    assert w.text == "Alikhan Baimenov opened it.\nHe also noted the surveys.\nThey met in May."
+    assert index.texts["a"][w.start : w.start + len(w.text)] == w.text
+    assert [w.text[a:b] for a, b in w.regions] == ["He also noted the surveys."]
+    assert window_of(index, 1, 1, context=1).text.startswith("Alikhan")  # the title is not context
+    both = window_of(index, 1, 2)  # a quoted context sentence and its answer: both may hold the span
+    assert [both.text[a:b] for a, b in both.regions] == ["Alikhan Baimenov opened it.", "He also noted the surveys."]
+    assert window_of(index, 5, 5, context=1).text == "Only one."
+
+
+def test_a_short_answer_span_never_crosses_from_one_quoted_sentence_into_another():
+    from rag.reader import best_spans
+
+    start = np.array([[0.0, 1.0, 0.0, 5.0, 0.0, 0.0]])
+    end = np.array([[0.0, 0.0, 0.0, 0.0, 6.0, 0.0]])
+    regions = np.array([[0, 1, 1, 1, 2, 2]])  # token 4 (best end) lies in the second sentence
+    a, b, _ = best_spans(start, end, regions)[0]
+    assert regions[0, a] == regions[0, b] and (a, b) in {(3, 3), (4, 4)}
+    assert best_spans(start, end, np.array([[0, 1, 1, 1, 1, 1]]))[0][:2] == (3, 4)
+    assert best_spans(start, end, np.array([[0, 1, 1, 0, 0, 0]]))[0][:2] == (1, 1)
 
 
 # Questions from the issue that quoted the title, a neighbour or a bare pronoun before the reader.
@@ -151,6 +183,11 @@ def test_a_pronoun_answer_is_quoted_with_the_sentence_naming_its_subject(assista
     context, main = answer.citations[0], answer.citations[1]
     assert context.context and not main.context and main.text.startswith("He also noted")
     assert "Alikhan Baimenov" in context.text and context.end < main.start and context.doc_id == main.doc_id
+    # The short answer may come from the sentence quoted for context: "he" is Alikhan Baimenov.
+    short = answer.short_answer
+    assert short is not None and short.text == "Alikhan Baimenov"
+    assert context.start <= short.start < short.end <= context.end
+    assert source(short.doc_id)[short.start : short.end] == short.text
 
 
 def test_short_answers_are_exact_spans_inside_a_quoted_sentence(assistant):

@@ -11,11 +11,11 @@ from rag.training import train_roles, training_questions
 
 def test_shipped_models_load_and_are_small():
     selector = Selector.load()
-    assert set(selector.config.files) == {"ranker.txt", "reader.safetensors"}
+    assert set(selector.config.files) == {"ranker.txt", "reader.safetensors", "span_reader.safetensors"}
     assert sum((MODELS / name).stat().st_size for name in [*selector.config.files, CONFIG.name]) <= 10 * 2**20
 
 
-@pytest.mark.parametrize("name", ["ranker.txt", "reader.safetensors"])
+@pytest.mark.parametrize("name", ["ranker.txt", "reader.safetensors", "span_reader.safetensors"])
 def test_a_tampered_model_file_is_refused(tmp_path, name):
     for f in MODELS.iterdir():
         shutil.copy(f, tmp_path / f.name)
@@ -26,11 +26,29 @@ def test_a_tampered_model_file_is_refused(tmp_path, name):
         Selector.load(tmp_path)
 
 
-def test_reader_refuses_weights_that_fail_their_checksum(tmp_path):
-    from rag.reader import WEIGHTS, Reader
+@pytest.mark.parametrize("module", ["rag.reader", "rag.short_answer"])
+def test_readers_refuse_weights_that_fail_their_checksum(module):
+    import importlib
+
+    from rag.reader import Reader
 
     with pytest.raises(RuntimeError, match="hash check"):
-        Reader(WEIGHTS, "0" * 64)
+        Reader(importlib.import_module(module).WEIGHTS, "0" * 64)
+
+
+def test_stored_reader_weights_are_int8_rows_that_dequantize_closely():
+    import torch
+
+    from rag.reader_files import dequantize, quantize
+
+    torch.manual_seed(0)
+    state = {"w": torch.randn(8, 16), "b": torch.randn(16)}
+    stored = quantize(state)
+    assert stored["w"].dtype == torch.int8 and stored["b"].dtype == torch.float16
+    back = dequantize(stored)
+    assert set(back) == {"w", "b"}
+    # Each row's error is at most half a step of its own scale.
+    assert torch.all((back["w"] - state["w"]).abs() <= state["w"].abs().amax(1, keepdim=True) / 254 + 1e-6)
 
 
 def test_split_is_by_article_alternating_by_title():

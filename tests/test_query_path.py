@@ -168,3 +168,25 @@ def test_reader_runtimes_agree(assistant):
         assert np.corrcoef(logits["onnx"], logits["onnx-int8"])[0, 1] > 0.9
         same_best += int(np.argmax(logits["onnx"]) == np.argmax(logits["onnx-int8"]))
     assert same_best >= 0.8 * len(questions)
+
+
+def test_short_answer_reader_runtimes_agree(assistant):
+    """The short-answer reader picks the same spans in PyTorch and its float ONNX export, and
+    mostly the same with int8 weights, in the sentences the assistant quotes."""
+    from rag.answer import quoted_window
+    from rag.short_answer import get_span_reader
+
+    readers = {name: get_span_reader(name) for name in ("torch", "onnx", "onnx-int8")}
+    asked = []
+    for question in _questions()[:30]:
+        answer = assistant.ask(question)
+        main = [c for c in answer.citations if not c.context]
+        if main:
+            row = next(r for r, s in enumerate(assistant.index.sentences) if (s.doc_id, s.start) == (main[0].doc_id, main[0].start))
+            asked.append((question, quoted_window(assistant.index, row)))
+    assert len(asked) >= 20
+    got = {name: [r.find_spans(q, [w.text], [w.regions])[0] for q, w in asked] for name, r in readers.items()}
+    assert [s for s, _ in got["torch"]] == [s for s, _ in got["onnx"]]
+    assert np.allclose([x for _, x in got["torch"]], [x for _, x in got["onnx"]], atol=1e-3)
+    same = sum(a == b for (a, _), (b, _) in zip(got["onnx"], got["onnx-int8"]))
+    assert same >= 0.8 * len(asked)

@@ -40,7 +40,7 @@ def query_latency(assistant, questions: list[str], queries: int) -> tuple[dict, 
 
     s, index = assistant.settings, assistant.index
     names = ("embed", "dense", "lexical", "fuse", "answer")
-    parts = ("candidates", "rank", "read")
+    parts = ("candidates", "rank", "read", "short")
     stages = {k: [] for k in names + parts + ("total",)}
     ends = []
     for i in range(queries):
@@ -57,7 +57,7 @@ def query_latency(assistant, questions: list[str], queries: int) -> tuple[dict, 
         passages = assistant.retriever.fuse(dense, lexical, s.k, qvec=qvec, query_terms=query_terms)
         t.append(time.perf_counter())
         inner: dict[str, float] = {}
-        select_answer(text, qvec, passages, index, s, assistant.selector, assistant.reader, inner)
+        select_answer(text, qvec, passages, index, s, assistant.selector, assistant.reader, inner, assistant.span_reader)
         t.append(time.perf_counter())
         for k in parts:
             stages[k].append(inner.get(k, 0.0))
