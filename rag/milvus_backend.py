@@ -417,14 +417,14 @@ class MilvusBackend:
         self.keys = _row_keys(index)
         self.row_of = {k: r for r, k in enumerate(self.keys)}
         self.visible = state.visible()
-        self._closed = False
+        self.closed = False
         self.client.load_collection(name)  # needed after reopening a database, harmless otherwise
 
     def close(self) -> None:
         """Close the client; for Milvus Lite the file's in-process server is stopped after the
         process's last client (it holds the file's lock until then). Idempotent."""
-        if not self._closed:
-            self._closed = True
+        if not self.closed:
+            self.closed = True
             disconnect(self.client, self.uri)
 
     def _to_rows(self, hits, score) -> list[tuple[int, float]]:

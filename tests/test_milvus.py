@@ -321,6 +321,38 @@ def test_an_interrupted_sync_leaves_the_previous_state_answering(tmp_path, monke
         first.close()
 
 
+def test_live_swaps_close_backends_two_swaps_old_and_the_new_one_keeps_answering(tmp_path):
+    """A live rebuild swaps in a backend per generation; the one two swaps old is closed. On Milvus
+    Lite every client of the file shares one in-process server, so closing an old backend must not
+    stop the server the new one uses."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    corpus = writable_seeds(tmp_path)
+    settings, v1, embedder = fake_index(tmp_path, corpus=corpus)
+    settings = milvus(settings, tmp_path)
+    assistant = Assistant(settings, index=v1, progress=False, encoder=embedder)  # what _swap does on a rebuild:
+    backends = [assistant.retriever.backend]
+    edit_corpus(corpus)
+    assistant._swap(rebuilt(settings, embedder))
+    backends.append(assistant.retriever.backend)
+    (corpus / "901_more.txt").write_text("Tulips in Almaty\n\nTulips opened early in April.\n", encoding="utf-8")
+    v3 = rebuilt(settings, embedder)
+    assistant._swap(v3)
+    backends.append(assistant.retriever.backend)
+    try:
+        assert [b.closed for b in backends] == [True, False, False]  # v2's is kept, for requests in flight
+        for question in [q for q, _ in QUESTIONS] + ["When did the tulips open in Almaty?"]:
+            answer = assistant.ask(question)
+            assert answer.index == v3.folder.name and answer.citations
+            for c in answer.citations:
+                assert v3.texts[c.doc_id][c.start:c.end] == c.text
+        assert backends[1].dense_search(embedder.encode(["orchids"])[0], 3)  # the previous one still answers too
+    finally:
+        assistant.close()
+    assert all(b.closed for b in backends)
+    assert str(settings.milvus_uri) not in server_manager_instance._servers  # the file's lock is free again
+
+
 def test_a_collection_of_another_model_is_refused_clearly(synced, tmp_path):
     settings, index, embedder, backend = synced
     backend.close()
