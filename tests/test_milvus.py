@@ -98,6 +98,32 @@ def test_ask_quotes_exact_citations_and_agrees_with_local(tmp_path):
         remote.retriever.backend.close()
 
 
+def test_hnsw_answers_with_the_same_top_article_as_flat(tmp_path):
+    """Above RAG_FLAT_MAX passages the collection's dense index is HNSW (M 32, efConstruction 80);
+    forced here by index_type, on the seeds, against FLAT in another database."""
+    settings, index, embedder = fake_index(tmp_path)
+    flat = Assistant(milvus(settings, tmp_path, "flat.db"), index=index, progress=False, encoder=embedder)
+    hnsw = Assistant(milvus(settings, tmp_path, "hnsw.db", index_type="hnsw"), index=index, progress=False,
+                     encoder=embedder)
+    try:
+        backend = hnsw.retriever.backend
+        assert backend.name.startswith("rag_hnsw_") and flat.retriever.backend.name.startswith("rag_flat_")
+        built = backend.client.describe_index(backend.name, "vector")
+        params = built.get("params", built)  # Lite nests the build parameters; a server lists them flat
+        assert built["index_type"] == "HNSW" and int(params["M"]) == 32 and int(params["efConstruction"]) == 80
+        questions = question_set()
+        same = 0
+        for question in questions:
+            a, b = flat.ask(question), hnsw.ask(question)
+            for c in b.citations:
+                assert index.texts[c.doc_id][c.start:c.end] == c.text
+            same += bool(a.passages) and bool(b.passages) and a.passages[0].doc_id == b.passages[0].doc_id
+        assert same >= 0.95 * len(questions), f"{same}/{len(questions)}"
+    finally:
+        flat.close()
+        hnsw.close()
+
+
 def test_sync_is_skipped_for_the_same_generation_and_reopens_in_another_process(synced, tmp_path):
     settings, index, embedder, backend = synced
     name = collection_name(index, settings)
