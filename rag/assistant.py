@@ -62,6 +62,7 @@ class Assistant:
         self._batcher = Batcher(self.encoder)
         self.retriever = Retriever(self.index, self.settings, open_backend(self.settings, self.index))
         self._previous: Index | None = None
+        self._previous_retriever: Retriever | None = None
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
         self._live = None if index is not None else LiveIndex(self.settings, self._swap, stale=self.index.warning)
 
@@ -70,9 +71,21 @@ class Assistant:
 
         The index it replaces stays reachable for `source` for one more swap, so a citation given
         just before the swap can still be shown in the text it quotes."""
-        self._previous = self.retriever.index
+        stale = self._previous_retriever  # two swaps old once this one is done
+        self._previous, self._previous_retriever = self.retriever.index, self.retriever
         self.retriever = Retriever(index, self.settings, open_backend(self.settings, index))
         self.index = index
+        # A request takes the retriever once and finishes in well under a swap's rebuild, so none
+        # still uses a backend two swaps old: close it (Milvus: its client and, after the process's
+        # last client, Milvus Lite's server; local: nothing).
+        if stale is not None:
+            stale.backend.close()
+
+    def close(self) -> None:
+        """Close the search backends in use and kept (for a process that is done answering)."""
+        for retriever in (self.retriever, self._previous_retriever):
+            if retriever is not None:
+                retriever.backend.close()
 
     def current(self) -> Retriever:
         """The retriever (and its `.index`) to serve one request with, after a cheap corpus check."""

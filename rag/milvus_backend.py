@@ -1,21 +1,45 @@
 """Milvus as the search engine: passages of the local index synced into a Milvus collection
 (Milvus Lite for a file path, a server for http(s)://), dense and BM25 searches sent to it.
 
-This slice keeps the local index as the source of rows, texts and sentence vectors (the answer
-layer reads them from there); Milvus ranks passage rows. Each index generation gets its own
-collection, filled completely before the alias `ALIAS` is switched to it, so an interrupted sync
-leaves the previous collection answering. Fusion stays ours (rag/retrieval.py), so convex and RRF
+The local index stays the source of rows, texts and sentence vectors (the answer layer reads them
+from there); Milvus ranks passages, which a backend maps back to its generation's local rows.
+
+Sync, per article. One collection per configuration (model, dimension, chunker, vector index
+kind); the alias `ALIAS` points at it. Milvus rows are keyed by article version, not by local row
+number: `art` = hash(doc id, article sha256), `pk` = art + chunk number. A rebuild renumbers local
+rows but leaves an unchanged article's key alone, so its Milvus rows stay valid and are never
+rewritten; a backend maps a hit's key to its own row at load.
+
+Interruption. Milvus has no transactions and no cheap collection copy, so an incremental sync
+stages its rows in the live collection and commits by one property write:
+  1. rows an interrupted sync left behind (`sync` > committed) are deleted;
+  2. new and changed articles' rows are inserted with `sync` = committed + 1 (nobody sees them:
+     every search filters `sync <= committed`);
+  3. rows retired by the previous sync are deleted (no current or previous state uses them);
+  4. properties `rag.sync` (now committed + 1), `rag.retired` (article versions this sync
+     replaced or removed: kept for one more sync, as the local store keeps the previous
+     generation) and `rag.generation` are written in one call: the commit.
+A sync cut short before 4 leaves the committed state answering exactly as before (tested); a
+backend opened on a state filters `sync <= its sync and art not in its retired`. A new
+configuration is filled into a new collection, committed, then the alias is switched (the old
+collection is kept as the previous one). Fusion stays ours (rag/retrieval.py), so convex and RRF
 behave the same on both backends.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import re
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.errors import RagError
 from rag.index import Index
+from rag.manifest import chunker_settings
 from rag.vectors import HNSW_EF_CONSTRUCTION, HNSW_M, choose_kind, hnsw_ef_search
 
 log = logging.getLogger("rag")
@@ -23,30 +47,29 @@ log = logging.getLogger("rag")
 ALIAS = "rag_passages"
 PREFIX = "rag_"
 BATCH = 1000
+KEYS_PER_DELETE = 1000  # article keys per delete expression
 VARCHAR_MAX = 65535
 # bm25s's defaults (method "lucene"), so Milvus scores passages with the same BM25 constants.
 BM25_K1, BM25_B = 1.5, 0.75
 
 
 class _LiteNoise(logging.Filter):
-    """Drops grpc's ERROR for the one call Milvus Lite does not implement: pymilvus 3.0.2 asks for
-    AllocTimestamp on create_collection, Lite answers "Method not implemented", the client carries
-    on and the collection is fine; left alone it prints two tracebacks per build."""
+    """Drops two harmless messages. grpc's ERROR for the one call Milvus Lite does not implement:
+    pymilvus 3.0.2 asks for AllocTimestamp on create_collection, Lite answers "Method not
+    implemented", the client carries on and the collection is fine (two tracebacks per build
+    otherwise); and query_iterator's WARNING that Lite gives no MVCC timestamp."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Method not implemented" not in record.getMessage()
+        message = record.getMessage()
+        return "Method not implemented" not in message and "failed to get mvccTs" not in message
 
 
 logging.getLogger("grpc._server").addFilter(_LiteNoise())
+logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_LiteNoise())
 
 
 class MilvusProblem(RagError):
     """Milvus cannot be reached, or holds a collection this index cannot use."""
-
-
-def collection_name(index: Index) -> str:
-    """The collection of an index generation: its folder name made safe for Milvus."""
-    return PREFIX + re.sub(r"\W", "_", index.folder.name)
 
 
 def _scrub(text: str, token: str) -> str:
@@ -63,9 +86,37 @@ def is_server(uri: str) -> bool:
     return str(uri).startswith(("http://", "https://", "tcp://", "unix:"))
 
 
+# Milvus Lite runs one in-process server per database file, shared by every client of this
+# process that opens the file; releasing it stops all of them. Our clients count themselves here
+# so the server is released only when the last one closes (a live swap opens the next client
+# while the previous ones still answer).
+_lite_lock = threading.Lock()
+_lite_users: dict[str, int] = {}
+
+
+def _lite_opened(uri: str) -> None:
+    with _lite_lock:
+        path = os.path.abspath(uri)
+        _lite_users[path] = _lite_users.get(path, 0) + 1
+
+
+def _lite_closed(uri: str) -> None:
+    """Count one client of `uri` closed; stop the Lite server (freeing the file's lock) after the last."""
+    path = os.path.abspath(uri)
+    with _lite_lock:
+        left = _lite_users.get(path, 0) - 1
+        if left > 0:
+            _lite_users[path] = left
+            return
+        _lite_users.pop(path, None)
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(path)
+
+
 def connect(settings):
     """A MilvusClient for `milvus_uri` (a file path opens Milvus Lite in this process); the token
-    is passed to the client only and never appears in a message."""
+    is passed to the client only and never appears in a message. Close it with `disconnect`."""
     from pymilvus import MilvusClient
 
     uri, token = settings.milvus_uri, settings.milvus_token
@@ -74,32 +125,126 @@ def connect(settings):
     if not is_server(uri) and not str(uri).endswith(".db"):  # pymilvus reads only *.db as Milvus Lite
         raise MilvusProblem(f"RAG_MILVUS_URI {shown(uri)!r}: a Milvus Lite database path must end in .db (or give http://host:19530)")
     try:
-        return MilvusClient(uri=str(uri), token=token) if token else MilvusClient(uri=str(uri))
+        client = MilvusClient(uri=str(uri), token=token) if token else MilvusClient(uri=str(uri))
     except Exception as exc:  # pymilvus raises several types for a bad URI, a lock or a dead server
         raise MilvusProblem(f"cannot open Milvus at {shown(uri)}: {_scrub(shown(f'{type(exc).__name__}: {exc}'), token)}") from None
+    if not is_server(uri):
+        _lite_opened(str(uri))
+    return client
+
+
+def disconnect(client, uri: str) -> None:
+    """Close a client of `connect`; for Milvus Lite, stop the file's server after its last client."""
+    client.close()
+    if not is_server(uri):
+        _lite_closed(str(uri))
+
+
+# --- keys and names -----------------------------------------------------------------------------
+
+def article_key(doc_id: str, sha256: str) -> str:
+    """The key of one version of an article: hex only, so it is safe inside a filter expression
+    (a doc id is a file path and may hold quotes)."""
+    return hashlib.sha256(f"{doc_id}\0{sha256}".encode("utf-8")).hexdigest()[:24]
+
+
+def row_key(art: str, chunk_no: int) -> str:
+    """The primary key of an article version's chunk."""
+    return f"{art}.{chunk_no}"
+
+
+def index_kind(index: Index, settings) -> str:
+    """FLAT or HNSW for the dense field: the local index's size rule."""
+    return choose_kind(len(index.chunks), settings.index_type, settings.flat_max)
+
+
+def collection_name(index: Index, settings) -> str:
+    """The collection for `index`'s configuration: one per model, dimension, chunker settings and
+    vector index kind, so rows of one collection are interchangeable between generations."""
+    config = [index.manifest.model_id, int(index.chunk_vectors.shape[1]), index.manifest.chunker,
+              index_kind(index, settings), HNSW_M, HNSW_EF_CONSTRUCTION, BM25_K1, BM25_B]
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{PREFIX}{index_kind(index, settings)}_{digest}"
+
+
+def _articles(index: Index) -> dict[str, str]:
+    """article key -> doc id, for every article of `index`."""
+    return {article_key(d, a.sha256): d for d, a in index.manifest.articles.items()}
+
+
+def _rows_by_doc(index: Index) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for row, c in enumerate(index.chunks):
+        out.setdefault(c.doc_id, []).append(row)
+    return out
+
+
+def _row_keys(index: Index) -> list[str]:
+    """The primary key of each local passage row."""
+    sha = {d: a.sha256 for d, a in index.manifest.articles.items()}
+    return [row_key(article_key(c.doc_id, sha[c.doc_id]), c.chunk_no) for c in index.chunks]
+
+
+# --- the committed state ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class State:
+    """What a collection's last completed sync committed."""
+
+    sync: int
+    generation: str
+    retired: tuple[str, ...] = ()  # article keys replaced or removed by that sync
+    properties: dict = field(default_factory=dict)
+
+    def visible(self) -> str:
+        """The filter that shows exactly this state's rows."""
+        expr = f"sync <= {self.sync}"
+        return expr + f" and art not in {json.dumps(list(self.retired))}" if self.retired else expr
+
+
+def read_state(client, name: str) -> State | None:
+    """The committed state of collection `name`, or None when no sync of it ever completed."""
+    props = client.describe_collection(name).get("properties", {}) or {}
+    if "rag.sync" not in props:
+        return None
+    return State(int(props["rag.sync"]), props.get("rag.generation", ""), tuple(json.loads(props.get("rag.retired", "[]"))), props)
 
 
 def expected_properties(index: Index) -> dict[str, str]:
-    """What a collection built from `index` records about itself (compared when it is reopened)."""
+    """What a collection committed for `index` records about it (compared when it is reopened)."""
     return {"rag.model_id": index.manifest.model_id, "rag.dim": str(int(index.chunk_vectors.shape[1])),
             "rag.generation": index.folder.name, "rag.rows": str(len(index.chunks))}
 
 
-def check_collection(client, name: str, index: Index) -> None:
-    """Raise MilvusProblem if collection `name` was not built from `index` (model, dimension, rows)."""
-    found = client.describe_collection(name).get("properties", {}) or {}
+def check_collection(client, name: str, index: Index) -> State:
+    """The committed state of `name`; MilvusProblem if it was not committed for `index` (model,
+    dimension, generation, rows)."""
+    state = read_state(client, name)
+    found = state.properties if state else {}
     want = expected_properties(index)
     wrong = [f"{k[4:]} {found.get(k)!r} (this index: {v!r})" for k, v in want.items() if found.get(k) != v]
     if wrong:
         raise MilvusProblem(f"Milvus collection {name!r} was built for another index: " + "; ".join(wrong)
                             + ". Rebuild it (rag index with RAG_BACKEND=milvus) or point RAG_MILVUS_URI elsewhere.")
+    return state
 
+
+def _commit(client, name: str, index: Index, sync_no: int, retired: list[str]) -> State:
+    """The commit point: one property write makes sync `sync_no` the state searches see."""
+    props = {**expected_properties(index), "rag.sync": str(sync_no), "rag.retired": json.dumps(sorted(retired))}
+    client.alter_collection_properties(name, properties=props)
+    return State(sync_no, index.folder.name, tuple(sorted(retired)), props)
+
+
+# --- writing ------------------------------------------------------------------------------------
 
 def _schema(client, dim: int):
     from pymilvus import DataType, Function, FunctionType
 
     s = client.create_schema(auto_id=False)
-    s.add_field("row", DataType.INT64, is_primary=True)
+    s.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
+    s.add_field("art", DataType.VARCHAR, max_length=32)
+    s.add_field("sync", DataType.INT64)
     s.add_field("doc_id", DataType.VARCHAR, max_length=VARCHAR_MAX)
     s.add_field("chunk_no", DataType.INT64)
     s.add_field("start", DataType.INT64)
@@ -118,10 +263,9 @@ def _schema(client, dim: int):
     return s
 
 
-def _index_params(client, n_rows: int, settings):
+def _index_params(client, kind: str):
     p = client.prepare_index_params()
-    # The same choice as the local FAISS index: exact search while that is fast enough.
-    if choose_kind(n_rows, settings.index_type, settings.flat_max) == "flat":
+    if kind == "flat":
         p.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
     else:  # build parameters must be nested under "params" or Milvus ignores them silently
         p.add_index(field_name="vector", index_type="HNSW", metric_type="IP",
@@ -131,16 +275,86 @@ def _index_params(client, n_rows: int, settings):
     return p
 
 
-def _rows(index: Index, start: int, stop: int) -> list[dict]:
+def _rows(index: Index, rows: list[int], sync_no: int) -> list[dict]:
     from rag.lexical import passage_text, terms
 
     out = []
-    for row in range(start, stop):
+    for row in rows:
         c = index.chunks[row]
-        out.append({"row": row, "doc_id": c.doc_id, "chunk_no": c.chunk_no, "start": c.start, "end": c.end,
-                    "title": c.title, "text": c.text, "terms": " ".join(terms(passage_text(c.title, c.text, c.chunk_no))),
+        art = article_key(c.doc_id, index.manifest.articles[c.doc_id].sha256)
+        out.append({"pk": row_key(art, c.chunk_no), "art": art, "sync": sync_no, "doc_id": c.doc_id,
+                    "chunk_no": c.chunk_no, "start": c.start, "end": c.end, "title": c.title, "text": c.text,
+                    "terms": " ".join(terms(passage_text(c.title, c.text, c.chunk_no))),
                     "vector": index.chunk_vectors[row].tolist()})
     return out
+
+
+def _insert(client, name: str, index: Index, rows: list[int], sync_no: int) -> None:
+    for start in range(0, len(rows), BATCH):
+        client.insert(name, _rows(index, rows[start:start + BATCH], sync_no))
+
+
+def _delete_articles(client, name: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), KEYS_PER_DELETE):
+        client.delete(name, filter=f"art in {json.dumps(keys[start:start + KEYS_PER_DELETE])}")
+
+
+def _held_articles(client, name: str, sync_no: int) -> set[str]:
+    """Article keys the collection holds up to sync `sync_no` (every article has a chunk 0)."""
+    it = client.query_iterator(name, batch_size=BATCH, filter=f"chunk_no == 0 and sync <= {sync_no}", output_fields=["art"])
+    held: set[str] = set()
+    try:
+        while batch := it.next():
+            held.update(r["art"] for r in batch)
+    finally:
+        it.close()
+    return held
+
+
+@dataclass
+class SyncReport:
+    """What one sync wrote: rows inserted, article versions deleted, whether it filled a new collection."""
+
+    name: str
+    state: State
+    inserted: int = 0
+    deleted_articles: int = 0
+    filled: bool = False
+
+
+def _fill(client, name: str, index: Index, settings) -> SyncReport:
+    """A new collection holding all of `index`, committed as sync 1 (a leftover of an interrupted
+    fill is dropped first: it was never committed, so no search uses it)."""
+    if client.has_collection(name):
+        client.drop_collection(name)
+    # Strong: a state is committed after its rows are flushed, and a search filtering on it must
+    # see all of them (a server's default, Bounded, may lag a few seconds; Lite is always current).
+    client.create_collection(name, schema=_schema(client, int(index.chunk_vectors.shape[1])),
+                             index_params=_index_params(client, index_kind(index, settings)),
+                             consistency_level="Strong")
+    _insert(client, name, index, list(range(len(index.chunks))), 1)
+    client.flush(name)
+    return SyncReport(name, _commit(client, name, index, 1, []), inserted=len(index.chunks), filled=True)
+
+
+def _update(client, name: str, index: Index, state: State) -> SyncReport:
+    """Bring a committed collection to `index`, writing only articles whose version changed (the
+    staged steps of the module docstring)."""
+    new = state.sync + 1
+    client.load_collection(name)  # a reopened database holds its collections released
+    client.delete(name, filter=f"sync > {state.sync}")  # staged rows of an interrupted sync
+    held = _held_articles(client, name, state.sync)
+    wanted = _articles(index)
+    by_doc = _rows_by_doc(index)
+    add = [art for art in wanted if art not in held]
+    rows = [r for art in add for r in by_doc[wanted[art]]]
+    _insert(client, name, index, rows, new)
+    client.flush(name)
+    gone = [art for art in state.retired if art not in wanted]  # the previous state no longer needs them
+    _delete_articles(client, name, gone)
+    client.flush(name)
+    retired = sorted((held - set(state.retired)) - set(wanted))  # the committed state's, kept one sync more
+    return SyncReport(name, _commit(client, name, index, new, retired), inserted=len(rows), deleted_articles=len(gone))
 
 
 def alias_target(client) -> str | None:
@@ -151,60 +365,73 @@ def alias_target(client) -> str | None:
     return client.describe_alias(ALIAS)["collection_name"]
 
 
-def sync(client, index: Index, settings) -> str:
-    """Make `ALIAS` point at a complete collection of `index`'s passages; returns its name.
-
-    Nothing is written when the alias already points at this generation's collection. Otherwise
-    the generation's collection is (re)built from scratch, then the alias is switched and
-    collections older than the previous one dropped: a sync cut short leaves the alias on the
-    previous, complete collection.
-    """
-    name = collection_name(index)
-    if alias_target(client) == name:
-        check_collection(client, name, index)
-        return name
-    if client.has_collection(name):  # a leftover of an interrupted sync
-        client.drop_collection(name)
-    n = len(index.chunks)
-    client.create_collection(name, schema=_schema(client, int(index.chunk_vectors.shape[1])),
-                             index_params=_index_params(client, n, settings))
-    for start in range(0, n, BATCH):
-        client.insert(name, _rows(index, start, min(n, start + BATCH)))
-    client.flush(name)
-    client.alter_collection_properties(name, properties=expected_properties(index))
+def _point_alias_at(client, name: str) -> None:
+    """Switch `ALIAS` to `name`, keeping the collection it leaves (a request in flight during a live
+    swap may still search it) and dropping older `rag_*` collections."""
     previous = alias_target(client)
+    if previous == name:
+        return
     if previous is None:
         client.create_alias(name, ALIAS)
     else:
         client.alter_alias(name, ALIAS)
-    # The previous collection is kept, as the local store keeps the previous generation: a request
-    # that took the old retriever just before a live swap still searches a collection that exists.
     for old in client.list_collections():
         if old.startswith(PREFIX) and old not in (name, previous):
             client.drop_collection(old)
-    log.info(f"Milvus: {n} passages synced into {name}")
-    return name
 
+
+def sync(client, index: Index, settings) -> SyncReport:
+    """Make `ALIAS` point at a collection whose committed state is `index`'s passages.
+
+    Nothing is written when it already is. A collection of the same configuration is updated
+    article by article; otherwise a new one is filled, committed and then aliased.
+    """
+    name = collection_name(index, settings)
+    state = read_state(client, name) if client.has_collection(name) else None
+    if state is None:
+        report = _fill(client, name, index, settings)
+    elif state.generation == index.folder.name:
+        report = SyncReport(name, check_collection(client, name, index))
+    else:
+        report = _update(client, name, index, state)
+    _point_alias_at(client, name)
+    if report.inserted or report.deleted_articles or report.filled:
+        log.info(f"Milvus: {report.inserted} passages written, {report.deleted_articles} retired article versions "
+                 f"deleted, in {name}")
+    return report
+
+
+# --- searching ----------------------------------------------------------------------------------
 
 class MilvusBackend:
-    """Dense and BM25 rankings of passage rows, answered by a Milvus collection."""
+    """Dense and BM25 rankings of one index generation's passage rows, answered by a Milvus
+    collection seen through that generation's committed state."""
 
-    def __init__(self, client, name: str, n_rows: int, uri: str):
+    def __init__(self, client, name: str, index: Index, uri: str, state: State):
         self.client = client
         self.uri = uri
         self.name = name
-        self.n_rows = n_rows
-        self.ef = hnsw_ef_search(n_rows)
+        self.state = state
+        self.n_rows = len(index.chunks)
+        self.ef = hnsw_ef_search(self.n_rows)
+        self.keys = _row_keys(index)
+        self.row_of = {k: r for r, k in enumerate(self.keys)}
+        self.visible = state.visible()
+        self.closed = False
         self.client.load_collection(name)  # needed after reopening a database, harmless otherwise
 
     def close(self) -> None:
-        """Close the client and, for Milvus Lite, stop the in-process Lite server, which holds the
-        database's lock until then (another process cannot open the file before)."""
-        self.client.close()
-        if not is_server(self.uri):
-            from milvus_lite.server_manager import server_manager_instance
+        """Close the client; for Milvus Lite the file's in-process server is stopped after the
+        process's last client (it holds the file's lock until then). Idempotent."""
+        if not self.closed:
+            self.closed = True
+            disconnect(self.client, self.uri)
 
-            server_manager_instance.release_server(str(self.uri))
+    def _to_rows(self, hits, score) -> list[tuple[int, float]]:
+        """(local row, score) of each hit; a key this generation does not know cannot pass the
+        state filter, so none is expected (skipped rather than cited)."""
+        out = [(self.row_of.get(h["pk"]), score(h)) for h in hits]
+        return [(r, s) for r, s in out if r is not None]
 
     def dense_search(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
         """Top-n (row, cosine) from the collection's vector index."""
@@ -212,45 +439,54 @@ class MilvusBackend:
         if n <= 0:
             return []
         hits = self.client.search(self.name, [np.asarray(qvec, dtype=np.float32).tolist()], anns_field="vector",
-                                  limit=n, output_fields=["row"],
+                                  limit=n, output_fields=["pk"], filter=self.visible,
                                   search_params={"metric_type": "IP", "params": {"ef": max(self.ef, n)}})[0]
-        return [(int(h["entity"]["row"]), float(h["distance"])) for h in hits]
+        return self._to_rows(hits, lambda h: float(h["distance"]))
 
-    def _bm25(self, query_terms: list[str], n: int, filter: str = "") -> list[tuple[int, float]]:
+    def _bm25(self, query_terms: list[str], n: int, filter: str) -> list[tuple[int, float]]:
         text = " ".join(query_terms)
         if not text or n <= 0:
             return []
-        hits = self.client.search(self.name, [text], anns_field="sparse", limit=n, output_fields=["row"],
+        hits = self.client.search(self.name, [text], anns_field="sparse", limit=n, output_fields=["pk"],
                                   filter=filter, search_params={"metric_type": "BM25"})[0]
         # Milvus Lite returns BM25 scores negated (a server returns them positive): BM25 is never
         # negative, so the magnitude is the score either way.
-        return [(int(h["entity"]["row"]), abs(float(h["distance"]))) for h in hits]
+        return self._to_rows(hits, lambda h: abs(float(h["distance"])))
 
     def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
         """Top-n (row, BM25 > 0) from the collection's BM25 index, best first."""
-        return [(r, s) for r, s in self._bm25(query_terms, min(n, self.n_rows)) if s > 0]
+        return [(r, s) for r, s in self._bm25(query_terms, min(n, self.n_rows), self.visible) if s > 0]
 
     def lexical_scores(self, query_terms: list[str], rows: list[int]) -> dict[int, float]:
         """BM25 of `rows` (rows without a query term score 0), by a search filtered to them."""
         if not rows:
             return {}
-        found = dict(self._bm25(query_terms, len(rows), filter=f"row in {sorted(set(int(r) for r in rows))}"))
+        keys = sorted({self.keys[int(r)] for r in rows})
+        found = dict(self._bm25(query_terms, len(keys), f"{self.visible} and pk in {json.dumps(keys)}"))
         return {r: found.get(r, 0.0) for r in rows}
 
 
 def open_milvus(settings, index: Index) -> MilvusBackend:
-    """Connect, sync `index` into Milvus if the alias is not on it yet, and return the backend."""
+    """Connect, sync `index` into Milvus (nothing is written when it is there already) and return the backend."""
     client = connect(settings)
-    name = sync(client, index, settings)
-    return MilvusBackend(client, name, len(index.chunks), str(settings.milvus_uri))
+    try:
+        report = sync(client, index, settings)
+    except BaseException:
+        disconnect(client, str(settings.milvus_uri))
+        raise
+    return MilvusBackend(client, report.name, index, str(settings.milvus_uri), report.state)
 
 
 def attach(settings, index: Index) -> MilvusBackend:
     """The backend over the collection `ALIAS` already points at, checked against `index`, without
     writing (for a process that shares a collection another one keeps in sync)."""
     client = connect(settings)
-    name = alias_target(client)
-    if name is None:
-        raise MilvusProblem(f"Milvus at {shown(settings.milvus_uri)} holds no {ALIAS!r} collection yet; build it first")
-    check_collection(client, name, index)
-    return MilvusBackend(client, name, len(index.chunks), str(settings.milvus_uri))
+    try:
+        name = alias_target(client)
+        if name is None:
+            raise MilvusProblem(f"Milvus at {shown(settings.milvus_uri)} holds no {ALIAS!r} collection yet; build it first")
+        state = check_collection(client, name, index)
+    except BaseException:
+        disconnect(client, str(settings.milvus_uri))
+        raise
+    return MilvusBackend(client, name, index, str(settings.milvus_uri), state)

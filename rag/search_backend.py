@@ -25,6 +25,9 @@ class SearchBackend(Protocol):
     def lexical_scores(self, query_terms: list[str], rows: list[int]) -> dict[int, float]:
         """BM25 score of each of `rows` (empty when no query term is known to the index)."""
 
+    def close(self) -> None:
+        """Release what the backend holds (connections); called once no request can use it."""
+
 
 class LocalBackend:
     """Today's engine: the index's own FAISS and bm25s indexes, in this process."""
@@ -46,6 +49,9 @@ class LocalBackend:
         if all_scores is None:
             return {}
         return {r: float(all_scores[r]) for r in rows}
+
+    def close(self) -> None:
+        """Nothing to release: the index's memory goes with the Index."""
 
 
 def open_backend(settings, index: Index) -> SearchBackend:

@@ -15,7 +15,8 @@ pytest.importorskip("milvus_lite")
 from rag.assistant import Assistant  # noqa: E402
 from rag.indexing import build  # noqa: E402
 from rag.lexical import terms  # noqa: E402
-from rag.milvus_backend import MilvusProblem, alias_target, attach, collection_name, connect, open_milvus  # noqa: E402
+from rag.milvus_backend import (MilvusProblem, alias_target, article_key, attach, collection_name, connect,  # noqa: E402
+                                 open_milvus, read_state)
 from rag.search_backend import LocalBackend  # noqa: E402
 from rag.settings import ROOT, from_env  # noqa: E402
 from rag.store import load_index  # noqa: E402
@@ -97,9 +98,35 @@ def test_ask_quotes_exact_citations_and_agrees_with_local(tmp_path):
         remote.retriever.backend.close()
 
 
+def test_hnsw_answers_with_the_same_top_article_as_flat(tmp_path):
+    """Above RAG_FLAT_MAX passages the collection's dense index is HNSW (M 32, efConstruction 80);
+    forced here by index_type, on the seeds, against FLAT in another database."""
+    settings, index, embedder = fake_index(tmp_path)
+    flat = Assistant(milvus(settings, tmp_path, "flat.db"), index=index, progress=False, encoder=embedder)
+    hnsw = Assistant(milvus(settings, tmp_path, "hnsw.db", index_type="hnsw"), index=index, progress=False,
+                     encoder=embedder)
+    try:
+        backend = hnsw.retriever.backend
+        assert backend.name.startswith("rag_hnsw_") and flat.retriever.backend.name.startswith("rag_flat_")
+        built = backend.client.describe_index(backend.name, "vector")
+        params = built.get("params", built)  # Lite nests the build parameters; a server lists them flat
+        assert built["index_type"] == "HNSW" and int(params["M"]) == 32 and int(params["efConstruction"]) == 80
+        questions = question_set()
+        same = 0
+        for question in questions:
+            a, b = flat.ask(question), hnsw.ask(question)
+            for c in b.citations:
+                assert index.texts[c.doc_id][c.start:c.end] == c.text
+            same += bool(a.passages) and bool(b.passages) and a.passages[0].doc_id == b.passages[0].doc_id
+        assert same >= 0.95 * len(questions), f"{same}/{len(questions)}"
+    finally:
+        flat.close()
+        hnsw.close()
+
+
 def test_sync_is_skipped_for_the_same_generation_and_reopens_in_another_process(synced, tmp_path):
     settings, index, embedder, backend = synced
-    name = collection_name(index)
+    name = collection_name(index, settings)
     qvec = embedder.encode([QUESTIONS[0][0]])[0]
     expected = [r for r, _ in backend.dense_search(qvec, 5)]
     np.save(tmp_path / "q.npy", qvec)
@@ -125,45 +152,231 @@ b.close()
         again.close()
 
 
-def test_an_interrupted_sync_leaves_the_previous_collection_answering(tmp_path, monkeypatch):
-    corpus_copy = tmp_path / "corpus"  # conftest's corpus_copy would mark this fast test slow
-    corpus_copy.mkdir()
+class Writes:
+    """Counts what reaches the engine: rows in each insert call, and rows each delete removed
+    (a pass-through spy on pymilvus's client, which still does the writing)."""
+
+    def __init__(self, monkeypatch):
+        import pymilvus
+
+        self.inserted: list[dict] = []
+        self.deleted: list[str] = []
+        insert, delete = pymilvus.MilvusClient.insert, pymilvus.MilvusClient.delete
+
+        def counted_insert(client, name, data, *args, **kwargs):
+            self.inserted.extend(data)
+            return insert(client, name, data, *args, **kwargs)
+
+        def counted_delete(client, name, *args, **kwargs):
+            result = delete(client, name, *args, **kwargs)
+            self.deleted.extend(result if isinstance(result, list) else [])
+            return result
+
+        monkeypatch.setattr(pymilvus.MilvusClient, "insert", counted_insert)
+        monkeypatch.setattr(pymilvus.MilvusClient, "delete", counted_delete)
+
+    def reset(self):
+        self.inserted.clear()
+        self.deleted.clear()
+
+
+def writable_seeds(tmp_path):
+    """A copy of the seeds to edit (conftest's corpus_copy would mark these fast tests slow)."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
     for f in SEEDS.glob("*.txt"):
-        shutil.copy(f, corpus_copy / f.name)
-    settings, old_index, embedder = fake_index(tmp_path, corpus=corpus_copy)
-    settings = milvus(settings, tmp_path)
-    first = open_milvus(settings, old_index)
-    old_name = first.name
-    first.close()
-    article = sorted(corpus_copy.glob("*.txt"))[0]
-    article.write_text(article.read_text(encoding="utf-8") + "\n\nA new closing paragraph about tulips.\n", encoding="utf-8")
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
+def edit_corpus(corpus):
+    """Change one article, delete one, add one; returns (changed, deleted, added) doc ids."""
+    files = sorted(corpus.glob("*.txt"))
+    files[0].write_text(files[0].read_text(encoding="utf-8") + "\n\nA new closing paragraph about tulips.\n", encoding="utf-8")
+    files[1].unlink()
+    (corpus / "900_added.txt").write_text("Orchids flower in Astana\n\nThe botanical garden of Astana showed 300 orchids "
+                                         "in March. Visitors counted the orchids twice.\n", encoding="utf-8")
+    return files[0].stem, files[1].stem, "900_added"
+
+
+def rebuilt(settings, embedder):
     build(settings, progress=False, embedder=embedder)
-    new_index = load_index(settings.index_dir)
-    assert collection_name(new_index) != old_name
+    return load_index(settings.index_dir)
+
+
+def rankings(backend, embedder, questions=None):
+    """Dense and BM25 rankings (row, rounded score) of every question: what a state answers."""
+    out = []
+    for question in questions or [q for q, _ in QUESTIONS] + ["orchids in Astana", "a new closing paragraph about tulips"]:
+        qvec = embedder.encode([question])[0]
+        out.append(([(r, round(s, 4)) for r, s in backend.dense_search(qvec, 10)],
+                    [(r, round(s, 3)) for r, s in backend.lexical_search(terms(question), 10)]))
+    return out
+
+
+def local_rankings(index, embedder):
+    """The same rankings from the local backend, BM25 scaled to Milvus's (x 2.5, see above)."""
+    return [(d, [(r, round(2.5 * s, 3)) for r, s in lex]) for d, lex in rankings(LocalBackend(index), embedder)]
+
+
+def same_rankings(a, b) -> bool:
+    """Rows equal, scores equal to rounding."""
+    return all([r for r, _ in x] == [r for r, _ in y] and np.allclose([s for _, s in x], [s for _, s in y], atol=2e-3)
+               for (dx, lx), (dy, ly) in zip(a, b, strict=True) for x, y in ((dx, dy), (lx, ly)))
+
+
+def agree(a, b, min_overlap=0.75) -> bool:
+    """Dense rankings identical; BM25 top-10 sharing at least `min_overlap` of their rows on
+    average. Milvus keeps BM25 statistics over every row it holds (Lite: per segment), rows a
+    state's filter hides included, so after an incremental sync BM25 is compared by overlap."""
+    dense = all([r for r, _ in x] == [r for r, _ in y] and np.allclose([s for _, s in x], [s for _, s in y], atol=2e-3)
+                for (x, _), (y, _) in zip(a, b, strict=True))
+    overlaps = [len({r for r, _ in x} & {r for r, _ in y}) / len(y) for (_, x), (_, y) in zip(a, b) if y]
+    return dense and sum(overlaps) / len(overlaps) >= min_overlap
+
+
+def count(backend, expr="sync >= 0") -> int:
+    return int(backend.client.query(backend.name, filter=expr, output_fields=["count(*)"])[0]["count(*)"])
+
+
+def test_a_changed_corpus_writes_only_the_changed_articles(tmp_path, monkeypatch):
+    corpus = writable_seeds(tmp_path)
+    settings, v1, embedder = fake_index(tmp_path, corpus=corpus)
+    settings = milvus(settings, tmp_path)
+    writes = Writes(monkeypatch)
+    first = open_milvus(settings, v1)
+    assert len(writes.inserted) == len(v1.chunks) and not writes.deleted  # a new collection: every row
+    before = rankings(first, embedder)
+    changed, deleted, added = edit_corpus(corpus)
+    v2 = rebuilt(settings, embedder)
+    writes.reset()
+    second = open_milvus(settings, v2)
+    try:
+        assert second.name == first.name  # same configuration: updated in place, not copied
+        # Only the changed and the added article's rows were inserted; nothing else was rewritten.
+        assert sorted({r["doc_id"] for r in writes.inserted}) == sorted([changed, added])
+        assert len(writes.inserted) == sum(c.doc_id in (changed, added) for c in v2.chunks)
+        assert not writes.deleted  # the old versions stay one sync, for the state before
+        assert set(second.state.retired) == {article_key(changed, v1.manifest.articles[changed].sha256),
+                                             article_key(deleted, v1.manifest.articles[deleted].sha256)}
+        # v2 renumbered the local rows (an article was deleted): its rows are found all the same,
+        # and the state before answers exactly as it did (nothing it holds was written).
+        assert agree(rankings(second, embedder), local_rankings(v2, embedder))
+        assert same_rankings(rankings(first, embedder), before)
+        assert any(v2.chunks[r].doc_id == added for r, _ in second.lexical_search(terms("orchids"), 3))
+        assert not any(v1.chunks[r].doc_id == added for r, _ in first.lexical_search(terms("orchids"), 3))
+        asked = Assistant(settings, index=v2, progress=False, encoder=embedder)  # same state: writes nothing
+        for question in [q for q, _ in QUESTIONS] + ["How many orchids did the garden show?"]:
+            for c in asked.ask(question).citations:
+                assert v2.texts[c.doc_id][c.start:c.end] == c.text
+        asked.retriever.backend.close()
+        # The next sync deletes what only v1 needed: the old version of the changed article and
+        # the deleted article, and nothing else.
+        gone = [c for c in v1.chunks if c.doc_id in (changed, deleted)]
+        (corpus / "901_more.txt").write_text("Tulips in Almaty\n\nTulips opened early.\n", encoding="utf-8")
+        v3 = rebuilt(settings, embedder)
+        writes.reset()
+        third = open_milvus(settings, v3)
+        try:
+            assert [r["doc_id"] for r in writes.inserted] == ["901_more"]
+            assert len(writes.deleted) == len(gone)
+            assert not third.state.retired and count(third) == len(v3.chunks)  # v3 only added: nothing kept
+            assert agree(rankings(third, embedder), local_rankings(v3, embedder))
+        finally:
+            third.close()
+    finally:
+        second.close()
+        first.close()
+
+
+@pytest.mark.parametrize("cut_at", ["insert", "delete", "alter_collection_properties"])
+def test_an_interrupted_sync_leaves_the_previous_state_answering(tmp_path, monkeypatch, cut_at):
+    """Cut after the staged rows were written (insert), while cleaning up (delete: the second
+    sync's deletes of what the first retired) or just before the commit: the committed state
+    answers exactly as before, in this process and in a fresh client, and the next sync finishes."""
+    corpus = writable_seeds(tmp_path)
+    settings, v1, embedder = fake_index(tmp_path, corpus=corpus)
+    settings = milvus(settings, tmp_path)
+    first = open_milvus(settings, v1)
+    if cut_at == "delete":  # a committed sync with something retired, so the next one deletes
+        files = sorted(corpus.glob("*.txt"))
+        files[2].write_text(files[2].read_text(encoding="utf-8") + "\n\nLilies too.\n", encoding="utf-8")
+        first.close()
+        v1 = rebuilt(settings, embedder)
+        first = open_milvus(settings, v1)
+    before = rankings(first, embedder)
+    edit_corpus(corpus)
+    v2 = rebuilt(settings, embedder)
 
     import pymilvus
 
-    def broken_insert(self, *args, **kwargs):
+    real = getattr(pymilvus.MilvusClient, cut_at)
+
+    def power_cut(client, *args, **kwargs):
+        if cut_at == "delete" and "art in" not in kwargs.get("filter", ""):
+            return real(client, *args, **kwargs)  # the clean-up of staged rows comes before
+        if cut_at != "alter_collection_properties":  # at the commit: the process dies before it lands
+            real(client, *args, **kwargs)  # the write lands, then the process dies
         raise RuntimeError("power cut")
 
     with monkeypatch.context() as m:
-        m.setattr(pymilvus.MilvusClient, "insert", broken_insert)
+        m.setattr(pymilvus.MilvusClient, cut_at, power_cut)
         with pytest.raises(RuntimeError, match="power cut"):
-            open_milvus(settings, new_index)
-    still = attach(settings, old_index)  # the alias was never switched
+            open_milvus(settings, v2)
     try:
-        assert still.name == old_name
-        assert still.dense_search(embedder.encode([QUESTIONS[0][0]])[0], 3)
+        assert read_state(first.client, first.name).generation == v1.folder.name
+        if cut_at != "delete":
+            assert count(first, f"sync > {first.state.sync}") > 0  # staged rows are really there
+        # Exactly as before, unless the cut came after deleting rows only the state before that
+        # one used: that changes Milvus's BM25 statistics (see `agree`), not which rows it sees.
+        assert (agree if cut_at == "delete" else same_rankings)(rankings(first, embedder), before)
+        with pytest.raises(MilvusProblem, match="generation"):
+            attach(settings, v2)  # nobody can take the half-written state for v2's
+        fresh = attach(settings, v1)
+        try:
+            assert (agree if cut_at == "delete" else same_rankings)(rankings(fresh, embedder), before)
+        finally:
+            fresh.close()
+        done = open_milvus(settings, v2)  # the next sync clears the staged rows and finishes
+        try:
+            assert agree(rankings(done, embedder), local_rankings(v2, embedder))
+            assert count(done, f"sync > {done.state.sync}") == 0
+        finally:
+            done.close()
     finally:
-        still.close()
-    done = open_milvus(settings, new_index)  # the next sync replaces the half-written collection
+        first.close()
+
+
+def test_live_swaps_close_backends_two_swaps_old_and_the_new_one_keeps_answering(tmp_path):
+    """A live rebuild swaps in a backend per generation; the one two swaps old is closed. On Milvus
+    Lite every client of the file shares one in-process server, so closing an old backend must not
+    stop the server the new one uses."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    corpus = writable_seeds(tmp_path)
+    settings, v1, embedder = fake_index(tmp_path, corpus=corpus)
+    settings = milvus(settings, tmp_path)
+    assistant = Assistant(settings, index=v1, progress=False, encoder=embedder)  # what _swap does on a rebuild:
+    backends = [assistant.retriever.backend]
+    edit_corpus(corpus)
+    assistant._swap(rebuilt(settings, embedder))
+    backends.append(assistant.retriever.backend)
+    (corpus / "901_more.txt").write_text("Tulips in Almaty\n\nTulips opened early in April.\n", encoding="utf-8")
+    v3 = rebuilt(settings, embedder)
+    assistant._swap(v3)
+    backends.append(assistant.retriever.backend)
     try:
-        assert done.name == collection_name(new_index)
-        # The previous collection is kept (a live swap may still be searching it), nothing older.
-        assert sorted(done.client.list_collections()) == sorted([old_name, done.name])
-        assert {r for r, _ in done.lexical_search(terms("tulips"), 5)}
+        assert [b.closed for b in backends] == [True, False, False]  # v2's is kept, for requests in flight
+        for question in [q for q, _ in QUESTIONS] + ["When did the tulips open in Almaty?"]:
+            answer = assistant.ask(question)
+            assert answer.index == v3.folder.name and answer.citations
+            for c in answer.citations:
+                assert v3.texts[c.doc_id][c.start:c.end] == c.text
+        assert backends[1].dense_search(embedder.encode(["orchids"])[0], 3)  # the previous one still answers too
     finally:
-        done.close()
+        assistant.close()
+    assert all(b.closed for b in backends)
+    assert str(settings.milvus_uri) not in server_manager_instance._servers  # the file's lock is free again
 
 
 def test_a_collection_of_another_model_is_refused_clearly(synced, tmp_path):
