@@ -15,8 +15,9 @@ pytest.importorskip("milvus_lite")
 from rag.assistant import Assistant  # noqa: E402
 from rag.indexing import build  # noqa: E402
 from rag.lexical import terms  # noqa: E402
-from rag.milvus_backend import (MilvusProblem, alias_target, article_key, attach, collection_name, connect,  # noqa: E402
-                                 open_milvus, read_state)
+from rag.milvus_backend import attach, open_milvus  # noqa: E402
+from rag.milvus_client import MilvusProblem, connect  # noqa: E402
+from rag.milvus_sync import alias_target, article_key, collection_name, read_state  # noqa: E402
 from rag.search_backend import LocalBackend  # noqa: E402
 from rag.settings import ROOT, from_env  # noqa: E402
 from rag.store import load_index  # noqa: E402

@@ -1,0 +1,307 @@
+"""Syncing the local index's passages into a Milvus collection (see `rag.milvus_backend`).
+
+Sync, per article. One collection per configuration (model, dimension, chunker, vector index
+kind); the alias `ALIAS` points at it. Milvus rows are keyed by article version, not by local row
+number: `art` = hash(doc id, article sha256), `pk` = art + chunk number. A rebuild renumbers local
+rows but leaves an unchanged article's key alone, so its Milvus rows stay valid and are never
+rewritten; a backend maps a hit's key to its own row at load.
+
+Interruption. Milvus has no transactions and no cheap collection copy, so an incremental sync
+stages its rows in the live collection and commits by one property write:
+  1. rows an interrupted sync left behind (`sync` > committed) are deleted;
+  2. new and changed articles' rows are inserted with `sync` = committed + 1 (nobody sees them:
+     every search filters `sync <= committed`);
+  3. rows retired by the previous sync are deleted (no current or previous state uses them);
+  4. properties `rag.sync` (now committed + 1), `rag.retired` (article versions this sync
+     replaced or removed: kept for one more sync, as the local store keeps the previous
+     generation) and `rag.generation` are written in one call: the commit.
+A sync cut short before 4 leaves the committed state answering exactly as before (tested); a
+backend opened on a state filters `sync <= its sync and art not in its retired`. A new
+configuration is filled into a new collection, committed, then the alias is switched (the old
+collection is kept as the previous one). Fusion stays ours (rag/retrieval.py), so convex and RRF
+behave the same on both backends.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+
+from rag.index import Index
+from rag.milvus_client import MilvusProblem
+from rag.vectors import HNSW_EF_CONSTRUCTION, HNSW_M, choose_kind
+
+log = logging.getLogger("rag")
+
+ALIAS = "rag_passages"
+PREFIX = "rag_"
+BATCH = 1000
+KEYS_PER_DELETE = 1000  # article keys per delete expression
+VARCHAR_MAX = 65535
+# bm25s's defaults (method "lucene"), so Milvus scores passages with the same BM25 constants.
+BM25_K1, BM25_B = 1.5, 0.75
+
+
+# --- keys and names -----------------------------------------------------------------------------
+
+def article_key(doc_id: str, sha256: str) -> str:
+    """The key of one version of an article: hex only, so it is safe inside a filter expression
+    (a doc id is a file path and may hold quotes)."""
+    return hashlib.sha256(f"{doc_id}\0{sha256}".encode("utf-8")).hexdigest()[:24]
+
+
+def row_key(art: str, chunk_no: int) -> str:
+    """The primary key of an article version's chunk."""
+    return f"{art}.{chunk_no}"
+
+
+def index_kind(index: Index, settings) -> str:
+    """FLAT or HNSW for the dense field: the local index's size rule."""
+    return choose_kind(len(index.chunks), settings.index_type, settings.flat_max)
+
+
+def collection_name(index: Index, settings) -> str:
+    """The collection for `index`'s configuration: one per model, dimension, chunker settings and
+    vector index kind, so rows of one collection are interchangeable between generations."""
+    config = [index.manifest.model_id, int(index.chunk_vectors.shape[1]), index.manifest.chunker,
+              index_kind(index, settings), HNSW_M, HNSW_EF_CONSTRUCTION, BM25_K1, BM25_B]
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{PREFIX}{index_kind(index, settings)}_{digest}"
+
+
+def _articles(index: Index) -> dict[str, str]:
+    """article key -> doc id, for every article of `index`."""
+    return {article_key(d, a.sha256): d for d, a in index.manifest.articles.items()}
+
+
+def _rows_by_doc(index: Index) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for row, c in enumerate(index.chunks):
+        out.setdefault(c.doc_id, []).append(row)
+    return out
+
+
+def row_keys(index: Index) -> list[str]:
+    """The primary key of each local passage row."""
+    sha = {d: a.sha256 for d, a in index.manifest.articles.items()}
+    return [row_key(article_key(c.doc_id, sha[c.doc_id]), c.chunk_no) for c in index.chunks]
+
+
+# --- the committed state ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class State:
+    """What a collection's last completed sync committed."""
+
+    sync: int
+    generation: str
+    retired: tuple[str, ...] = ()  # article keys replaced or removed by that sync
+    properties: dict = field(default_factory=dict)
+
+    def visible(self) -> str:
+        """The filter that shows exactly this state's rows."""
+        expr = f"sync <= {self.sync}"
+        return expr + f" and art not in {json.dumps(list(self.retired))}" if self.retired else expr
+
+
+def read_state(client, name: str) -> State | None:
+    """The committed state of collection `name`, or None when no sync of it ever completed."""
+    props = client.describe_collection(name).get("properties", {}) or {}
+    if "rag.sync" not in props:
+        return None
+    return State(int(props["rag.sync"]), props.get("rag.generation", ""), tuple(json.loads(props.get("rag.retired", "[]"))), props)
+
+
+def expected_properties(index: Index) -> dict[str, str]:
+    """What a collection committed for `index` records about it (compared when it is reopened)."""
+    return {"rag.model_id": index.manifest.model_id, "rag.dim": str(int(index.chunk_vectors.shape[1])),
+            "rag.generation": index.folder.name, "rag.rows": str(len(index.chunks))}
+
+
+def check_collection(client, name: str, index: Index) -> State:
+    """The committed state of `name`; MilvusProblem if it was not committed for `index` (model,
+    dimension, generation, rows)."""
+    state = read_state(client, name)
+    found = state.properties if state else {}
+    want = expected_properties(index)
+    wrong = [f"{k[4:]} {found.get(k)!r} (this index: {v!r})" for k, v in want.items() if found.get(k) != v]
+    if wrong:
+        raise MilvusProblem(f"Milvus collection {name!r} was built for another index: " + "; ".join(wrong)
+                            + ". Rebuild it (rag index with RAG_BACKEND=milvus) or point RAG_MILVUS_URI elsewhere.")
+    return state
+
+
+def _commit(client, name: str, index: Index, sync_no: int, retired: list[str]) -> State:
+    """The commit point: one property write makes sync `sync_no` the state searches see."""
+    props = {**expected_properties(index), "rag.sync": str(sync_no), "rag.retired": json.dumps(sorted(retired))}
+    client.alter_collection_properties(name, properties=props)
+    return State(sync_no, index.folder.name, tuple(sorted(retired)), props)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def _schema(client, dim: int):
+    from pymilvus import DataType, Function, FunctionType
+
+    s = client.create_schema(auto_id=False)
+    s.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
+    s.add_field("art", DataType.VARCHAR, max_length=32)
+    s.add_field("sync", DataType.INT64)
+    s.add_field("doc_id", DataType.VARCHAR, max_length=VARCHAR_MAX)
+    s.add_field("chunk_no", DataType.INT64)
+    s.add_field("start", DataType.INT64)
+    s.add_field("end", DataType.INT64)
+    s.add_field("title", DataType.VARCHAR, max_length=VARCHAR_MAX)
+    s.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX)
+    # BM25 reads our own analysed terms (rag.lexical.terms: Snowball stems, stop words out), joined
+    # by spaces, so both engines see the same terms; Lite offers no whitespace tokenizer, and the
+    # standard one splits exactly there since a term is word characters only.
+    s.add_field("terms", DataType.VARCHAR, max_length=VARCHAR_MAX, enable_analyzer=True,
+                analyzer_params={"tokenizer": "standard"})
+    s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    s.add_function(Function(name="bm25", function_type=FunctionType.BM25,
+                            input_field_names=["terms"], output_field_names=["sparse"]))
+    return s
+
+
+def _index_params(client, kind: str):
+    p = client.prepare_index_params()
+    if kind == "flat":
+        p.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+    else:  # build parameters must be nested under "params" or Milvus ignores them silently
+        p.add_index(field_name="vector", index_type="HNSW", metric_type="IP",
+                    params={"params": {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}})
+    p.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                params={"params": {"bm25_k1": BM25_K1, "bm25_b": BM25_B}})
+    return p
+
+
+def _rows(index: Index, rows: list[int], sync_no: int) -> list[dict]:
+    from rag.lexical import passage_text, terms
+
+    out = []
+    for row in rows:
+        c = index.chunks[row]
+        art = article_key(c.doc_id, index.manifest.articles[c.doc_id].sha256)
+        out.append({"pk": row_key(art, c.chunk_no), "art": art, "sync": sync_no, "doc_id": c.doc_id,
+                    "chunk_no": c.chunk_no, "start": c.start, "end": c.end, "title": c.title, "text": c.text,
+                    "terms": " ".join(terms(passage_text(c.title, c.text, c.chunk_no))),
+                    "vector": index.chunk_vectors[row].tolist()})
+    return out
+
+
+def _insert(client, name: str, index: Index, rows: list[int], sync_no: int) -> None:
+    for start in range(0, len(rows), BATCH):
+        client.insert(name, _rows(index, rows[start:start + BATCH], sync_no))
+
+
+def _delete_articles(client, name: str, keys: list[str]) -> None:
+    for start in range(0, len(keys), KEYS_PER_DELETE):
+        client.delete(name, filter=f"art in {json.dumps(keys[start:start + KEYS_PER_DELETE])}")
+
+
+def _held_articles(client, name: str, sync_no: int) -> set[str]:
+    """Article keys the collection holds up to sync `sync_no` (every article has a chunk 0)."""
+    it = client.query_iterator(name, batch_size=BATCH, filter=f"chunk_no == 0 and sync <= {sync_no}", output_fields=["art"])
+    held: set[str] = set()
+    try:
+        while batch := it.next():
+            held.update(r["art"] for r in batch)
+    finally:
+        it.close()
+    return held
+
+
+@dataclass
+class SyncReport:
+    """What one sync wrote: rows inserted, article versions deleted, whether it filled a new collection."""
+
+    name: str
+    state: State
+    inserted: int = 0
+    deleted_articles: int = 0
+    filled: bool = False
+
+
+def _fill(client, name: str, index: Index, settings) -> SyncReport:
+    """A new collection holding all of `index`, committed as sync 1 (a leftover of an interrupted
+    fill is dropped first: it was never committed, so no search uses it)."""
+    if client.has_collection(name):
+        client.drop_collection(name)
+    # Strong: a state is committed after its rows are flushed, and a search filtering on it must
+    # see all of them (a server's default, Bounded, may lag a few seconds; Lite is always current).
+    client.create_collection(name, schema=_schema(client, int(index.chunk_vectors.shape[1])),
+                             index_params=_index_params(client, index_kind(index, settings)),
+                             consistency_level="Strong")
+    _insert(client, name, index, list(range(len(index.chunks))), 1)
+    client.flush(name)
+    return SyncReport(name, _commit(client, name, index, 1, []), inserted=len(index.chunks), filled=True)
+
+
+def _update(client, name: str, index: Index, state: State) -> SyncReport:
+    """Bring a committed collection to `index`, writing only articles whose version changed (the
+    staged steps of the module docstring)."""
+    new = state.sync + 1
+    client.load_collection(name)  # a reopened database holds its collections released
+    client.delete(name, filter=f"sync > {state.sync}")  # staged rows of an interrupted sync
+    held = _held_articles(client, name, state.sync)
+    wanted = _articles(index)
+    by_doc = _rows_by_doc(index)
+    add = [art for art in wanted if art not in held]
+    rows = [r for art in add for r in by_doc[wanted[art]]]
+    _insert(client, name, index, rows, new)
+    client.flush(name)
+    gone = [art for art in state.retired if art not in wanted]  # the previous state no longer needs them
+    _delete_articles(client, name, gone)
+    client.flush(name)
+    retired = sorted((held - set(state.retired)) - set(wanted))  # the committed state's, kept one sync more
+    return SyncReport(name, _commit(client, name, index, new, retired), inserted=len(rows), deleted_articles=len(gone))
+
+
+def alias_target(client) -> str | None:
+    """The collection `ALIAS` points at, or None."""
+    # Asked by listing: describe_alias on a missing alias makes pymilvus log an ERROR with a traceback.
+    if ALIAS not in client.list_aliases().get("aliases", []):
+        return None
+    return client.describe_alias(ALIAS)["collection_name"]
+
+
+def _point_alias_at(client, name: str) -> None:
+    """Switch `ALIAS` to `name`, keeping the collection it leaves (a request in flight during a live
+    swap may still search it) and dropping older `rag_*` collections."""
+    previous = alias_target(client)
+    if previous == name:
+        return
+    if previous is None:
+        client.create_alias(name, ALIAS)
+    else:
+        client.alter_alias(name, ALIAS)
+    for old in client.list_collections():
+        if old.startswith(PREFIX) and old not in (name, previous):
+            client.drop_collection(old)
+
+
+def sync(client, index: Index, settings) -> SyncReport:
+    """Make `ALIAS` point at a collection whose committed state is `index`'s passages.
+
+    Nothing is written when it already is. A collection of the same configuration is updated
+    article by article; otherwise a new one is filled, committed and then aliased.
+    """
+    name = collection_name(index, settings)
+    state = read_state(client, name) if client.has_collection(name) else None
+    if state is None:
+        report = _fill(client, name, index, settings)
+    elif state.generation == index.folder.name:
+        report = SyncReport(name, check_collection(client, name, index))
+    else:
+        report = _update(client, name, index, state)
+    _point_alias_at(client, name)
+    if report.inserted or report.deleted_articles or report.filled:
+        log.info(f"Milvus: {report.inserted} passages written, {report.deleted_articles} retired article versions "
+                 f"deleted, in {name}")
+    return report
+
+
+# --- searching ----------------------------------------------------------------------------------
