@@ -1,7 +1,7 @@
 """The JSON HTTP API, served beside the chat page on the same server.
 
     POST /api/ask             {"question": str, "k": int | null} -> the `rag ask --json` object
-    GET  /api/articles        the indexed articles: id, title, characters, chunks
+    GET  /api/articles        the indexed articles: id, title, characters, chunks, date, format, pages
     GET  /api/articles/{id}   one indexed article's text (the page's /source rules)
     GET  /api/health          status, article count, whether a rebuild is running
     GET  /api/openapi.json    the schema
@@ -31,6 +31,7 @@ from rag.answer import QuestionError
 from rag.guard import MAX_BODY_BYTES, RequestLimit
 from rag.api_schema import (AskRequest, AskResponse, ArticleOut, ArticlesOut, ArticleText, HealthOut,
                             problem)
+from rag.library import article_format, page_count
 
 Login = Callable[[str, str], Awaitable[bool]]  # rag.guard.slow_login's check
 
@@ -133,10 +134,11 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
     @router.get("/articles", response_model=ArticlesOut, summary="The indexed articles",
                 responses={503: problem("the index is not loaded yet")})
     def articles() -> ArticlesOut:
-        """Every article of the index in use, with its length and number of chunks."""
+        """Every article of the index in use, with its length, chunks, format and PDF pages (as `rag list`)."""
         index = ready().current().index
         counts = chunk_counts.of(index)
-        rows = [ArticleOut(id=doc_id, title=a.title, characters=a.chars, chunks=counts.get(doc_id, 0), date=a.date)
+        rows = [ArticleOut(id=doc_id, title=a.title, characters=a.chars, chunks=counts.get(doc_id, 0), date=a.date,
+                           format=article_format(a), pages=page_count(a))
                 for doc_id, a in sorted(index.manifest.articles.items())]
         return ArticlesOut(count=len(rows), articles=rows)
 

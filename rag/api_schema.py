@@ -85,6 +85,8 @@ class ArticleOut(BaseModel):
     characters: int = Field(description="length of the indexed text; citations' offsets are into it")
     chunks: int
     date: str | None = None
+    format: str = Field(description="pdf, html, docx, or a text file's extension (txt, md), as `rag list` shows it")
+    pages: int | None = Field(None, description="a PDF's number of pages; null for other formats")
 
 
 class ArticlesOut(BaseModel):

@@ -59,15 +59,18 @@ def cmd_add(args) -> int:
 
     settings = _settings(args)
     show_messages()
-    added = add_files(args.paths, settings.corpus_dir, Limits.of(settings))
+    added = add_files(args.paths, settings.corpus_dir, Limits.of(settings), link=args.link)
     for src, dest in added.copied:
         print(f"added {safe_name(src)} -> {safe_name(dest)}")
+    for src, dest in added.linked:
+        print(f"linked {safe_name(src)} -> {safe_name(dest)} (indexed in place)")
     for src, reason in added.refused:
         print(f"refused {safe_name(src)}: {reason}")
-    if added.copied:
+    done = len(added.copied) + len(added.linked)
+    if done:
         print(_update_index(settings, args.quiet))
-    print(f"{len(added.copied)} added, {len(added.refused)} refused")
-    return 0 if added.copied or not added.refused else 1
+    print(f"{done} added, {len(added.refused)} refused")
+    return 0 if done or not added.refused else 1
 
 
 def cmd_remove(args) -> int:
@@ -233,9 +236,11 @@ def _collection_commands(sub) -> None:
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("add", help="copy documents into the corpus folder and index them")
+    p = sub.add_parser("add", help="copy documents into the corpus folder (or link them: --link) and index them")
     _common(p)
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (.txt .md .pdf .html .htm .docx)")
+    p.add_argument("--link", action="store_true",
+                   help="index the files where they are: the corpus folder gets a recorded link, not a copy")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_add)
 

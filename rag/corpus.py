@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.documents import FORMATS, extract
+from rag.links import allowed as links_allowed, read_links
 
 TEXT_SUFFIXES = (".txt", ".md")
 # Documents are turned into text by rag.documents; that text is what is indexed and cited.
@@ -249,13 +250,18 @@ def walk(root: Path) -> tuple[list[Path], list[Skipped]]:
     return sorted(files), skipped
 
 
-def _check_entry(path: Path, real_root: Path) -> str | None:
-    """Why a file cannot be an article before it is read (name, link, extension), or None."""
+def entry_problem(path: Path, real_root: Path, links: dict[str, str]) -> str | None:
+    """Why a file cannot be an article before it is read (name, link, extension), or None.
+
+    A symlink leading outside the corpus folder is followed only when `rag add --link` made it
+    (`links`, see rag.links); any other is skipped, so nobody can make the index read elsewhere.
+    """
     if not _valid_name(path.name):
         return "file name is not valid UTF-8: rename the file to index it"
     try:
         if path.is_symlink() and not path.resolve(strict=True).is_relative_to(real_root):
-            return "symlink outside the corpus folder: not followed"
+            if not links_allowed(path, real_root, links):
+                return _outside_reason(path, links)
         if not path.is_file():
             return "not a regular file"
     except (OSError, RuntimeError) as exc:  # unreadable target, dangling link, link loop
@@ -263,6 +269,28 @@ def _check_entry(path: Path, real_root: Path) -> str | None:
     if path.suffix.lower() not in ARTICLE_SUFFIXES:
         return f"unsupported extension: {path.suffix or '(none)'}"
     return None
+
+
+def _outside_reason(path: Path, links: dict[str, str]) -> str:
+    """Why a symlink leading outside is skipped: nobody linked it, or it no longer leads to the linked file."""
+    if path.name in links:
+        return (f"linked file changed place: the link no longer leads to {links[path.name]}: not followed "
+                f"(`rag remove` it, then `rag add --link` the file again)")
+    return "symlink outside the corpus folder: not followed"
+
+
+def linked_gone(path: Path, links: dict[str, str]) -> str | None:
+    """The reason for a link `rag add --link` made whose file is gone (deleted or moved), else None."""
+    if path.name in links and path.is_symlink() and not path.exists():
+        return f"linked file is gone: {links[path.name]} (`rag remove` its id to drop the link)"
+    return None
+
+
+def article_files(corpus_dir: Path) -> list[Path]:
+    """The files under `corpus_dir` the corpus reader would read (links out only when `rag add --link` made them)."""
+    root = Path(corpus_dir)
+    real_root, links = root.resolve(), read_links(root)
+    return [p for p in walk(root)[0] if entry_problem(p, real_root, links) is None]
 
 
 def load_corpus(corpus_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES, max_file_bytes: int | None = None) -> Corpus:
@@ -273,13 +301,14 @@ def load_corpus(corpus_dir: Path, max_bytes: int = MAX_ARTICLE_BYTES, max_file_b
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {root}")
     real_root = root.resolve()
+    links = read_links(root)
     paths, skipped = walk(root)
     notes: list[str] = []
     read: list[Article] = []
     first_with: dict[str, Path] = {}
     duplicates: list[tuple[Path, Path]] = []
     for path in paths:
-        reason = _check_entry(path, real_root)
+        reason = linked_gone(path, links) or entry_problem(path, real_root, links)
         if reason:
             skipped.append(Skipped(path, reason))
             continue

@@ -19,6 +19,7 @@ from typing import Callable
 
 from rag.corpus import walk
 from rag.indexing import build
+from rag.links import registry_path
 from rag.settings import Settings
 from rag.index import Index
 from rag.store import load_index
@@ -30,14 +31,19 @@ log = logging.getLogger(__name__)
 
 
 def corpus_signature(corpus_dir: Path) -> str:
-    """A digest of every file's relative name, size and mtime under `corpus_dir` (unreadable: noted)."""
+    """A digest of every file's relative name, size and mtime under `corpus_dir` (unreadable: noted).
+
+    `stat` follows links, so a file linked by `rag add --link` counts with its own size and time
+    (edited or deleted where it lives, the signature changes); the hidden link registry counts too,
+    since a link becomes readable only once it is recorded there.
+    """
     root = Path(corpus_dir)
     digest = hashlib.sha256()
     try:
         files, skipped = walk(root)
     except OSError as exc:
         return f"unreadable: {exc}"
-    for path in files:
+    for path in [*files, registry_path(root)]:
         try:
             st = path.stat()
             entry = f"{st.st_size}:{st.st_mtime_ns}"

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from rag.library import list_articles
 from tests.conftest import in_process_server
 
 WORKSHOP = "Where was the ACSH-ICSC workshop held?"
@@ -83,6 +84,10 @@ def test_articles_lists_the_index_and_serves_only_its_articles(server, assistant
     index = assistant.index
     assert listing["count"] == len(index.manifest.articles) == len(listing["articles"])
     assert sum(a["chunks"] for a in listing["articles"]) == len(index.chunks)
+    listed = list_articles(index, assistant.settings.corpus_dir)  # what `rag list` shows
+    assert [(a["id"], a["format"], a["pages"]) for a in listing["articles"]] == [(r.doc_id, r.format, r.pages)
+                                                                                for r in listed]
+    assert {a["format"] for a in listing["articles"]} == {"txt"}  # the seeds; PDFs: tests/test_panel.py
     first = listing["articles"][0]
     article = requests.get(f"{server}/api/articles/{first['id']}", timeout=60).json()
     assert article["title"] == first["title"] and len(article["text"]) == first["characters"]

@@ -68,6 +68,8 @@ def test_upload_ask_with_page_then_delete(library_server, panel, tmp_path):
     assert best["doc_id"] == "water" and best["page"] == 2 and "37 new engineers" in best["text"]
     text = requests.get(f"{url}/api/articles/water", timeout=30).json()["text"]
     assert text[best["start"]:best["end"]] == best["text"]
+    rows = {a["id"]: a for a in requests.get(f"{url}/api/articles", timeout=30).json()["articles"]}
+    assert (rows["water"]["format"], rows["water"]["pages"]) == ("pdf", 2)  # as `rag list` shows it
 
     message, pending = panel.ask_delete(["water"])
     assert pending == ["water"] and message.startswith("Delete 1 article: **Annual report")
