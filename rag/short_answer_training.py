@@ -55,10 +55,12 @@ def _token_sets(offsets, sequence_ids, spans) -> tuple[list[int], list[int]]:
     return sorted({a for a, _ in found}), sorted({b for _, b in found})
 
 
-def train_span_reader(examples: list[SpanExample], net, epochs: int = 2, batch: int = 16, lr: float = 1e-4,
+def train_span_reader(examples: list[SpanExample], net, epochs: int = 3, batch: int = 16, lr: float = 4e-4,
                       head_lr: float = 1e-3, seed: int = 0):
     """Fine-tune `net` (a reader network: its top `LAYERS` layers and span head) on `examples`;
-    the loss is minus the log of the probability given to any annotator's start, and likewise end."""
+    the loss is minus the log of the probability given to any annotator's start, and likewise end.
+    The learning rate was chosen on the calibration articles: after one epoch, span F1 59.9 at
+    1e-4, 63.5 at 2e-4, 66.0 at 4e-4."""
     import torch
 
     from rag.reader import trained_names
