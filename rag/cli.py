@@ -55,7 +55,8 @@ def _indexed(settings):
 
 
 def cmd_add(args) -> int:
-    from rag.library import Limits, add_files
+    from rag.intake import Limits
+    from rag.library import add_files
 
     settings = _settings(args)
     show_messages()

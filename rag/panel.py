@@ -15,7 +15,8 @@ from typing import Iterator, Protocol
 
 from rag.corpus import ARTICLE_SUFFIXES, safe_name
 from rag.guard import is_loopback
-from rag.library import Limits, Listed, add_named, list_articles, remove_articles
+from rag.intake import Limits
+from rag.library import Listed, add_named, list_articles, remove_articles
 from rag.page import articles_html, collection_markdown, escape, human_size
 from rag.settings import Settings
 

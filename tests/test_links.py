@@ -11,7 +11,8 @@ import rag.store
 from rag.cli import main
 from rag.corpus import load_corpus
 from rag.indexing import build
-from rag.library import Limits, add_files, remove_articles
+from rag.intake import Limits
+from rag.library import add_files, remove_articles
 from rag.links import REGISTRY, read_links
 from rag.live import corpus_signature
 from rag.settings import from_env

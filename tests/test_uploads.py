@@ -10,7 +10,8 @@ import pytest
 
 from rag.corpus import read_article
 from rag.guard import RequestLimit
-from rag.library import Limits, add_named, check_content, clean_name, content_kind, place
+from rag.intake import Limits, check_content, clean_name, content_kind
+from rag.library import add_named, place
 from rag.library import Listed
 from rag.page import articles_html, human_size
 from rag.panel import editing_for
