@@ -10,6 +10,7 @@ from rag.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as 
 from rag.live import LiveIndex
 from rag.question_encoder import Batcher, get_question_encoder
 from rag.reader import get_reader
+from rag.reader_files import prune_exports
 from rag.short_answer import get_span_reader
 from rag.retrieval import Retriever
 from rag.search_backend import open_backend
@@ -41,8 +42,10 @@ def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
 
 def preload(settings: Settings) -> None:
     """Load the answer models now (each is loaded once per process): the selector, both readers and
-    the language identifier, so the first question is as fast as the rest."""
+    the language identifier, so the first question is as fast as the rest; exports of reader
+    weights no longer shipped are deleted from the cache."""
     get_selector(), get_reader(settings.reader_runtime), get_span_reader(settings.reader_runtime), warm_language()
+    prune_exports(set(get_selector().config.files.values()))
 
 
 class Assistant:

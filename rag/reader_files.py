@@ -105,3 +105,18 @@ def _quantize(fp32: Path, target: str) -> None:
     finally:
         root.setLevel(level)
         root.removeHandler(silent)
+
+
+def prune_exports(keep: set[str]) -> int:
+    """Delete cached exports (float and int8) of reader weights other than `keep` (their sha256s),
+    so replaced models do not pile up (~110 MB each); returns how many files went. Exports being
+    written are named `.make-*` and never match."""
+    from rag.embedding import cache_dir
+
+    prefixes = {k[:16] for k in keep}
+    gone = 0
+    for f in (cache_dir() / "reader").glob("reader-*"):
+        if f.name.split("-")[1].split(".")[0] not in prefixes:  # reader-<sha16>[-int8pc].onnx|.sha256
+            f.unlink(missing_ok=True)
+            gone += 1
+    return gone

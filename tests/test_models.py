@@ -91,3 +91,19 @@ def test_the_package_root_is_the_public_api():
     assert issubclass(QuestionError, ValueError)
     assert {"short_answer", "citations"} <= set(Answer.__dataclass_fields__)
     assert callable(Assistant) and "context" in Citation.__dataclass_fields__ and ShortAnswer
+
+
+def test_exports_of_weights_no_longer_shipped_are_pruned(tmp_path, monkeypatch):
+    from rag import embedding
+    from rag.reader_files import prune_exports
+
+    monkeypatch.setattr(embedding, "cache_dir", lambda: tmp_path)
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    kept, old = "a" * 64, "b" * 64
+    names = [f"reader-{kept[:16]}.onnx", f"reader-{kept[:16]}.sha256", f"reader-{kept[:16]}-int8pc.onnx",
+             f"reader-{old[:16]}.onnx", f"reader-{old[:16]}-int8pc.sha256", ".make-x.onnx"]
+    for n in names:
+        (folder / n).write_text("x")
+    assert prune_exports({kept}) == 2
+    assert sorted(f.name for f in folder.iterdir()) == sorted([names[0], names[1], names[2], ".make-x.onnx"])
