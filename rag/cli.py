@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag.corpus import safe_name
+from rag.corpus_files import safe_name
 from rag.errors import RagError
 from rag.logs import show_messages
 from rag.settings import from_env

@@ -10,7 +10,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.corpus import ARTICLE_SUFFIXES, MAX_ARTICLE_BYTES, MAX_UPLOAD_BYTES, decode, read_article
+from rag.corpus import MAX_ARTICLE_BYTES, MAX_UPLOAD_BYTES, decode, read_article
+from rag.corpus_files import ARTICLE_SUFFIXES
 from rag.documents import FORMATS
 
 MAX_NAME_CHARS = 200

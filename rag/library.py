@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.corpus import ARTICLE_SUFFIXES, article_files, safe_name, walk
+from rag.corpus_files import ARTICLE_SUFFIXES, article_files, safe_name, walk
 from rag.intake import Limits, check_file
 from rag.links import read_links, register, unregister
 from rag.manifest import ArticleEntry

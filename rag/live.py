@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from rag.corpus import walk
+from rag.corpus_files import walk
 from rag.indexing import build
 from rag.links import registry_path
 from rag.settings import Settings

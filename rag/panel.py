@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from rag.corpus import ARTICLE_SUFFIXES, safe_name
+from rag.corpus_files import ARTICLE_SUFFIXES, safe_name
 from rag.guard import is_loopback
 from rag.intake import Limits
 from rag.library import Listed, add_named, list_articles, remove_articles

@@ -137,7 +137,7 @@ def test_same_stem_files_get_distinct_stable_ids_and_no_orphan_rows(tmp_path):
 
 
 def test_ids_stay_stem_when_unique_and_disambiguate_deterministically(tmp_path):
-    from rag.corpus import assign_ids
+    from rag.corpus_files import assign_ids
 
     names = ["000_x.txt", "report.txt", "report.md", "a.txt.md", "a.txt", "a.md", "sub/b.txt"]
     ids = assign_ids([tmp_path / n for n in names], tmp_path)
