@@ -266,6 +266,44 @@ def test_a_citation_given_before_a_rebuild_is_shown_in_its_own_text(corpus_copy,
         assistant.source(cited.doc_id, answer.index)
 
 
+def test_questions_during_a_rebuild_are_answered_from_the_index_in_use(corpus_copy, tmp_path, monkeypatch):
+    """An article added while the assistant serves: while the background rebuild is held mid-way,
+    questions are answered from the previous index, never a half-built one; then from the new one."""
+    import threading
+
+    from rag import embedding
+    from rag.assistant import Assistant
+
+    settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
+    assistant = Assistant(settings, progress=False)
+    before = assistant.index.folder.name
+    gate, entered = threading.Event(), threading.Event()
+    encode = embedding.Embedder.encode
+
+    def held(self, texts, *args, **kwargs):  # the rebuild's embedding waits here (questions use ONNX)
+        entered.set()
+        gate.wait(120)
+        return encode(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedding.Embedder, "encode", held)
+    (corpus_copy / "zz_lighthouse.txt").write_text(
+        "The lighthouse keepers of Varna met\n\nThe lighthouse keepers of Varna counted 4711 ships in 2025.\n",
+        encoding="utf-8")
+    question = "How many ships did the lighthouse keepers of Varna count?"
+    assistant._live.interval = 0  # look at the corpus on the next question
+    try:
+        assistant.ask(question)
+        assert entered.wait(60) and assistant.rebuilding  # the rebuild is under way, held mid-embedding
+        during = assistant.ask(question)
+        assert during.index == before and "zz_lighthouse" not in {c.doc_id for c in during.citations}
+    finally:
+        gate.set()
+    assistant._live.wait(120)
+    after = assistant.ask(question)
+    assert after.index != before and "zz_lighthouse" in {c.doc_id for c in after.citations}
+    assert "4711" in after.answer
+
+
 # ------------------------------------------------------------------ 4. damaged CURRENT
 
 
