@@ -112,7 +112,7 @@ class ArticlesPanel:
         paths = [Path(p) for p in paths or []]
         if not self.editing.allowed:
             self._discard(paths)
-            yield self.view(f"⛔ {escape(self.editing.reason or '')}")
+            yield self.view(self._off())
             return
         if not paths:
             yield self.view()
@@ -141,7 +141,7 @@ class ArticlesPanel:
     def ask_delete(self, ids: list[str] | None) -> tuple[str, list[str]]:
         """The confirm step: (question to show, ids awaiting confirmation); no ids: a hint and none."""
         if not self.editing.allowed:
-            return f"⛔ {escape(self.editing.reason or '')}", []
+            return self._off(), []
         ids = list(dict.fromkeys(ids or []))
         if not ids:
             return "Choose the articles to delete first.", []
@@ -154,7 +154,7 @@ class ArticlesPanel:
     def delete(self, ids: list[str] | None) -> Iterator[View]:
         """Delete the confirmed articles' files, then wait for the index: a View per step."""
         if not self.editing.allowed:
-            yield self.view(f"⛔ {escape(self.editing.reason or '')}")
+            yield self.view(self._off())
             return
         ids = list(dict.fromkeys(ids or []))
         if not ids:
@@ -175,6 +175,10 @@ class ArticlesPanel:
         yield self.view(report + "  \n⏳ Updating the index…")
         problem = self.holder.update_index()
         yield self.view(report + "  \n" + self._done("Removed: they are no longer in answers.", problem))
+
+    def _off(self) -> str:
+        """The status line when uploads and deletes are off, saying why."""
+        return f"⛔ {escape(self.editing.reason or '')}"
 
     @staticmethod
     def _done(success: str, problem: str | None) -> str:

@@ -174,14 +174,9 @@ class Reader:
         if not sentences:
             return []
         enc = encode_pairs(self.tokenizer, question, sentences)
-        offsets = enc["offset_mapping"]
         logit, start, end = self._forward(enc)
-        spans = best_spans(start, end, sentence_tokens(enc))
-        out = []
-        for row, (a, b, score) in enumerate(spans):
-            span = (int(offsets[row, a, 0]), int(offsets[row, b, 1])) if np.isfinite(score) else None
-            out.append(Reading(float(logit[row]), span, score))
-        return out
+        spans = _char_spans(enc, start, end, sentence_tokens(enc))
+        return [Reading(float(logit[row]), span, score) for row, (span, score) in enumerate(spans)]
 
     def find_spans(self, question: str, texts: list[str], regions: list[list[tuple[int, int]]]) -> list[tuple[tuple[int, int] | None, float]]:
         """Per text: the best answer span (character offsets into the text) lying inside one of its
@@ -189,13 +184,19 @@ class Reader:
         if not texts:
             return []
         enc = encode_pairs(self.tokenizer, question, texts)
-        offsets = enc["offset_mapping"]
         _, start, end = self._forward(enc)
-        out = []
-        for row, (a, b, score) in enumerate(best_spans(start, end, region_tokens(enc, regions))):
-            span = (int(offsets[row, a, 0]), int(offsets[row, b, 1])) if np.isfinite(score) else None
-            out.append((span, score))
-        return out
+        return _char_spans(enc, start, end, region_tokens(enc, regions))
+
+
+def _char_spans(enc: dict, start, end, allowed: np.ndarray) -> list[tuple[tuple[int, int] | None, float]]:
+    """Per row: the best span of `allowed` tokens as character offsets into the row's text, and its
+    score (None when no token was allowed)."""
+    offsets = enc["offset_mapping"]
+    out = []
+    for row, (a, b, score) in enumerate(best_spans(start, end, allowed)):
+        span = (int(offsets[row, a, 0]), int(offsets[row, b, 1])) if np.isfinite(score) else None
+        out.append((span, score))
+    return out
 
 
 @lru_cache(maxsize=2)
