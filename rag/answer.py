@@ -36,7 +36,8 @@ class QuestionError(RagError, ValueError):
 
 @dataclass
 class Citation:
-    """A quoted sentence: `text == source[start:end]` of article `doc_id`."""
+    """A quoted sentence: `text == source[start:end]` of article `doc_id`, made from the index's
+    `Sentence` record (`_citation`); its fields are flat since they are the JSON the API returns."""
 
     n: int
     doc_id: str
@@ -226,6 +227,7 @@ def short_answer(question: str, window: Window, short_reader, at_least: float) -
 
 
 def _citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:
+    """Citation `n` of sentence row `sid`, found in `passage` (kept when the sentence lies inside it)."""
     s = index.sentences[sid]
     inside = passage.doc_id == s.doc_id and passage.start <= s.start and s.end <= passage.end
     entry = index.article(s.doc_id)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from rag.corpus import Article
-from rag.sentences import Span, split_long, split_sentences
+from rag.sentences import Sentence, split_long, split_sentences
 
 Counter = Callable[[str], int]
 
@@ -20,42 +20,57 @@ class Chunk:
     start: int
     end: int
     text: str
-    sentences: list[tuple[int, int]] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)
+
+    def to_row(self) -> dict:
+        """The chunk's row in chunks.json, without its sentence ids (the store adds them); sentences
+        are stored as [start, end] pairs, the shape format 2 has always written."""
+        return {"doc_id": self.doc_id, "title": self.title, "chunk_no": self.chunk_no, "start": self.start,
+                "end": self.end, "text": self.text, "sentences": [[s.start, s.end] for s in self.sentences]}
+
+    @classmethod
+    def from_row(cls, row: dict, sentences: list[Sentence]) -> Chunk:
+        """The chunk of a chunks.json row, holding the index's own `sentences` records (its rows by
+        `sentence_ids`); ValueError when the row's spans are not those records'."""
+        if row["sentences"] != [[s.start, s.end] for s in sentences]:
+            raise ValueError(f"chunk {row['chunk_no']} of {row['doc_id']!r} disagrees with its sentence rows")
+        return cls(row["doc_id"], row["title"], row["chunk_no"], row["start"], row["end"], row["text"], sentences)
 
 
-def article_sentences(article: Article, count_tokens: Counter, max_tokens: int) -> list[Span]:
+def article_sentences(article: Article, count_tokens: Counter, max_tokens: int) -> list[Sentence]:
     """The title then the body's sentences; a sentence over `max_tokens` is cut at whitespace."""
-    spans = [Span(article.title_start, article.title_end)]
-    spans += split_sentences(article.text, article.body_start, article.body_end)
-    out: list[Span] = []
-    for span in spans:
-        if count_tokens(article.text[span.start : span.end]) > max_tokens:
-            out.extend(split_long(article.text, span, count_tokens, max_tokens))
+    text, doc_id = article.text, article.doc_id
+    found = [Sentence(doc_id, article.title_start, article.title_end, text[article.title_start : article.title_end])]
+    found += split_sentences(text, article.body_start, article.body_end, doc_id)
+    out: list[Sentence] = []
+    for sentence in found:
+        if count_tokens(sentence.text) > max_tokens:
+            out.extend(split_long(text, sentence, count_tokens, max_tokens))
         else:
-            out.append(span)
+            out.append(sentence)
     return out
 
 
-def pack(text: str, spans: list[Span], count_tokens: Counter, max_tokens: int, overlap: int) -> list[list[Span]]:
-    """Group consecutive sentence spans so each group's text fits `max_tokens`.
+def pack(text: str, sentences: list[Sentence], count_tokens: Counter, max_tokens: int, overlap: int) -> list[list[Sentence]]:
+    """Group consecutive sentences so each group's text fits `max_tokens`.
 
     Each group after the first repeats the last `overlap` sentences of the previous one, when
     they fit with at least one new sentence. Every sentence must fit alone.
     """
-    groups: list[list[Span]] = []
+    groups: list[list[Sentence]] = []
     i = 0
-    while i < len(spans):
-        group = [spans[i]]
+    while i < len(sentences):
+        group = [sentences[i]]
         j = i + 1
-        while j < len(spans) and count_tokens(text[group[0].start : spans[j].end]) <= max_tokens:
-            group.append(spans[j])
+        while j < len(sentences) and count_tokens(text[group[0].start : sentences[j].end]) <= max_tokens:
+            group.append(sentences[j])
             j += 1
         groups.append(group)
-        if j >= len(spans):
+        if j >= len(sentences):
             break
         # Step back for overlap, but always move forward by at least one sentence.
         nxt = max(j - overlap, i + 1)
-        while nxt < j and count_tokens(text[spans[nxt].start : spans[j].end]) > max_tokens:
+        while nxt < j and count_tokens(text[sentences[nxt].start : sentences[j].end]) > max_tokens:
             nxt += 1
         i = nxt
     return groups
@@ -63,9 +78,9 @@ def pack(text: str, spans: list[Span], count_tokens: Counter, max_tokens: int, o
 
 def chunk_article(article: Article, count_tokens: Counter, max_tokens: int = 128, overlap: int = 1) -> list[Chunk]:
     """Split one article into chunks of whole sentences of at most `max_tokens` tokens."""
-    spans = article_sentences(article, count_tokens, max_tokens)
+    sentences = article_sentences(article, count_tokens, max_tokens)
     chunks = []
-    for n, group in enumerate(pack(article.text, spans, count_tokens, max_tokens, overlap)):
+    for n, group in enumerate(pack(article.text, sentences, count_tokens, max_tokens, overlap)):
         start, end = group[0].start, group[-1].end
         chunks.append(
             Chunk(
@@ -75,7 +90,7 @@ def chunk_article(article: Article, count_tokens: Counter, max_tokens: int = 128
                 start=start,
                 end=end,
                 text=article.text[start:end],
-                sentences=[(s.start, s.end) for s in group],
+                sentences=group,
             )
         )
     return chunks

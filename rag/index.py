@@ -12,16 +12,7 @@ import numpy as np
 from rag.chunking import Chunk
 from rag.lexical import LexicalIndex, lexical_overlap, terms
 from rag.manifest import ArticleEntry, Manifest
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One sentence row: its article and exact character span in the article's text."""
-
-    doc_id: str
-    start: int
-    end: int
-    text: str
+from rag.sentences import Sentence
 
 
 @dataclass

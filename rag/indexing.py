@@ -19,7 +19,8 @@ from rag.corpus import Article, Corpus, load_corpus
 from rag.embedding import Embedder, get_embedder, resolve_model
 from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest, chunker_settings, stale_reason
 from rag.settings import Settings
-from rag.index import Index, Sentence
+from rag.index import Index
+from rag.sentences import Sentence
 from rag.store import build_lock, check_rows, previous, write_generation
 from rag.tokens import count_tokens
 from rag.vectors import choose_kind
@@ -179,16 +180,16 @@ def _keep_rows(rows: Rows, old: Index, old_rows: list[int], doc_id: str) -> None
 def _add_chunks(rows: Rows, article: Article, chunks: list[Chunk]) -> None:
     """Add a new or changed article's chunks; each distinct sentence and each chunk is queued for embedding."""
     rows.embedded.append(article.doc_id)
-    span_ids: dict[tuple[int, int], int] = {}
+    row_of: dict[Sentence, int] = {}  # a sentence in two overlapping chunks is one row
     for chunk in chunks:
         ids = []
-        for s, e in chunk.sentences:
-            if (s, e) not in span_ids:
-                span_ids[(s, e)] = len(rows.sentences)
-                rows.sentences.append(Sentence(article.doc_id, s, e, article.text[s:e]))
+        for sentence in chunk.sentences:
+            if sentence not in row_of:
+                row_of[sentence] = len(rows.sentences)
+                rows.sentences.append(sentence)
                 rows.sent_src.append(("new", len(rows.to_embed)))
-                rows.to_embed.append(article.text[s:e])
-            ids.append(span_ids[(s, e)])
+                rows.to_embed.append(sentence.text)
+            ids.append(row_of[sentence])
         rows.chunks.append(chunk)
         rows.chunk_sentences.append(ids)
         rows.chunk_src.append(("new", len(rows.to_embed)))

@@ -30,8 +30,9 @@ from rag.corpus import load_corpus
 from rag.errors import RagError
 from rag.embedding import resolve_model, sha256_file
 from rag.lexical import LexicalIndex, passage_text
-from rag.index import Index, Sentence
+from rag.index import Index
 from rag.manifest import FORMAT_VERSION, Manifest, stale_reason
+from rag.sentences import Sentence
 from rag.settings import Settings
 from rag.vectors import build_index
 
@@ -118,13 +119,12 @@ def load_index(index_dir: Path, verify: bool = True) -> Index:
         sentence_vectors = np.load(folder / "sentence_vectors.npy")
         vectors = faiss.read_index(str(folder / "vectors.faiss"))
         lexical = LexicalIndex.load(folder / "bm25")
+        # One record per sentence row, shared by the chunks that hold it.
+        sentences = [Sentence(**row) for row in sentence_rows]
+        chunk_sentences = [row["sentence_ids"] for row in chunk_rows]
+        chunks = [Chunk.from_row(row, [sentences[i] for i in ids]) for row, ids in zip(chunk_rows, chunk_sentences)]
     except Exception as exc:  # any parse failure means a damaged index
         raise IndexCorrupt(f"index in {folder.name} cannot be read: {exc}") from exc
-    chunks, chunk_sentences = [], []
-    for row in chunk_rows:
-        chunk_sentences.append(row.pop("sentence_ids"))
-        chunks.append(Chunk(**row))
-    sentences = [Sentence(**row) for row in sentence_rows]
     if not (len(chunks) == len(chunk_vectors) == vectors.ntotal and len(sentences) == len(sentence_vectors)):
         raise IndexCorrupt("index parts disagree on their sizes")
     check_rows(manifest, texts, chunks, sentences)
@@ -220,7 +220,7 @@ def _write_files(tmp: Path, manifest: Manifest, texts: dict[str, str], chunks: l
                  sentence_vectors: np.ndarray) -> None:
     """Every file of a generation into `tmp`, the manifest (with their checksums) last, all fsynced."""
     (tmp / "articles.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-    rows = [dict(asdict(c), sentence_ids=ids) for c, ids in zip(chunks, chunk_sentences)]
+    rows = [dict(c.to_row(), sentence_ids=ids) for c, ids in zip(chunks, chunk_sentences)]
     (tmp / "chunks.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     (tmp / "sentences.json").write_text(json.dumps([asdict(s) for s in sentences], ensure_ascii=False), encoding="utf-8")
     np.save(tmp / "chunk_vectors.npy", chunk_vectors)

@@ -3,7 +3,7 @@ import pytest
 from rag.chunking import chunk_article, pack
 from rag.corpus import load_corpus, read_article
 from rag.embedding import get_embedder
-from rag.sentences import Span, split_sentences
+from rag.sentences import Sentence, split_sentences
 from rag.tokens import count_tokens
 from tests.conftest import SEEDS
 
@@ -20,8 +20,11 @@ def test_chunks_are_bounded_whole_sentences_with_exact_offsets(budget):
         for c in chunks:
             assert c.text == a.text[c.start : c.end]
             assert count_tokens(c.text) <= budget
-            assert c.sentences[0][0] == c.start and c.sentences[-1][1] == c.end
-            for s, e in c.sentences:
+            assert c.sentences[0].start == c.start and c.sentences[-1].end == c.end
+            for sentence in c.sentences:
+                # One record from splitting on: its article, span and exact text.
+                assert sentence.doc_id == a.doc_id and sentence.text == a.text[sentence.start : sentence.end]
+                s, e = sentence.start, sentence.end
                 if (s, e) in sentences or (s, e) == (a.title_start, a.title_end):
                     covered.add((s, e))
                     continue
@@ -42,7 +45,7 @@ def test_overlap_repeats_one_sentence():
             assert nxt.sentences[0] == prev.sentences[-1]
             overlapping += 1
         else:  # the previous last sentence did not fit beside the next one
-            assert count_tokens(a.text[prev.sentences[-1][0] : nxt.sentences[0][1]]) > 128 or len(prev.sentences) == 1
+            assert count_tokens(a.text[prev.sentences[-1].start : nxt.sentences[0].end]) > 128 or len(prev.sentences) == 1
     assert overlapping >= len(chunks) // 2
 
 
@@ -70,14 +73,14 @@ def test_over_long_sentence_is_cut_at_whitespace(tmp_path):
     a = read_article(path, "long")
     chunks = chunk_article(a, count_tokens, 64, overlap=1)
     assert all(count_tokens(c.text) <= 64 for c in chunks)
-    joined = " ".join(a.text[s:e] for c in chunks for s, e in c.sentences)
+    joined = " ".join(s.text for c in chunks for s in c.sentences)
     for i in (0, 299, 599):
         assert f"word{i}" in joined
 
 
 def test_pack_is_pure_and_makes_progress():
     text = "aa. bb. cc. dd."
-    spans = [Span(0, 3), Span(4, 7), Span(8, 11), Span(12, 15)]
+    spans = [Sentence("d", s, s + 3, text[s : s + 3]) for s in (0, 4, 8, 12)]
     groups = pack(text, spans, lambda t: len(t.split()), max_tokens=2, overlap=1)
     assert [[(s.start, s.end) for s in g] for g in groups] == [[(0, 3), (4, 7)], [(4, 7), (8, 11)], [(8, 11), (12, 15)]]
     assert pack(text, spans, lambda t: len(t.split()), max_tokens=1, overlap=1) == [[s] for s in spans]

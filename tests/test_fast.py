@@ -36,6 +36,22 @@ def test_every_row_is_an_exact_span_of_its_article(fake):
     assert index.chunk_vectors.shape[1] == index.sentence_vectors.shape[1] == HashEmbedder.dim
 
 
+def test_one_sentence_record_from_chunk_rows_to_the_files(fake):
+    """A chunk holds the index's own sentence records, and the rows write back as format 2 wrote them."""
+    import json
+
+    from rag.store import live_folder
+
+    assistant, _, _ = fake
+    index = assistant.index
+    for chunk, ids in zip(index.chunks, index.chunk_sentences):
+        assert all(s is index.sentences[i] for s, i in zip(chunk.sentences, ids, strict=True))
+    folder = live_folder(assistant.settings.index_dir)
+    rows = [dict(c.to_row(), sentence_ids=ids) for c, ids in zip(index.chunks, index.chunk_sentences)]
+    assert json.dumps(rows, ensure_ascii=False) == (folder / "chunks.json").read_text(encoding="utf-8")
+    assert list(rows[0]) == ["doc_id", "title", "chunk_no", "start", "end", "text", "sentences", "sentence_ids"]
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_each_mode_returns_k_distinct_exact_passages(fake, mode):
     assistant, _, _ = fake

@@ -165,6 +165,19 @@ def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path, caplog):
     assert any("damaged" in m for m in caplog.messages) and {c.doc_id for c in index.chunks} == {"alpha", "beta"}
 
 
+def test_chunk_spans_that_disagree_with_their_sentence_rows_are_damage(tmp_path):
+    from rag.store import IndexCorrupt
+
+    settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
+    build(settings, progress=False)
+    folder = live_folder(settings.index_dir)
+    rows = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
+    rows[0]["sentences"][0][1] += 1  # a span that is no longer its sentence row's
+    rewrite(folder, "chunks.json", json.dumps(rows))
+    with pytest.raises(IndexCorrupt, match="disagrees with its sentence rows"):
+        load_index(settings.index_dir)
+
+
 def rewrite(folder: Path, name: str, text: str) -> None:
     """Change an index file and update the manifest's checksums, as a careful vandal would."""
     import hashlib

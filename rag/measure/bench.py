@@ -36,7 +36,7 @@ def text_pool(limit: int = 4000) -> list[str]:
 
     pool = []
     for a in load_corpus(ROOT / "seeds").articles:
-        pool += [a.text[s.start : s.end] for s in split_sentences(a.text, a.body_start, a.body_end)]
+        pool += [s.text for s in split_sentences(a.text, a.body_start, a.body_end)]
     for dist in metadata.distributions():
         body = dist.metadata.get_payload() or ""
         for line in body.splitlines():
