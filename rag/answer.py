@@ -11,7 +11,6 @@ only when nothing else answers. The short answer is the span the short-answer re
 from __future__ import annotations
 
 import re
-import time
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from rag.features import FEATURES, gather, leans_back
 from rag.retrieval import Passage
 from rag.selector import abstain_threshold, short_answer_bar
 from rag.short_answer import Window, window_of
+from rag.stopwatch import Stopwatch
 
 ABSTAIN_TEXT = "The articles don't answer this."
 # Passages offered instead of an answer when the assistant abstains.
@@ -168,13 +168,7 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
                   timings: dict[str, float] | None = None, short_reader=None) -> Selection:
     """Choose what to quote for `question` from `passages` (best first), and with `short_reader`
     the short answer inside it; each stage's seconds go into `timings` when given."""
-    clock = [time.perf_counter()]
-
-    def lap(name: str) -> None:
-        clock.append(time.perf_counter())
-        if timings is not None:
-            timings[name] = clock[-1] - clock[-2]
-
+    lap = Stopwatch(timings).lap
     cands = gather(question, qvec, passages, index, settings.answer_dense_weight)
     lap("candidates")
     if not len(cands):

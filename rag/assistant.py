@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numbers
-import time
 from functools import cached_property
 
 from rag.answer import Answer, QuestionError, clean_question, render, select_answer
@@ -16,6 +15,7 @@ from rag.retrieval import Retriever
 from rag.search_backend import open_backend
 from rag.selector import get_selector
 from rag.settings import MAX_K, Settings, from_env
+from rag.stopwatch import Stopwatch
 from rag.index import Index
 from rag.store import ensure_index
 
@@ -125,21 +125,22 @@ class Assistant:
 
     def ask(self, question: object, k: int | None = None, mode: str = "hybrid") -> Answer:
         """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input."""
-        t0 = time.perf_counter()
+        timings: dict[str, float] = {}  # each stage below, and the stages of search and select_answer
+        watch = Stopwatch(timings)
         k = check_k(k)
         question, cut = cut_raw(question, self.settings.max_question_chars)
         text, notice = clean_question(question, self.settings.max_question_chars)
         notice = notice or cut
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
-        t1 = time.perf_counter()
+        watch.lap("clean")
         qvec = self.embed_question(text)  # answer scoring needs it in every mode
-        t2 = time.perf_counter()
-        passages = retriever.search(text, qvec, k=k, mode=mode)
-        t3 = time.perf_counter()
-        stages: dict[str, float] = {}
-        chosen = select_answer(text, qvec, passages, retriever.index, self.settings, self.selector, self.reader, stages,
+        watch.lap("embed")
+        passages = retriever.search(text, qvec, k=k, mode=mode, timings=timings)
+        watch.lap("retrieve")
+        chosen = select_answer(text, qvec, passages, retriever.index, self.settings, self.selector, self.reader, timings,
                                self.span_reader)
-        t4 = time.perf_counter()
+        watch.lap("answer")
+        watch.total()
         reply = render(chosen.citations)
         if foreign_language(text):
             notice = " ".join(filter(None, [notice, LANGUAGE_MESSAGE]))
@@ -152,7 +153,7 @@ class Assistant:
             citations=chosen.citations,
             passages=passages,
             notice=notice,
-            timings={"clean": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, **stages, "answer": t4 - t3, "total": t4 - t0},
+            timings=timings,
             best_score=chosen.best_score,
             short_answer=chosen.short_answer,
             index=retriever.index.folder.name,

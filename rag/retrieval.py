@@ -8,6 +8,7 @@ import numpy as np
 from rag.lexical import terms
 from rag.index import Index
 from rag.search_backend import LocalBackend, SearchBackend
+from rag.stopwatch import Stopwatch
 
 MODES = ("hybrid", "dense", "bm25")
 
@@ -76,16 +77,23 @@ class Retriever:
         # Who ranks passage rows; the index still holds the rows, texts and sentence vectors.
         self.backend = backend or LocalBackend(index)
 
-    def search(self, question: str, qvec: np.ndarray | None, k: int | None = None, mode: str = "hybrid") -> list[Passage]:
-        """Top-k passages for `question` (its normalised embedding `qvec` for dense and hybrid)."""
+    def search(self, question: str, qvec: np.ndarray | None, k: int | None = None, mode: str = "hybrid",
+               timings: dict[str, float] | None = None) -> list[Passage]:
+        """Top-k passages for `question` (its normalised embedding `qvec` for dense and hybrid); the
+        seconds of the dense search, the lexical search and the fusion go into `timings` when given."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose from {', '.join(MODES)}")
         s = self.settings
         k = k or s.k
-        query_terms = terms(question)
+        lap = Stopwatch(timings).lap
         dense = self.backend.dense_search(qvec, max(s.dense_k, k)) if mode != "bm25" else []
+        lap("dense")
+        query_terms = terms(question)
         lexical = self.backend.lexical_search(query_terms, max(s.lexical_k, k)) if mode != "dense" else []
-        return self.fuse(dense, lexical, k, mode, qvec=qvec, query_terms=query_terms)
+        lap("lexical")
+        passages = self.fuse(dense, lexical, k, mode, qvec=qvec, query_terms=query_terms)
+        lap("fuse")
+        return passages
 
     def dense_scores(self, qvec: np.ndarray, rows, chunk_scores: dict[int, float] | None = None) -> dict[int, float]:
         """Dense score of each passage row: its chunk cosine, blended with its best sentence's

@@ -52,6 +52,19 @@ def test_one_sentence_record_from_chunk_rows_to_the_files(fake):
     assert list(rows[0]) == ["doc_id", "title", "chunk_no", "start", "end", "text", "sentences", "sentence_ids"]
 
 
+def test_the_bench_times_stages_through_ask(fake):
+    """`Answer.timings` holds every stage, retrieval's parts among them, and the bench reads its figures there."""
+    from rag.measure.timing import STAGES, query_latency
+
+    assistant = fake[0]
+    t = assistant.ask(QUESTIONS[0][0]).timings
+    assert {"clean", "embed", "dense", "lexical", "fuse", "retrieve", "candidates", "answer", "total"} <= set(t)
+    assert t["dense"] + t["lexical"] + t["fuse"] <= t["retrieve"]
+    assert t["total"] == pytest.approx(t["clean"] + t["embed"] + t["retrieve"] + t["answer"])
+    stages, ask = query_latency(assistant, [q for q, _ in QUESTIONS], 3)
+    assert tuple(stages) == STAGES and 0 < stages["total"][0] <= ask[0]  # each total is inside its ask
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_each_mode_returns_k_distinct_exact_passages(fake, mode):
     assistant, _, _ = fake
