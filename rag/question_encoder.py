@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.embedding import cache_dir, cached_file, resolve_model
+from rag.onnx_runtime import cpu_session
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
@@ -73,24 +74,10 @@ def _export(folder: Path, target: str) -> None:
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
 
 
-def session_options(threads: int):
-    """onnxruntime options for a 2-core machine shared with other requests and processes."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # Idle threads sleep instead of spinning: with several processes on two cores, spin-waiting
-    # made each embedding ~10x slower (the OpenMP trap measured in the speed issue).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return options
-
-
 class OnnxEncoder:
     """Normalised float32 embeddings from the ONNX export; the same vectors as sentence-transformers."""
 
     def __init__(self, model: str = "bundled", threads: int = 2):
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         source, self.model_id = resolve_model(model)
@@ -99,8 +86,7 @@ class OnnxEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)  # what sentence-transformers cuts to
         self.tokenizer.enable_padding()  # to the longest in the batch; masked out by the pooling
-        self.session = ort.InferenceSession(str(onnx_path(model)), session_options(threads),
-                                            providers=["CPUExecutionProvider"])
+        self.session = cpu_session(onnx_path(model), threads)
         self.dim = int(self.session.get_outputs()[0].shape[1])
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.embedding import bundled_model_dir
+from rag.onnx_runtime import cpu_session
 from rag.reader_files import INPUTS, load_net, onnx_file
 
 WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
@@ -152,12 +153,7 @@ class Reader:
         if runtime == "torch":
             self.net = load_net(weights, expected_sha256)
         else:
-            import onnxruntime as ort
-
-            from rag.question_encoder import session_options
-
-            path = onnx_file(weights, expected_sha256, int8=runtime == "onnx-int8")
-            self.session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+            self.session = cpu_session(onnx_file(weights, expected_sha256, int8=runtime == "onnx-int8"), threads)
 
     def _forward(self, enc) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.runtime != "torch":
