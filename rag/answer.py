@@ -34,10 +34,12 @@ class QuestionError(RagError, ValueError):
     """A question that cannot be asked (the message is meant for the user)."""
 
 
+# Made from the index's `Sentence` record (`_citation`); its fields stay flat, since they are the
+# JSON `rag ask --json` and the API return, and the API's schema is derived from them (`doc`: the
+# field's description there).
 @dataclass
 class Citation:
-    """A quoted sentence: `text == source[start:end]` of article `doc_id`, made from the index's
-    `Sentence` record (`_citation`); its fields are flat since they are the JSON the API returns."""
+    """A quoted sentence: `text == source[start:end]` of article `doc_id`."""
 
     n: int
     doc_id: str
@@ -47,9 +49,9 @@ class Citation:
     text: str
     score: float
     chunk_no: int
-    context: bool = False  # quoted for what the next sentence leans on, not as the answer itself
+    context: bool = field(default=False, metadata={"doc": "quoted for what the next sentence leans on, not as the answer itself"})
     passage: Passage | None = field(default=None, repr=False, compare=False)
-    page: int | None = None  # the PDF page the sentence starts on (1-based); None for other formats
+    page: int | None = field(default=None, metadata={"doc": "the PDF page the sentence starts on (1-based); null for other formats"})
 
     def to_dict(self) -> dict:
         """The JSON shape of a citation (without its passage, which `passages` lists)."""

@@ -1,15 +1,19 @@
 """The JSON shapes of the HTTP API (`rag.api`): requests, answers, articles, health, errors.
 
-The answer models restate the fields of `rag.answer`'s dataclasses (minus a citation's passage,
-which `passages` lists) so the OpenAPI schema documents each; a test checks that every field
-`rag ask --json` prints is declared here.
+The models of a short answer, a citation and a passage are made from `rag.answer`'s and
+`rag.retrieval`'s dataclasses (minus a citation's passage, which `passages` lists, and a passage's
+row), so the OpenAPI schema documents the very fields `rag ask --json` prints. They only describe:
+the answer itself is sent as `Answer.to_dict` makes it.
 """
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from rag.answer import Citation, ShortAnswer
+from rag.retrieval import Passage
 from rag.settings import MAX_K
 
 
@@ -22,43 +26,18 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, description=f"passages to read, 1 to {MAX_K}; null: the server's setting")
 
 
-class ShortAnswerOut(BaseModel):
-    """The exact span that answers, inside a quoted sentence: `source[start:end] == text`."""
-
-    model_config = ConfigDict(extra="allow")
-    text: str
-    doc_id: str
-    start: int
-    end: int
-    score: float
+def response_model(cls: type, name: str, leave_out: tuple[str, ...] = ()) -> type[BaseModel]:
+    """A model of dataclass `cls`'s fields but `leave_out`, named `name` in the schema. Every field is
+    required, since the JSON always has it; a field's `doc` metadata is its description."""
+    hints = get_type_hints(cls)
+    fields = {f.name: (hints[f.name], Field(description=f.metadata.get("doc")))
+              for f in dataclasses.fields(cls) if f.name not in leave_out}
+    return create_model(name, __config__=ConfigDict(extra="allow"), __doc__=cls.__doc__, **fields)
 
 
-class CitationOut(BaseModel):
-    """A quoted sentence: `text == source[start:end]` of article `doc_id`."""
-
-    model_config = ConfigDict(extra="allow")
-    n: int
-    doc_id: str
-    title: str
-    start: int
-    end: int
-    text: str
-    score: float
-    chunk_no: int
-    context: bool = Field(description="quoted for what the next sentence leans on, not as the answer itself")
-    page: int | None = Field(None, description="the PDF page the sentence starts on; null for other formats")
-
-
-class PassageOut(BaseModel):
-    """A passage read for the answer (its fields as `rag ask --json` prints them)."""
-
-    model_config = ConfigDict(extra="allow")
-    doc_id: str
-    title: str
-    start: int
-    end: int
-    text: str
-    score: float
+ShortAnswerOut = response_model(ShortAnswer, "ShortAnswerOut")
+CitationOut = response_model(Citation, "CitationOut", leave_out=("passage",))
+PassageOut = response_model(Passage, "PassageOut", leave_out=("row",))
 
 
 class AskResponse(BaseModel):

@@ -1,7 +1,7 @@
 """Retrieval: dense (FAISS) and lexical (BM25) rankings, fused by reciprocal rank or a convex combination of scores."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,13 +24,15 @@ class Passage:
     start: int
     end: int
     text: str
-    score: float
-    dense_score: float | None = None
-    dense_rank: int | None = None
-    lexical_score: float | None = None
-    lexical_rank: int | None = None
+    # `doc`: the field's description in the API's schema (rag.api_schema).
+    score: float = field(metadata={"doc": "the fused score the passages are ranked by"})
+    dense_score: float | None = field(default=None, metadata={"doc": "its dense score; null when the dense search did not rank it"})
+    dense_rank: int | None = field(default=None, metadata={"doc": "its rank in the dense search, from 1; null when not ranked there"})
+    lexical_score: float | None = field(default=None, metadata={"doc": "its BM25 score; null when BM25 did not rank it"})
+    lexical_rank: int | None = field(default=None, metadata={"doc": "its rank in the BM25 search, from 1; null when not ranked there"})
 
     def to_dict(self) -> dict:
+        """The JSON shape of a passage (its row number is the index's business, not the reader's)."""
         return {k: v for k, v in self.__dict__.items() if k != "row"}
 
 
