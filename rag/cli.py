@@ -1,12 +1,13 @@
-"""Command line: `rag index`, `rag ask`, `rag add`, `rag remove`, `rag list`, `rag eval`, `rag bench`."""
+"""Command line: `rag index`, `rag ask`, `rag add`, `rag remove`, `rag list`, `rag eval`, `rag bench`.
+
+What each command does is here; its arguments are declared in `rag.cli_parser`."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
+from rag.cli_parser import build_parser
 from rag.corpus_files import safe_name
 from rag.errors import RagError
 from rag.logs import show_messages
@@ -22,6 +23,7 @@ def _settings(args):
 
 
 def cmd_index(args) -> int:
+    """`rag index`: build or update the index, and say what was embedded, reused and skipped."""
     from rag.indexing import build
 
     settings = _settings(args)
@@ -55,6 +57,7 @@ def _indexed(settings):
 
 
 def cmd_add(args) -> int:
+    """`rag add`: copy (or link) checked documents into the corpus folder, then update the index."""
     from rag.intake import Limits
     from rag.library import add_files
 
@@ -75,6 +78,7 @@ def cmd_add(args) -> int:
 
 
 def cmd_remove(args) -> int:
+    """`rag remove`: delete indexed articles' files from the corpus folder, then update the index."""
     from rag.library import remove_articles
 
     settings = _settings(args)
@@ -88,6 +92,7 @@ def cmd_remove(args) -> int:
 
 
 def cmd_list(args) -> int:
+    """`rag list`: the indexed articles, as a table or JSON."""
     from rag.library import format_table, list_articles
 
     settings = _settings(args)
@@ -124,16 +129,6 @@ def format_answer(answer) -> str:
     return "\n".join(lines)
 
 
-def _number(raw: str):
-    """--k as given: a number, or the raw text, so the assistant's check gives its one message."""
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    return raw
-
-
 def _answer_one(assistant, question: str, args) -> bool:
     """Print one answer (or its error) the way `rag ask` does; False when the question was refused."""
     from rag.answer import QuestionError
@@ -154,6 +149,7 @@ def _answer_one(assistant, question: str, args) -> bool:
 
 
 def cmd_ask(args) -> int:
+    """`rag ask`: answer the question given, or each line of standard input."""
     from rag.assistant import Assistant
 
     show_messages()  # on stderr: keeps stdout clean for --json
@@ -177,6 +173,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    """`rag eval`: score the system on a question set, a SQuAD file or a BEIR data set."""
     from rag.measure.evaluation import run_cli
 
     show_messages()  # index messages on stderr: stdout carries only the results
@@ -184,6 +181,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_train(args) -> int:
+    """`rag train`: fit the answer models on a SQuAD file's train articles."""
     import logging
 
     from rag.measure.evaluation import squad_index_settings
@@ -201,118 +199,22 @@ def cmd_train(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    """`rag bench`: measure speed and memory."""
     from rag.measure.bench import run_cli
 
     return run_cli(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `rag` command line: the collection's commands, then the measuring ones."""
-    parser = argparse.ArgumentParser(prog="rag", description="Extractive, cited answers from a folder of articles.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _collection_commands(sub)
-    _measure_commands(sub)
-    return parser
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", type=Path, help="folder of articles (default: seeds/)")
-    p.add_argument("--index", type=Path, help="index folder (default: index/)")
-    p.add_argument("--model", help="embedding model: 'bundled' or a local model folder")
-
-
-def _collection_commands(sub) -> None:
-    """index, ask, add, remove, list."""
-    p = sub.add_parser("index", help="build or update the index")
-    _common(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
-    p.set_defaults(func=cmd_index)
-
-    p = sub.add_parser("ask", help="answer a question with quoted, cited sentences")
-    _common(p)
-    p.add_argument("question", nargs="?", help="the question (none: read one question per line from standard input)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (per question)")
-    p.add_argument("--k", type=_number, help="passages to read, 1-50")
-    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
-    p.set_defaults(func=cmd_ask)
-
-    p = sub.add_parser("add", help="copy documents into the corpus folder (or link them: --link) and index them")
-    _common(p)
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders (.txt .md .pdf .html .htm .docx)")
-    p.add_argument("--link", action="store_true",
-                   help="index the files where they are: the corpus folder gets a recorded link, not a copy")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_add)
-
-    p = sub.add_parser("remove", help="delete indexed articles' files from the corpus folder and update the index")
-    _common(p)
-    p.add_argument("ids", nargs="+", metavar="ID", help="article ids, as `rag list` shows them")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_remove)
-
-    p = sub.add_parser("list", help="the indexed articles: id, title, format, pages, chunks, date added")
-    _common(p)
-    p.add_argument("--json", action="store_true", help="one JSON array")
-    p.set_defaults(func=cmd_list)
-
-
-def _measure_commands(sub) -> None:
-    """eval, train, bench."""
-    p = sub.add_parser("eval", help="score the system on a question set, a SQuAD file or a BEIR data set")
-    _common(p)
-    p.add_argument("--questions", type=Path, help="question set (default: tests/data/questions.jsonl)")
-    p.add_argument("--squad", type=Path, help="a SQuAD v1.1-format JSON file to evaluate on instead")
-    p.add_argument("--beir", type=Path, metavar="DIR",
-                   help="a BEIR-format data set folder (corpus.jsonl, queries.jsonl, qrels/) to score retrieval on")
-    p.add_argument("--split", choices=["train", "test"],
-                   help="which split of the data set to score: BEIR's qrels file (default test); SQuAD's "
-                        "articles split by `rag.measure.squad.split_of` (default: every question)")
-    p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
-    p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")
-    p.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated retrieval modes")
-    p.add_argument("--k", type=int, help="passages read per question (default: the k setting)")
-    p.add_argument("--output", type=Path, help="write report.json, report.md and hitk.png here")
-    p.add_argument("--min-hit5", type=float, help="exit 1 if hybrid hit@5 is below this")
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("train", help="fit the reader and answer selector on a SQuAD file's train articles")
-    p.add_argument("--squad", type=Path, required=True, help="SQuAD v1.1 file (its test articles are never read)")
-    p.add_argument("--index", type=Path, help="index folder for its paragraphs (default: cached)")
-    p.add_argument("--model", help="embedding model: 'bundled' or a local model folder")
-    p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "models",
-                   help="where to write the models (default: the package's rag/models)")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--questions", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.jsonl"),
-                   help="question set over the seeds whose false abstentions also bound the threshold ('' for none)")
-    p.add_argument("--shortlist", type=int, default=4, help="sentences the reader reads per question")
-    p.add_argument("--reader", type=Path, help="use these reader weights instead of training the reader")
-    p.add_argument("--span-epochs", type=int, default=3, help="epochs of the short-answer reader")
-    p.add_argument("--span-reader", type=Path, help="use these short-answer reader weights instead of training it")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("bench", help="measure speed and memory at several sizes")
-    _common(p)
-    p.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated vector counts")
-    p.add_argument("--output", type=Path, help="write bench.json and bench.png here")
-    p.add_argument("--queries", type=int, default=200, help="queries per measurement")
-    p.add_argument("--copies", type=int, default=10, help="versions of each seed article in the build corpus")
-    p.add_argument("--pool", type=int, default=4000, help="real sentences embedded as the base of synthetic vectors")
-    p.add_argument("--sections", default="start,pipeline,scale",
-                   help="what to measure, comma-separated: start (cold start of rag ask and app.py, warm stages), "
-                        "pipeline, scale, http (an HTTP load run on loopback "
-                        "against app.py's /api/ask, beside the in-process compute limit)")
-    p.add_argument("--users", type=int, default=50, help="http: concurrent users")
-    p.add_argument("--per-user", type=int, default=10, help="http: questions each user asks, one after another")
-    p.set_defaults(func=cmd_bench)
+# Each command `rag.cli_parser` declares, and the function that runs it.
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "add": cmd_add, "remove": cmd_remove, "list": cmd_list,
+            "eval": cmd_eval, "train": cmd_train, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rag` command."""
     args = build_parser().parse_args(argv)
     try:
-        code = args.func(args)
+        code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a full disk shows here, as a message, rather than at exit
         return code
     except KeyboardInterrupt:

@@ -26,6 +26,8 @@ __all__ = ["run", "train_roles", "training_questions"]
 log = logging.getLogger(__name__)
 
 
+# long because: every argument is documented and each training step is one line, in order; split,
+# the steps would only pass the same dozen values along.
 def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4, seed: int = 0,
         false_abstention: float = 0.03, max_words: float = 35.0, short_min_f1: float = 0.5,
         questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.measure.beir import as_run, read_beir, read_qrels, score_rankings, write_corpus
+from rag.measure.beir import as_run, score_rankings
+from rag.measure.beir_data import read_beir, read_qrels, write_corpus
 from rag.cli import main
 from rag.settings import ROOT
 

@@ -142,3 +142,13 @@ def test_the_api_schema_declares_every_field_an_answer_carries():
     assert {f.name for f in fields(ShortAnswer)} == declared(ShortAnswerOut)
     passage = Passage(0, "d", "t", 0, 0, 1, "x", 0.5)
     assert declared(PassageOut) == set(passage.to_dict())
+
+
+def test_every_command_declared_has_code_to_run():
+    import argparse
+
+    from rag.cli import COMMANDS
+    from rag.cli_parser import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == set(COMMANDS)

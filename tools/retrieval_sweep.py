@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.measure.beir import read_beir, score_rankings  # noqa: E402
+from rag.measure.beir import score_rankings  # noqa: E402
+from rag.measure.beir_data import read_beir  # noqa: E402
 from rag.embedding import cache_dir, get_embedder  # noqa: E402
 from rag.lexical import terms  # noqa: E402
 from rag.settings import ROOT  # noqa: E402
