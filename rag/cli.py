@@ -183,6 +183,15 @@ def cmd_eval(args) -> int:
     return run_cli(args)
 
 
+def _rates(text: str) -> float | list[float]:
+    """`--reader-lr`: one learning rate, or a comma-separated one per epoch."""
+    try:
+        rates = [float(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a learning rate list: {text!r}") from None
+    return rates[0] if len(rates) == 1 else rates
+
+
 def cmd_train(args) -> int:
     import logging
 
@@ -195,7 +204,7 @@ def cmd_train(args) -> int:
     questions = load_questions(args.questions) if args.questions else None
     summary = run(args.squad, args.output, settings, epochs=args.epochs, shortlist=args.shortlist, seed=args.seed,
                   questions=questions, question_settings=from_env(model=args.model), reader_weights=args.reader,
-                  span_epochs=args.span_epochs, span_weights=args.span_reader)
+                  span_epochs=args.span_epochs, span_weights=args.span_reader, reader_lr=args.reader_lr)
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -283,6 +292,8 @@ def _measure_commands(sub) -> None:
     p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "models",
                    help="where to write the models (default: the package's rag/models)")
     p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--reader-lr", type=_rates, default=5e-5,
+                   help="the reader's learning rate: one value, or one per epoch separated by commas")
     p.add_argument("--questions", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.jsonl"),
                    help="question set over the seeds whose false abstentions also bound the threshold ('' for none)")
     p.add_argument("--shortlist", type=int, default=4, help="sentences the reader reads per question")
