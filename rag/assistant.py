@@ -5,7 +5,7 @@ import numbers
 import time
 from functools import cached_property
 
-from rag.answer import Answer, QuestionError, clean_question, render, select_answer
+from rag.answer import Answer, QuestionError, answer_first, clean_question, render, select_answer
 from rag.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.live import LiveIndex
 from rag.question_encoder import Batcher, get_question_encoder
@@ -150,7 +150,7 @@ class Assistant:
             answer=reply,
             abstained=chosen.abstained,
             citations=chosen.citations,
-            passages=passages,
+            passages=answer_first(passages, chosen.citations),
             notice=notice,
             timings={"clean": t1 - t0, "embed": t2 - t1, "retrieve": t3 - t2, **stages, "answer": t4 - t3, "total": t4 - t0},
             best_score=chosen.best_score,
