@@ -103,7 +103,7 @@ def epoch_rates(lr: float | Sequence[float], epochs: int) -> list[float]:
         return [float(lr)] * epochs
     rates = [float(r) for r in lr]
     if len(rates) != epochs:
-        raise ValueError(f"{len(rates)} learning rates for {epochs} epochs")
+        raise ValueError(f"{len(rates)} learning rates for {epochs} epochs: give one, or one per epoch")
     return rates
 
 
