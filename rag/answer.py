@@ -231,6 +231,16 @@ def _citation(index, sid: int, passage: Passage, n: int, score: float, context: 
                     passage if inside else None, entry.page_of(s.start) if entry is not None else None)
 
 
+def answer_first(passages: list[Passage], citations: list[Citation]) -> list[Passage]:
+    """`passages` with those the citations quote moved to the front, in citation order; the rest keep
+    retrieval order: the reader has read the shortlist's sentences, so the passage it quotes is the
+    right one more often than retrieval's first."""
+    quoted = list(dict.fromkeys(c.passage.row for c in citations if c.passage is not None))
+    by_row = {p.row: p for p in passages}
+    first = [by_row[r] for r in quoted if r in by_row]
+    return first + [p for p in passages if p.row not in set(quoted)]
+
+
 def render(citations: list[Citation]) -> str:
     """The answer text: each quoted sentence followed by its citation marker."""
     return " ".join(f"{c.text} [{c.n}]" for c in citations) if citations else ABSTAIN_TEXT

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numbers
 from functools import cached_property
 
-from rag.answer import Answer, QuestionError, clean_question, render, select_answer
+from rag.answer import Answer, QuestionError, answer_first, clean_question, render, select_answer
 from rag.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.live import LiveIndex
 from rag.question_encoder import Batcher, get_question_encoder
@@ -151,7 +151,7 @@ class Assistant:
             answer=reply,
             abstained=chosen.abstained,
             citations=chosen.citations,
-            passages=passages,
+            passages=answer_first(passages, chosen.citations),
             notice=notice,
             timings=timings,
             best_score=chosen.best_score,

@@ -6,6 +6,7 @@ import logging
 import math
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +65,15 @@ class Stepper:
 
 
 def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, batch_questions: int = 4,
-                 lr: float = 5e-5, head_lr: float = 1e-3, seed: int = 0, net=None, first_epoch: int = 0):
+                 lr: float | Sequence[float] = 5e-5, head_lr: float = 1e-3, seed: int = 0, net=None,
+                 first_epoch: int = 0):
     """Fine-tune the reader's top layers and heads; returns the network.
 
     Each epoch is its own cycle (fresh optimiser, warm-up then linear decay, seeded by its number),
-    so training `net` further from epoch `first_epoch` gives what a longer run would have.
+    so training `net` further from epoch `first_epoch` gives what a longer run would have. `lr` is
+    the body's peak learning rate, one for every epoch or one per epoch.
     """
+    lrs = epoch_rates(lr, epochs)
     import torch
     from transformers import AutoTokenizer
 
@@ -87,9 +91,20 @@ def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, 
     for epoch in range(first_epoch, epochs):
         if epoch:
             torch.manual_seed(seed + epoch)
-        _train_epoch(net, tokenizer, usable, index, names, random.Random(seed + epoch), epoch, top, batch_questions, lr, head_lr)
+        _train_epoch(net, tokenizer, usable, index, names, random.Random(seed + epoch), epoch, top, batch_questions,
+                     lrs[epoch], head_lr)
     net.eval()
     return net
+
+
+def epoch_rates(lr: float | Sequence[float], epochs: int) -> list[float]:
+    """One learning rate per epoch: `lr` repeated, or `lr` itself when it lists one per epoch."""
+    if isinstance(lr, (int, float)):
+        return [float(lr)] * epochs
+    rates = [float(r) for r in lr]
+    if len(rates) != epochs:
+        raise ValueError(f"{len(rates)} learning rates for {epochs} epochs: give one, or one per epoch")
+    return rates
 
 
 def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], rng: random.Random, epoch: int,

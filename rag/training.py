@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rag.reader_training import save_reader, train_reader
+from rag.reader_training import epoch_rates, save_reader, train_reader
 from rag.selector_fitting import calibrate_on_question_set, fit_ranker, fit_selector
 from rag.short_answer_training import span_examples, train_span_reader
 from rag.training_data import make_examples, train_roles, training_questions
@@ -31,13 +31,15 @@ log = logging.getLogger(__name__)
 def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4, seed: int = 0,
         false_abstention: float = 0.03, max_words: float = 35.0, short_min_f1: float = 0.5,
         questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,
-        reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None) -> dict:
+        reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None,
+        reader_lr: float | list[float] = 5e-5) -> dict:
     """Everything `rag train` does; returns the summary it prints. Writes into `output`:
     ranker.txt, reader.safetensors, span_reader.safetensors and selector.json (which holds the
     others' sha256).
 
     `questions` (a question set over `question_settings`' corpus, e.g. the seeds') only lowers the
     abstention threshold so its answerable questions are withheld at most `question_false_abstention`.
+    `reader_lr` is the reader's learning rate, one for all epochs or one per epoch.
     `reader_weights` skips training the reader and uses those weights (for a refit after a change
     to retrieval or features); `span_weights` likewise for the short-answer reader, which is
     otherwise trained from the reader's weights for `span_epochs`."""
@@ -48,6 +50,8 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     from rag.selector import ANSWERABLE, COMBINED, CONFIG, RANKER, Selector, SelectorConfig
     from rag.short_answer import MAX_TOKENS as SPAN_TOKENS, WEIGHTS as SPAN_WEIGHTS
 
+    if reader_weights is None:
+        epoch_rates(reader_lr, epochs)  # a wrong count fails now, not after the retrieval pass
     torch.manual_seed(seed)
     fit_q, calibrate_q = training_questions(squad)
     assistant = Assistant(settings, progress=True, answer_models=False)
@@ -60,7 +64,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     # "this answers" in absolute terms, not only "best of these candidates".
     fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
     files = {RANKER.name: fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)}
-    files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_weights, seed)
+    files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_lr, reader_weights, seed)
     reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name])
     files[SPAN_WEIGHTS.name] = _span_reader(fit_q, assistant.index, output, files, span_epochs, span_weights, seed)
     # The product's runtime: the short-answer bar is a threshold on the scores it will see.
@@ -77,7 +81,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
                     "(and, asked without their article, teach abstention); test articles unread",
             "false_abstention": false_abstention, "max_words": max_words, "short_min_f1": short_min_f1,
             "question_set_false_abstention": question_false_abstention if questions else None,
-            "epochs": epochs, "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
+            "epochs": epochs, "reader_lr": reader_lr, "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
         },
     )
     (output / CONFIG.name).write_text(config.to_json() + "\n", encoding="utf-8")
@@ -95,14 +99,14 @@ def _copied(weights: Path, target: Path) -> str:
     return sha256_file(target)
 
 
-def _reader(fit: list, index, output: Path, epochs: int, weights: Path | None, seed: int) -> str:
+def _reader(fit: list, index, output: Path, epochs: int, lr, weights: Path | None, seed: int) -> str:
     """Train (or copy) the reader into `output`; returns its sha256."""
     from rag.reader import WEIGHTS
 
     if weights is not None:
         return _copied(weights, output / WEIGHTS.name)
     log.info("training the reader on %d questions", len(fit))
-    return save_reader(train_reader(fit, index, epochs=epochs, seed=seed), output / WEIGHTS.name)
+    return save_reader(train_reader(fit, index, epochs=epochs, lr=lr, seed=seed), output / WEIGHTS.name)
 
 
 def _span_reader(questions: list[dict], index, output: Path, files: dict, epochs: int, weights: Path | None,

@@ -91,13 +91,15 @@ def test_summary_with_no_unanswerable_questions_renders_dashes():
     assert "| 0.000 | – | 0.333 | 30.0 | 39.0 |" in table
 
 
-def test_ranking_starts_with_the_articles_the_answer_read(assistant):
+def test_ranking_starts_with_the_articles_the_answer_quotes_then_read(assistant):
     for question in ["Where was the ACSH-ICSC workshop held?", "How many people attended the webinars?"]:
         for mode in ("hybrid", "dense", "bm25"):
             answer = assistant.ask(question, k=3, mode=mode)
             read = distinct([p.doc_id for p in answer.passages])
-            ranked = rank_articles(assistant, question, mode, k=3)
+            ranked = rank_articles(assistant, answer, mode, k=3)
             assert ranked[: len(read)] == read and len(set(ranked)) == len(ranked)
+            if not answer.abstained:
+                assert ranked[0] == answer.citations[0].doc_id
             if mode == "bm25":  # BM25 ranks only articles sharing a term with the question
                 assert set(ranked) <= set(assistant.index.titles)
             else:  # the deeper search reaches every seed article

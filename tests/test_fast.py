@@ -69,7 +69,7 @@ def test_the_bench_times_stages_through_ask(fake):
 def test_each_mode_returns_k_distinct_exact_passages(fake, mode):
     assistant, _, _ = fake
     for question, _ in QUESTIONS:
-        passages = assistant.ask(question, k=5, mode=mode).passages
+        passages = assistant.retriever.search(question, assistant.embed_question(question), k=5, mode=mode)
         assert 1 <= len(passages) <= 5
         assert len({(p.doc_id, p.start) for p in passages}) == len(passages)
         assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
@@ -90,6 +90,11 @@ def test_answers_quote_their_citations_exactly(fake):
             s = answer.short_answer
             assert assistant.index.texts[s.doc_id][s.start : s.end] == s.text
         answered += not answer.abstained
+        if answer.citations:  # the passage the answer quotes is listed first, the rest keep their order
+            quoted = [c.passage for c in answer.citations if c.passage is not None]
+            assert answer.passages[0] is quoted[0]
+            rest = [p for p in answer.passages if all(p is not q for q in quoted)]
+            assert [p.score for p in rest] == sorted((p.score for p in rest), reverse=True)
     assert answered >= len(QUESTIONS) // 2  # bag-of-words vectors still find most of them
 
 
@@ -152,3 +157,16 @@ def test_every_command_declared_has_code_to_run():
 
     (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert set(sub.choices) == set(COMMANDS)
+
+
+def test_answer_first_moves_quoted_passages_ahead_in_citation_order():
+    from rag.answer import Citation, answer_first
+    from rag.retrieval import Passage
+
+    passages = [Passage(r, f"d{r}", "t", 0, 0, 10, "x", 1.0 - r / 10) for r in range(5)]
+    cite = lambda n, p: Citation(n, p.doc_id, "t", 0, 1, "x", 0.5, 0, passage=p)  # noqa: E731
+    assert answer_first(passages, []) == passages
+    reordered = answer_first(passages, [cite(1, passages[3]), cite(2, passages[1]), cite(3, passages[3])])
+    assert [p.row for p in reordered] == [3, 1, 0, 2, 4]
+    context = Citation(1, "d9", "t", 0, 1, "x", 0.5, 0, context=True)  # no passage: quoted for context only
+    assert [p.row for p in answer_first(passages, [context, cite(2, passages[2])])] == [2, 0, 1, 3, 4]

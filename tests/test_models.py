@@ -107,3 +107,17 @@ def test_exports_of_weights_no_longer_shipped_are_pruned(tmp_path, monkeypatch):
         (folder / n).write_text("x")
     assert prune_exports({kept}) == 2
     assert sorted(f.name for f in folder.iterdir()) == sorted([names[0], names[1], names[2], ".make-x.onnx"])
+
+
+def test_reader_learning_rates_are_one_for_all_epochs_or_one_per_epoch():
+    from rag.cli_parser import build_parser
+    from rag.reader_training import epoch_rates
+
+    assert epoch_rates(5e-5, 3) == [5e-5] * 3
+    assert epoch_rates([5e-5, 5e-5, 2e-4], 3) == [5e-5, 5e-5, 2e-4]
+    with pytest.raises(ValueError, match="2 learning rates for 3 epochs"):
+        epoch_rates([5e-5, 2e-4], 3)
+    args = build_parser().parse_args(["train", "--squad", "x.json", "--reader-lr", "5e-5,2e-4"])
+    assert args.reader_lr == [5e-5, 2e-4]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--squad", "x.json", "--reader-lr", "fast"])

@@ -16,7 +16,18 @@ from rag.settings import Settings, from_env
 
 
 
-def rank_articles(assistant, question: str, mode: str, k: int, depth: int = RANK_DEPTH) -> list[str]:
+def rank_articles(assistant, answer, mode: str, k: int, depth: int = RANK_DEPTH) -> list[str]:
+    """Distinct article ids in the order the assistant presents them, up to `depth`: the articles
+    `answer` quotes, then retrieval order (`retrieved_articles`)."""
+    return quoted_first(answer, retrieved_articles(assistant, answer.question, mode, k, depth), depth)
+
+
+def quoted_first(answer, retrieved: list[str], depth: int = RANK_DEPTH) -> list[str]:
+    """The articles `answer` quotes, then `retrieved`, distinct, up to `depth`."""
+    return M.distinct([c.doc_id for c in answer.citations] + retrieved)[:depth]
+
+
+def retrieved_articles(assistant, question: str, mode: str, k: int, depth: int = RANK_DEPTH) -> list[str]:
     """Distinct article ids in retrieval order, up to `depth` of them.
 
     The first search asks for no more passages than the candidate lists hold, so its order starts
@@ -43,7 +54,8 @@ def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
     t0 = time.perf_counter()
     answer = assistant.ask(q["question"], k=k, mode=mode)
     latency = time.perf_counter() - t0
-    ranked = rank_articles(assistant, answer.question, mode, k)
+    retrieved = retrieved_articles(assistant, answer.question, mode, k)
+    ranked = quoted_first(answer, retrieved)
     gold = set(q["sources"])
     cited = [c.doc_id for c in answer.citations]
     answerable = q["answerable"]
@@ -57,6 +69,7 @@ def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
         "cited_ids": cited,
         "ranked_ids": ranked,
         "hits": {str(i): M.hit_at(ranked, gold, i) for i in range(1, RANK_DEPTH + 1)} if answerable else {},
+        "retrieval_hit1": M.hit_at(retrieved, gold, 1) if answerable else None,
         "rr": M.reciprocal_rank(ranked, gold, RANK_DEPTH) if answerable else None,
         "answer_hit": (not answer.abstained and M.answer_found(answer.quoted(), q["answers"])) if answerable else None,
         "first_hit": (not answer.abstained and M.answer_found(first_answer(answer), q["answers"])) if answerable else None,
@@ -83,6 +96,7 @@ def summarize(records: list[dict]) -> dict:
         "questions": len(records),
         "answerable": len(answerable),
         "hit1": hit_curve[0],
+        "retrieval_hit1": M.mean(float(r["retrieval_hit1"]) for r in answerable if r.get("retrieval_hit1") is not None),
         "hit3": hit_curve[2],
         "hit5": hit_curve[4],
         "mrr10": M.mean(r["rr"] for r in answerable),

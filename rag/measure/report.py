@@ -8,7 +8,7 @@ from rag.settings import Settings
 
 RANK_DEPTH = 10  # hit@k is plotted for k = 1..RANK_DEPTH
 METRIC_COLUMNS = [
-    ("hit@1", "hit1"), ("hit@3", "hit3"), ("hit@5", "hit5"), ("MRR@10", "mrr10"),
+    ("hit@1", "hit1"), ("retrieval hit@1", "retrieval_hit1"), ("hit@3", "hit3"), ("hit@5", "hit5"), ("MRR@10", "mrr10"),
     ("answer recall", "answer_recall"), ("first sentence", "first_sentence"), ("short EM", "short_em"),
     ("short F1", "short_f1"), ("citation precision", "citation_precision"), ("answer words", "answer_words"),
     ("abstain P", "abstain_precision"), ("abstain R", "abstain_recall"), ("false abstain", "false_abstention"),
