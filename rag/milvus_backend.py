@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.index import Index
 from rag.milvus_client import MilvusProblem, connect, disconnect, engine_errors, failure, shown
-from rag.milvus_sync import ALIAS, State, alias_target, check_collection, row_keys, sync
+from rag.milvus_sync import ALIAS, State, alias_target, check_collection, read_state, row_keys, sync
 from rag.vectors import hnsw_ef_search
 
 log = logging.getLogger("rag")
@@ -122,3 +122,31 @@ def attach(settings, index: Index) -> MilvusBackend:
         _quietly_disconnect(client, settings)
         raise
     return MilvusBackend(client, name, index, str(settings.milvus_uri), state)
+
+
+def attach_previous(settings, index_dir, failed: str) -> tuple[Index, MilvusBackend] | None:
+    """(index, backend) answering from the state the alias still commits to, over the generation
+    of `index_dir` that state was synced from, when a sync of generation `failed` could not
+    finish; None when there is no such pair (Milvus unreachable, nothing committed yet, or that
+    generation no longer kept on disk). Writes nothing."""
+    from rag.store import IndexProblem, load_index
+
+    try:
+        client = connect(settings)
+    except MilvusProblem:
+        return None
+    try:
+        name = alias_target(client)
+        state = read_state(client, name) if name else None
+        if state is None or state.generation in ("", failed):
+            raise LookupError("no earlier committed state")
+        index = load_index(index_dir, generation=state.generation)
+        backend = MilvusBackend(client, name, index, str(settings.milvus_uri), check_collection(client, name, index))
+    except (LookupError, IndexProblem, MilvusProblem, *engine_errors()) as exc:
+        log.debug(f"no previous Milvus state to answer from: {type(exc).__name__}")
+        _quietly_disconnect(client, settings)
+        return None
+    except BaseException:
+        _quietly_disconnect(client, settings)
+        raise
+    return index, backend
