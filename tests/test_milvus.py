@@ -552,3 +552,17 @@ def test_a_start_whose_sync_fails_answers_from_the_previous_state_then_retries(t
         assert_answers_from(assistant, v2, "How many orchids did the garden show?", added)
     finally:
         assistant.close()
+
+
+def test_the_bench_section_compares_both_backends_on_a_synthetic_index():
+    """`rag bench --sections milvus` at a tiny size, on the stand-in embedder: every figure is
+    there and both backends rank the same passages first (FLAT on both sides at this size)."""
+    from rag.measure.bench_milvus import MODES, bench_milvus, format_milvus
+
+    rows = bench_milvus([300], 5, from_env(env={}), lambda m: None, pool_size=200, embedder=HashEmbedder())
+    (row,) = rows
+    assert row["size"] == 300 and row["kind"] == "flat" and row["milvus_ingest_per_s"] > 0
+    for mode in MODES:
+        assert row[f"{mode}_ratio_p50"] > 0 and row[f"{mode}_same_top"] == 1.0
+    assert row["dense_overlap10"] == 1.0
+    assert "| 300 | hybrid |" in format_milvus(rows)
