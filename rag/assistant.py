@@ -12,7 +12,7 @@ from rag.reader import get_reader
 from rag.reader_files import prune_exports
 from rag.short_answer import get_span_reader
 from rag.retrieval import Retriever
-from rag.search_backend import open_backend
+from rag.search_backend import open_backend, open_or_previous
 from rag.selector import get_selector
 from rag.settings import MAX_K, Settings, from_env
 from rag.stopwatch import Stopwatch
@@ -63,7 +63,14 @@ class Assistant:
         if answer_models:
             preload(s)
         self._batcher = Batcher(self.encoder)
-        self.retriever = Retriever(self.index, self.settings, open_backend(self.settings, self.index))
+        if index is None:
+            # Milvus could not take the index (a sync cut short, the server gone): answer from the
+            # generation before it on the state Milvus still commits to; the warning makes
+            # LiveIndex retry after a back-off (a given index has no retry, so it is not replaced).
+            self.index, backend = open_or_previous(self.settings, self.index)
+        else:
+            backend = open_backend(self.settings, self.index)
+        self.retriever = Retriever(self.index, self.settings, backend)
         self._previous: Index | None = None
         self._previous_retriever: Retriever | None = None
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
@@ -74,9 +81,12 @@ class Assistant:
 
         The index it replaces stays reachable for `source` for one more swap, so a citation given
         just before the swap can still be shown in the text it quotes."""
+        # The backend first (Milvus: the sync): if it fails, nothing has moved, the index in use
+        # keeps answering and LiveIndex retries the swap after a back-off.
+        retriever = Retriever(index, self.settings, open_backend(self.settings, index))
         stale = self._previous_retriever  # two swaps old once this one is done
         self._previous, self._previous_retriever = self.retriever.index, self.retriever
-        self.retriever = Retriever(index, self.settings, open_backend(self.settings, index))
+        self.retriever = retriever
         self.index = index
         # A request takes the retriever once and finishes in well under a swap's rebuild, so none
         # still uses a backend two swaps old: close it (Milvus: its client and, after the process's

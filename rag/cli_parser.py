@@ -121,6 +121,7 @@ def _measure_commands(sub) -> None:
     p.add_argument("--sections", default="start,pipeline,scale",
                    help="what to measure, comma-separated: start (cold start of rag ask and app.py, warm stages), "
                         "pipeline, scale, http (an HTTP load run on loopback "
-                        "against app.py's /api/ask, beside the in-process compute limit)")
+                        "against app.py's /api/ask, beside the in-process compute limit), milvus (the Milvus Lite "
+                        "backend vs local at --sizes passages: ingest and query latency)")
     p.add_argument("--users", type=int, default=50, help="http: concurrent users")
     p.add_argument("--per-user", type=int, default=10, help="http: questions each user asks, one after another")

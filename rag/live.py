@@ -4,8 +4,8 @@ A question costs at most one cheap look at the corpus per second (names, sizes a
 files, no reading). When that signature changes, the index is rebuilt in a background thread
 while questions are answered from the previous index; the new one is swapped in whole when it is
 ready. Sources are served from each index's own stored text, so a citation always matches what
-`/source` shows for the index that produced it. A failed rebuild (read-only folder, full disk) is
-retried only after a back-off, never on every question.
+`/source` shows for the index that produced it. A failed rebuild (read-only folder, full disk) or
+a failed swap (the Milvus sync) is retried only after a back-off, never on every question.
 """
 from __future__ import annotations
 
@@ -130,8 +130,9 @@ class LiveIndex:
 
     def _rebuild(self, signature: str) -> None:
         try:
-            build(self.settings, progress=False)
-            index = load_index(self.settings.index_dir)
+            build(self.settings, progress=False)  # a no-op when the index is up to date (a retried swap)
+            # Put in use here, so a failed swap (Milvus: the sync) is retried like a failed build.
+            self.on_ready(load_index(self.settings.index_dir))
         except Exception as exc:  # the previous index keeps answering
             self._seen, self._stale, self.error = signature, True, f"the index could not be updated: {exc}"
             self._retry_at = time.monotonic() + self._backoff
@@ -141,4 +142,3 @@ class LiveIndex:
             return
         self._seen, self._stale, self.error = signature, False, None
         self._backoff, self._retry_at = FIRST_BACKOFF, 0.0
-        self.on_ready(index)

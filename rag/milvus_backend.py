@@ -14,8 +14,8 @@ import logging
 import numpy as np
 
 from rag.index import Index
-from rag.milvus_client import MilvusProblem, connect, disconnect, shown
-from rag.milvus_sync import ALIAS, State, alias_target, check_collection, row_keys, sync
+from rag.milvus_client import MilvusProblem, connect, disconnect, engine_errors, failure, shown
+from rag.milvus_sync import ALIAS, State, alias_target, check_collection, read_state, row_keys, sync
 from rag.vectors import hnsw_ef_search
 
 log = logging.getLogger("rag")
@@ -84,13 +84,24 @@ class MilvusBackend:
         return {r: found.get(r, 0.0) for r in rows}
 
 
+def _quietly_disconnect(client, settings) -> None:
+    """Close a client after a failure; a second failure while closing must not hide the first."""
+    try:
+        disconnect(client, str(settings.milvus_uri))
+    except Exception as exc:  # the server may be gone: nothing left to release there
+        log.debug(f"closing the Milvus client failed too: {type(exc).__name__}")
+
+
 def open_milvus(settings, index: Index) -> MilvusBackend:
     """Connect, sync `index` into Milvus (nothing is written when it is there already) and return the backend."""
     client = connect(settings)
     try:
         report = sync(client, index, settings)
+    except engine_errors() as exc:
+        _quietly_disconnect(client, settings)
+        raise failure(settings, exc, "sync the index into") from None
     except BaseException:
-        disconnect(client, str(settings.milvus_uri))
+        _quietly_disconnect(client, settings)
         raise
     return MilvusBackend(client, report.name, index, str(settings.milvus_uri), report.state)
 
@@ -104,7 +115,38 @@ def attach(settings, index: Index) -> MilvusBackend:
         if name is None:
             raise MilvusProblem(f"Milvus at {shown(settings.milvus_uri)} holds no {ALIAS!r} collection yet; build it first")
         state = check_collection(client, name, index)
+    except engine_errors() as exc:
+        _quietly_disconnect(client, settings)
+        raise failure(settings, exc, "read the collection of") from None
     except BaseException:
-        disconnect(client, str(settings.milvus_uri))
+        _quietly_disconnect(client, settings)
         raise
     return MilvusBackend(client, name, index, str(settings.milvus_uri), state)
+
+
+def attach_previous(settings, index_dir, failed: str) -> tuple[Index, MilvusBackend] | None:
+    """(index, backend) answering from the state the alias still commits to, over the generation
+    of `index_dir` that state was synced from, when a sync of generation `failed` could not
+    finish; None when there is no such pair (Milvus unreachable, nothing committed yet, or that
+    generation no longer kept on disk). Writes nothing."""
+    from rag.store import IndexProblem, load_index
+
+    try:
+        client = connect(settings)
+    except MilvusProblem:
+        return None
+    try:
+        name = alias_target(client)
+        state = read_state(client, name) if name else None
+        if state is None or state.generation in ("", failed):
+            raise LookupError("no earlier committed state")
+        index = load_index(index_dir, generation=state.generation)
+        backend = MilvusBackend(client, name, index, str(settings.milvus_uri), check_collection(client, name, index))
+    except (LookupError, IndexProblem, MilvusProblem, *engine_errors()) as exc:
+        log.debug(f"no previous Milvus state to answer from: {type(exc).__name__}")
+        _quietly_disconnect(client, settings)
+        return None
+    except BaseException:
+        _quietly_disconnect(client, settings)
+        raise
+    return index, backend

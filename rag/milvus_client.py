@@ -70,6 +70,22 @@ def _lite_closed(uri: str) -> None:
     server_manager_instance.release_server(path)
 
 
+def failure(settings, exc: BaseException, doing: str = "open") -> MilvusProblem:
+    """A clear MilvusProblem for `exc` met while talking to `settings.milvus_uri`: the URI and the
+    engine's message, credentials masked."""
+    detail = _scrub(shown(f"{type(exc).__name__}: {exc}"), settings.milvus_token)
+    return MilvusProblem(f"cannot {doing} Milvus at {shown(settings.milvus_uri)}: {detail}")
+
+
+def engine_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions pymilvus raises when the engine fails or is unreachable (a server that went
+    away after a client was made fails on the first call: pymilvus shares one connection per
+    address, so making the client succeeds)."""
+    from pymilvus.exceptions import MilvusException
+
+    return (MilvusException,)
+
+
 def connect(settings):
     """A MilvusClient for `milvus_uri` (a file path opens Milvus Lite in this process); the token
     is passed to the client only and never appears in a message. Close it with `disconnect`."""
@@ -83,7 +99,7 @@ def connect(settings):
     try:
         client = MilvusClient(uri=str(uri), token=token) if token else MilvusClient(uri=str(uri))
     except Exception as exc:  # pymilvus raises several types for a bad URI, a lock or a dead server
-        raise MilvusProblem(f"cannot open Milvus at {shown(uri)}: {_scrub(shown(f'{type(exc).__name__}: {exc}'), token)}") from None
+        raise failure(settings, exc) from None
     if not is_server(uri):
         _lite_opened(str(uri))
     return client

@@ -5,12 +5,15 @@ Rows, texts and sentence vectors stay with the loaded `Index`; a backend only ra
 so fusion, sentence re-scoring and the answer layer are the same whichever engine ranks."""
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 import numpy as np
 
 from rag.index import Index
 from rag.vectors import search as faiss_search
+
+log = logging.getLogger("rag")
 
 
 class SearchBackend(Protocol):
@@ -61,3 +64,25 @@ def open_backend(settings, index: Index) -> SearchBackend:
 
         return open_milvus(settings, index)
     return LocalBackend(index)
+
+
+def open_or_previous(settings, index: Index) -> tuple[Index, SearchBackend]:
+    """(index, backend) for `index`; when Milvus cannot take it (the sync failed or the server is
+    gone), the generation before it on the state Milvus still commits to, marked with a warning
+    so that the caller retries (LiveIndex: after a back-off). The original error when there is
+    nothing earlier to answer from: Milvus unreachable, nothing committed, that generation pruned."""
+    try:
+        return index, open_backend(settings, index)
+    except Exception as exc:
+        if getattr(settings, "backend", "local") != "milvus":
+            raise
+        from rag.milvus_backend import attach_previous
+
+        earlier = attach_previous(settings, index.folder.parent, failed=index.folder.name)
+        if earlier is None:
+            raise
+        old, backend = earlier
+        old.warning = (f"the index could not be synced into Milvus ({exc}); answers come from the previous "
+                       "index until a retry succeeds")
+        log.warning(f"warning: {old.warning}")
+        return old, backend

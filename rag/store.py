@@ -74,9 +74,21 @@ def live_folder(index_dir: Path) -> Path:
     return Path(index_dir) / name
 
 
-def read_manifest(index_dir: Path) -> Manifest:
-    """The live manifest, or IndexMissing / IndexCorrupt."""
-    folder = live_folder(index_dir)
+def generation_folder(index_dir: Path, generation: str | None = None) -> Path:
+    """The folder of generation `generation` (None: the live one, `CURRENT`'s); IndexMissing if absent."""
+    if generation is None:
+        return live_folder(index_dir)
+    if not generation.startswith("gen-") or "/" in generation or not generation.isprintable():
+        raise IndexMissing(f"{generation!r} is not an index generation")  # a name from outside (Milvus) is checked
+    folder = Path(index_dir) / generation
+    if not folder.is_dir():
+        raise IndexMissing(f"no generation {generation} in {index_dir}")
+    return folder
+
+
+def read_manifest(index_dir: Path, generation: str | None = None) -> Manifest:
+    """The live manifest (or generation `generation`'s), or IndexMissing / IndexCorrupt."""
+    folder = generation_folder(index_dir, generation)
     try:
         raw = (folder / "manifest.json").read_bytes()
         manifest = json.loads(raw.decode("utf-8"))
@@ -100,10 +112,11 @@ def read_manifest(index_dir: Path) -> Manifest:
         raise IndexCorrupt(f"index manifest in {folder.name} is unreadable: {exc}") from exc
 
 
-def load_index(index_dir: Path, verify: bool = True) -> Index:
-    """Load the live index; every file is checked against the manifest's sha256 first."""
-    folder = live_folder(index_dir)
-    manifest = read_manifest(index_dir)
+def load_index(index_dir: Path, verify: bool = True, generation: str | None = None) -> Index:
+    """Load the live index (or the kept generation `generation`, e.g. the one before it); every
+    file is checked against the manifest's sha256 first."""
+    folder = generation_folder(index_dir, generation)
+    manifest = read_manifest(index_dir, generation)
     if verify:
         for rel, expected in manifest.files.items():
             path = folder / rel

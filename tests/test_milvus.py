@@ -5,6 +5,7 @@ import logging
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -432,3 +433,136 @@ def test_real_model_attendance_answer_and_top_article_parity(assistant, tmp_path
         assert same >= 0.95 * len(questions)
     finally:
         remote.retriever.backend.close()
+
+
+def following_assistant(settings, embedder, monkeypatch):
+    """An Assistant that follows its corpus folder (as the app's does), with the stand-in embedder
+    for its rebuilds, checking the folder at every question."""
+    from rag.store import load_index as load
+
+    monkeypatch.setattr("rag.assistant.ensure_index", lambda s, progress=True: load(s.index_dir))
+    monkeypatch.setattr("rag.live.build", lambda s, progress=True: build(s, progress=False, embedder=embedder))
+    assistant = Assistant(settings, progress=False, encoder=embedder)
+    assistant._live.interval = 0.0
+    return assistant
+
+
+class FlakyInsert:
+    """Every insert call is counted in `calls`; while `armed`, the next one lands on the engine and
+    then the process's sync fails (the server went away mid-sync), once."""
+
+    def __init__(self, monkeypatch):
+        import pymilvus
+
+        self.calls: list[int] = []
+        self.armed = True
+        real = pymilvus.MilvusClient.insert
+
+        def flaky(client, name, data, *args, **kwargs):
+            self.calls.append(len(data))
+            result = real(client, name, data, *args, **kwargs)
+            if self.armed:
+                self.armed = False
+                raise RuntimeError("server gone mid-sync")
+            return result
+
+        monkeypatch.setattr(pymilvus.MilvusClient, "insert", flaky)
+
+
+def assert_answers_from(assistant, index, question, doc_id=None):
+    answer = assistant.ask(question)
+    assert answer.index == index.folder.name and answer.citations
+    for c in answer.citations:
+        assert index.texts[c.doc_id][c.start:c.end] == c.text
+    if doc_id is not None:
+        assert any(c.doc_id == doc_id for c in answer.citations)
+    return answer
+
+
+def test_a_failed_sync_in_a_live_swap_is_retried_after_a_back_off(tmp_path, monkeypatch):
+    """The corpus changes, the sync of the rebuilt index fails mid-way: questions are answered from
+    the index in use (its committed Milvus state), a question right after does not retry (back-off,
+    never a retry per question), and once the back-off is over the next question's check retries
+    the sync, which clears the staged rows and puts the new index in use."""
+    corpus = writable_seeds(tmp_path)
+    settings, v1, embedder = fake_index(tmp_path, corpus=corpus)
+    assistant = following_assistant(milvus(settings, tmp_path), embedder, monkeypatch)
+    live, first = assistant._live, assistant.retriever.backend
+    try:
+        _, _, added = edit_corpus(corpus)
+        calls = FlakyInsert(monkeypatch).calls
+        live.poll()  # what a question does first
+        live.wait()
+        assert calls and live.error and "server gone mid-sync" in live.error
+        assert live._retry_at > time.monotonic() + 20  # FIRST_BACKOFF is 30 s
+        assert assistant.retriever.backend is first and not first.closed
+        assert count(first, f"sync > {first.state.sync}") > 0  # the staged rows of the cut sync are there
+        for question, doc_id in QUESTIONS:
+            assert_answers_from(assistant, v1, question)
+        orchids = assistant.ask("How many orchids did the garden show?")
+        assert not any(c.doc_id == added for c in orchids.citations)  # not in the state in use
+        tries = len(calls)
+        for _ in range(3):  # questions during the back-off: no retry
+            assistant.ask(QUESTIONS[0][0])
+            assert not live.rebuilding
+        assert len(calls) == tries
+        live._retry_at = 0.0  # the back-off is over
+        live.poll()
+        live.wait()
+        assert live.error is None and len(calls) > tries
+        v2 = assistant.index
+        assert v2.folder.name != v1.folder.name and assistant.retriever.backend is not first
+        assert_answers_from(assistant, v2, "How many orchids did the garden show?", added)
+        second = assistant.retriever.backend
+        assert count(second, f"sync > {second.state.sync}") == 0  # the retry cleared the staged rows
+        assert not first.closed  # kept for requests in flight: the failed swap did not count as a swap
+    finally:
+        assistant.close()
+
+
+def test_a_start_whose_sync_fails_answers_from_the_previous_state_then_retries(tmp_path, monkeypatch):
+    """The app starts on a rebuilt index (v2) and its sync fails mid-way: it answers from the
+    generation before (v1, still kept on disk) on the state Milvus committed for it, says so, and
+    retries after the back-off; an index given to the constructor is never replaced (the error)."""
+    corpus = writable_seeds(tmp_path)
+    settings, v1, embedder = fake_index(tmp_path, corpus=corpus)
+    settings = milvus(settings, tmp_path)
+    open_milvus(settings, v1).close()
+    _, _, added = edit_corpus(corpus)
+    v2 = rebuilt(settings, embedder)
+    flaky = FlakyInsert(monkeypatch)
+    with pytest.raises(RuntimeError, match="server gone"):
+        Assistant(settings, index=v2, progress=False, encoder=embedder)
+    flaky.armed, calls = True, flaky.calls
+    calls.clear()
+    assistant = following_assistant(settings, embedder, monkeypatch)
+    live = assistant._live
+    try:
+        assert assistant.index.folder.name == v1.folder.name
+        assert "could not be synced into Milvus" in assistant.index.warning and "server gone" in assistant.index.warning
+        for question, doc_id in QUESTIONS:
+            assert_answers_from(assistant, v1, question)
+        assert assistant.source(QUESTIONS[0][1])["index"] == v1.folder.name
+        assistant.ask(QUESTIONS[0][0])
+        assert not live.rebuilding and live._retry_at > time.monotonic() + 20 and len(calls) == 1
+        live._retry_at = 0.0  # the back-off is over
+        live.poll()
+        live.wait()
+        assert live.error is None and assistant.index.folder.name == v2.folder.name and not assistant.index.warning
+        assert_answers_from(assistant, v2, "How many orchids did the garden show?", added)
+    finally:
+        assistant.close()
+
+
+def test_the_bench_section_compares_both_backends_on_a_synthetic_index():
+    """`rag bench --sections milvus` at a tiny size, on the stand-in embedder: every figure is
+    there and both backends rank the same passages first (FLAT on both sides at this size)."""
+    from rag.measure.bench_milvus import MODES, bench_milvus, format_milvus
+
+    rows = bench_milvus([300], 5, from_env(env={}), lambda m: None, pool_size=200, embedder=HashEmbedder())
+    (row,) = rows
+    assert row["size"] == 300 and row["kind"] == "flat" and row["milvus_ingest_per_s"] > 0
+    for mode in MODES:
+        assert row[f"{mode}_ratio_p50"] > 0 and row[f"{mode}_same_top"] == 1.0
+    assert row["dense_overlap10"] == 1.0
+    assert "| 300 | hybrid |" in format_milvus(rows)

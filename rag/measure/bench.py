@@ -178,7 +178,7 @@ def plot(scale: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-SECTIONS = ("start", "pipeline", "scale", "http")
+SECTIONS = ("start", "pipeline", "scale", "http", "milvus")
 
 
 def run_cli(args) -> int:
@@ -190,7 +190,7 @@ def run_cli(args) -> int:
         sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     except ValueError:
         raise ValueError(f"--sizes must be comma-separated integers, not {args.sizes!r}") from None
-    if "scale" in sections and (not sizes or min(sizes) < 100):
+    if {"scale", "milvus"} & set(sections) and (not sizes or min(sizes) < 100):
         raise ValueError("--sizes needs sizes of at least 100")
     if not (1 <= args.users <= 1000 and 1 <= args.per_user <= 1000):
         raise ValueError("--users and --per-user must be from 1 to 1000")
@@ -200,11 +200,17 @@ def run_cli(args) -> int:
     scale = bench_scale(sizes, args.queries, settings, log, args.pool) if "scale" in sections else []
     http = bench_http(settings, args.users, args.per_user, log) if "http" in sections else None
     start = bench_start(settings, args.queries, log) if "start" in sections else None
-    print("\n\n".join(filter(None, [start and format_start(start), format_tables(pipe, scale), http and format_http(http)])))
+    milvus = []
+    if "milvus" in sections:
+        from rag.measure.bench_milvus import bench_milvus, format_milvus
+
+        milvus = bench_milvus(sizes, args.queries, settings, log, args.pool)
+    print("\n\n".join(filter(None, [start and format_start(start), format_tables(pipe, scale), http and format_http(http),
+                                     milvus and format_milvus(milvus)])))
     if args.output:
         out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
-        report = {"start": start, "pipeline": pipe, "scale": scale, "noise": NOISE, "http": http}
+        report = {"start": start, "pipeline": pipe, "scale": scale, "noise": NOISE, "http": http, "milvus": milvus}
         (out / "bench.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
         written = ["bench.json"]
         if scale:
