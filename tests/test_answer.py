@@ -19,14 +19,13 @@ def source(doc_id: str) -> str:
     return (SEEDS / f"{doc_id}.txt").read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of the learned selector: stage 1 prefers the paragraph's opening "
-                                       "sentence (issue 10 stays open)")
 def test_the_webinar_attendance_question_quotes_120(assistant):
     answer = assistant.ask("How many people attended the webinars on Belgian HR practices?")
     assert not answer.abstained
     hit = [c for c in answer.citations if "120" in c.text]
     assert hit and hit[0].doc_id == "000_46a559f0544261a8"
     assert f"[{hit[0].n}]" in answer.answer
+    assert answer.short_answer is not None and answer.short_answer.text == "120"
 
 
 def test_citations_are_verbatim_spans_of_their_files(assistant):
