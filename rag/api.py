@@ -7,7 +7,7 @@
     GET  /api/openapi.json    the schema
 
 `create_api` returns a FastAPI app with these routes and the request limits of `rag.guard`; the
-Gradio page is mounted on it (see app.py), so one server, one port and one login serve both.
+Gradio page is mounted on it (see rag/server.py), so one server, one port and one login serve both.
 """
 from __future__ import annotations
 

@@ -205,15 +205,16 @@ def wait_for(predicate, timeout=120.0, step=0.5):
 
 def test_served_citations_match_source_while_articles_change(corpus_copy, tmp_path):
     """A running server: edit, shift and delete articles; every citation matches `/source`."""
-    import app
     from gradio_client import Client
 
     from rag.assistant import Assistant
+    from rag.server import build_app
+    from rag.service import Service
     from tests.conftest import free_port
 
     settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
     assistant = Assistant(settings, progress=False)
-    demo = app.build_app(app.Service(assistant, settings)).queue()
+    demo = build_app(Service(assistant, settings)).queue()
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
