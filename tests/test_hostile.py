@@ -147,7 +147,8 @@ def test_ids_stay_stem_when_unique_and_disambiguate_deterministically(tmp_path):
 
 
 def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path, caplog):
-    from rag.store import IndexCorrupt, ensure_index
+    from rag.indexing import ensure_index
+    from rag.store import IndexCorrupt
 
     settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
     build(settings, progress=False)
