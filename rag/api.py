@@ -7,7 +7,7 @@
     GET  /api/openapi.json    the schema
 
 `create_api` returns a FastAPI app with these routes and the request limits of `rag.guard`; the
-Gradio page is mounted on it (see app.py), so one server, one port and one login serve both.
+Gradio page is mounted on it (see rag/server.py), so one server, one port and one login serve both.
 """
 from __future__ import annotations
 
@@ -75,14 +75,12 @@ def basic_auth(login: Login | None) -> Callable[[Request], Awaitable[None]]:
     return require
 
 
+# long because: each route is a short closure over the holder, pool and login; read together they show the whole API.
 def create_api(holder: AssistantHolder, login: Login | None = None, workers: int = 2,
                max_body: int = MAX_BODY_BYTES, upload_bytes: int | None = None) -> FastAPI:
     """The FastAPI app with the /api routes, bodies bounded by `rag.guard.RequestLimit` (which
     covers anything mounted on it later, such as the page), `workers` questions answered at once.
     `upload_bytes`: the most one request to Gradio's upload route may carry (None: uploads refused).
-
-    Long on purpose: each route is a short closure over the holder, the pool and the login, and
-    reading them together shows the whole API and its status codes in one place.
     """
     # Answering is CPU bound and Assistant.ask is thread-safe: a pool as wide as the cores keeps
     # the event loop free and queues the rest, rather than 40 threads fighting over 2 cores.

@@ -17,7 +17,7 @@ from rag.selector import get_selector
 from rag.settings import MAX_K, Settings, from_env
 from rag.stopwatch import Stopwatch
 from rag.index import Index
-from rag.store import ensure_index
+from rag.indexing import ensure_index
 
 
 K_MESSAGE = f"The number of passages to read (k) must be a whole number from 1 to {MAX_K}."

@@ -51,7 +51,7 @@ def _update_index(settings, quiet: bool) -> str:
 
 def _indexed(settings):
     """The index of `settings` (built or refreshed first when missing or stale, as `rag ask` does)."""
-    from rag.store import ensure_index
+    from rag.indexing import ensure_index
 
     return ensure_index(settings, progress=False)
 

@@ -1,4 +1,5 @@
-"""Building the index, step by step: read the corpus, plan what to reuse, chunk, embed, assemble.
+"""Building the index, step by step: read the corpus, plan what to reuse, chunk, embed, assemble;
+and `ensure_index`, which loads it, building it first when it is missing, stale or damaged.
 
 `build` is the pipeline; each step is a function of its own. An article whose text, the model and
 the chunker settings are unchanged keeps its rows and vectors from the previous index, so editing
@@ -21,7 +22,8 @@ from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest, chunker
 from rag.settings import Settings
 from rag.index import Index
 from rag.sentences import Sentence
-from rag.store import build_lock, check_rows, previous, write_generation
+from rag.store import (IndexBusy, IndexCorrupt, IndexMissing, build_lock, check_rows, load_index, previous,
+                       read_manifest, write_generation)
 from rag.tokens import count_tokens
 from rag.vectors import choose_kind
 
@@ -250,3 +252,36 @@ def assemble_manifest(corpus: Corpus, settings: Settings, embedder: Embedder, ro
         },
         skipped=[{"path": s.name, "reason": s.reason} for s in corpus.skipped],
     )
+
+
+# ---------------------------------------------------------------- load, or build first
+
+
+def ensure_index(settings: Settings, progress: bool = True) -> Index:
+    """Load the index, building or refreshing it first if it is missing, stale or damaged."""
+    index_dir = Path(settings.index_dir)
+    corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes, settings.max_upload_bytes)
+    try:
+        reason = stale_reason(read_manifest(index_dir), corpus, settings, resolve_model(settings.model)[1])
+        if reason is None:
+            return load_index(index_dir)
+        log.info(f"index is out of date ({reason}); updating")
+    except IndexMissing:
+        log.info("no index yet; building it")
+    except IndexCorrupt as exc:
+        log.info(f"index is damaged ({exc}); rebuilding")
+    try:
+        build(settings, progress=progress)
+    except (OSError, IndexBusy) as exc:  # read-only folder, full disk, a stuck builder
+        return _fallback(index_dir, exc)
+    return load_index(index_dir)
+
+
+def _fallback(index_dir: Path, exc: Exception) -> Index:
+    """The previous complete index, marked with a warning, when a rebuild could not be written."""
+    old = previous(index_dir)
+    if old is None:
+        raise exc
+    old.warning = f"the index could not be updated ({exc}); answers come from the previous index"
+    log.warning(f"warning: {old.warning}")
+    return old

@@ -303,5 +303,3 @@ def sync(client, index: Index, settings) -> SyncReport:
                  f"deleted, in {name}")
     return report
 
-
-# --- searching ----------------------------------------------------------------------------------

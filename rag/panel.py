@@ -1,6 +1,6 @@
 """The page's Articles panel: the collection as a table, uploads, and deletes with a confirm step.
 
-No Gradio here (app.py wires these to components), so the panel can be driven and tested as it is.
+No Gradio here (rag/server.py wires these to components), so the panel can be driven and tested as it is.
 Uploads and deletes go through rag.library, as `rag add` and `rag remove` do, so the checks and
 their messages are the CLI's; then the panel waits for the live index (rag.live) to switch to the
 new articles, so it can say "indexed" and the next question sees the change. Questions asked
@@ -24,7 +24,7 @@ MAX_FILES = 20  # files per upload; with max_upload_bytes each, what one upload 
 
 
 class Holder(Protocol):
-    """What the panel needs from the server (app.Service)."""
+    """What the panel needs from the server (rag.service.Service)."""
 
     settings: Settings
 

@@ -6,7 +6,8 @@ articles.json (the text of every indexed article, which `/source` serves, so a c
 matches what is shown even after the file changes), chunks.json, sentences.json, the chunk and
 sentence vectors, vectors.faiss and bm25/. A new generation is written beside the old one and
 `CURRENT` is switched with an atomic rename, so a crash mid-build leaves the old index live.
-Building the rows and vectors is `rag.indexing`'s job; this module only stores what it is given.
+Building the rows and vectors, and deciding when to (`ensure_index`), is `rag.indexing`'s job; this
+module only stores what it is given.
 """
 from __future__ import annotations
 
@@ -26,14 +27,12 @@ import faiss
 import numpy as np
 
 from rag.chunking import Chunk
-from rag.corpus import load_corpus
 from rag.errors import RagError
-from rag.embedding import resolve_model, sha256_file
+from rag.embedding import sha256_file
 from rag.lexical import LexicalIndex, passage_text
 from rag.index import Index
-from rag.manifest import FORMAT_VERSION, Manifest, stale_reason
+from rag.manifest import FORMAT_VERSION, Manifest
 from rag.sentences import Sentence
-from rag.settings import Settings
 from rag.vectors import build_index
 
 CURRENT = "CURRENT"
@@ -276,35 +275,3 @@ def _prune(index_dir: Path, keep: str) -> None:
     old = [p for p in gens if p.name != keep]
     for path in old[:-1] + [p for p in index_dir.iterdir() if p.name.startswith(PARTIAL)]:
         shutil.rmtree(path, ignore_errors=True)
-
-
-def ensure_index(settings: Settings, progress: bool = True) -> Index:
-    """Load the index, building or refreshing it first if it is missing, stale or damaged."""
-    index_dir = Path(settings.index_dir)
-    corpus = load_corpus(settings.corpus_dir, settings.max_article_bytes, settings.max_upload_bytes)
-    try:
-        reason = stale_reason(read_manifest(index_dir), corpus, settings, resolve_model(settings.model)[1])
-        if reason is None:
-            return load_index(index_dir)
-        log.info(f"index is out of date ({reason}); updating")
-    except IndexMissing:
-        log.info("no index yet; building it")
-    except IndexCorrupt as exc:
-        log.info(f"index is damaged ({exc}); rebuilding")
-    from rag.indexing import build  # the build module imports this one; imported here, not at the top
-
-    try:
-        build(settings, progress=progress)
-    except (OSError, IndexBusy) as exc:  # read-only folder, full disk, a stuck builder
-        return _fallback(index_dir, exc)
-    return load_index(index_dir)
-
-
-def _fallback(index_dir: Path, exc: Exception) -> Index:
-    """The previous complete index, marked with a warning, when a rebuild could not be written."""
-    old = previous(index_dir)
-    if old is None:
-        raise exc
-    old.warning = f"the index could not be updated ({exc}); answers come from the previous index"
-    log.warning(f"warning: {old.warning}")
-    return old

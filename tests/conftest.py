@@ -88,10 +88,10 @@ def free_port() -> int:
 @contextmanager
 def in_process_server(service, login=None):
     """app.py's server (page and JSON API) for `service`, served in this process on a free loopback port."""
-    import app
     from rag.api import serve
+    from rag.server import build_server
 
-    running = serve(app.build_server(service, login), "127.0.0.1", free_port())
+    running = serve(build_server(service, login), "127.0.0.1", free_port())
     try:
         yield running.url
     finally:
@@ -101,19 +101,19 @@ def in_process_server(service, login=None):
 @pytest.fixture(scope="session")
 def server(assistant):
     """The page and API over the repository's own seeds: read-only (uploads off), since tests share it."""
-    import app
+    from rag.service import Service
 
-    with in_process_server(app.Service(assistant, assistant.settings.replace(uploads=False))) as url:
+    with in_process_server(Service(assistant, assistant.settings.replace(uploads=False))) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def library_service(assistant, tmp_path_factory):
-    """An app.Service over a writable copy of the seeds whose Articles panel takes uploads (each
+    """A rag.service.Service over a writable copy of the seeds whose Articles panel takes uploads (each
     PDF/HTML/DOCX file up to 200 KB). Its index starts as a copy of the session's, so only what a
     test adds is embedded."""
-    import app
     from rag.assistant import Assistant
+    from rag.service import Service
 
     corpus = tmp_path_factory.mktemp("library-corpus")
     for f in SEEDS.glob("*.txt"):
@@ -121,7 +121,7 @@ def library_service(assistant, tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("library-index")
     shutil.copytree(assistant.settings.index_dir, index_dir, dirs_exist_ok=True)
     settings = assistant.settings.replace(corpus_dir=corpus, index_dir=index_dir, max_upload_bytes=200_000)
-    return app.Service(Assistant(settings, progress=False), settings)
+    return Service(Assistant(settings, progress=False), settings)
 
 
 @pytest.fixture(scope="module")

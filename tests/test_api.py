@@ -118,10 +118,10 @@ def test_health_and_the_schema(server, assistant):
 
 
 def test_login_is_http_basic_with_the_pages_credentials(assistant):
-    import app
     from rag.guard import slow_login
+    from rag.service import Service
 
-    service = app.Service(assistant, assistant.settings)
+    service = Service(assistant, assistant.settings)
     with in_process_server(service, login=slow_login("api-user", "S3cret pw:x")) as url:
         for headers in [{}, {"Authorization": "Bearer abc"}, {"Authorization": "Basic !!!"},
                         {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()}]:
@@ -142,12 +142,12 @@ def test_login_is_http_basic_with_the_pages_credentials(assistant):
 
 def test_503_until_the_index_is_loaded_then_answers(tmp_path):
     """Served with no usable articles (the page shows why), then an article appears."""
-    import app
+    from rag.service import Service
     from rag.settings import from_env
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    service = app.Service(settings=from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "index"))
+    service = Service(settings=from_env(env={}, corpus_dir=corpus, index_dir=tmp_path / "index"))
     service.RETRY_SECONDS = 0.5
     with in_process_server(service) as url:
         deadline = time.monotonic() + 60

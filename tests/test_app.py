@@ -56,9 +56,9 @@ def test_source_text_refuses_paths_outside_the_corpus(tmp_path):
 
 
 def test_chat_handler_escapes_and_reports_errors(assistant):
-    import app
+    from rag.service import Service
 
-    service = app.Service(assistant, assistant.settings)
+    service = Service(assistant, assistant.settings)
     _, history = service.respond(XSS, [], 8, False)
     assert history[0]["content"] == escape(XSS) and "<img" not in history[0]["content"]
     _, history = service.respond("", history, 8, False)
@@ -70,12 +70,12 @@ def test_chat_handler_escapes_and_reports_errors(assistant):
 
 
 def test_unloadable_index_is_a_message_not_a_crash(tmp_path):
-    import app
+    from rag.service import Service
     from rag.settings import from_env
 
     empty = tmp_path / "corpus"
     empty.mkdir()
-    service = app.Service(settings=from_env(env={}, corpus_dir=empty, index_dir=tmp_path / "index"))
+    service = Service(settings=from_env(env={}, corpus_dir=empty, index_dir=tmp_path / "index"))
     _, history = service.respond("Anything?", [], 8, False)
     assert "unavailable" in history[-1]["content"] and "no usable articles" in history[-1]["content"]
     assert "error" in service.ask_json("Anything?")

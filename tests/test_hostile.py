@@ -147,7 +147,8 @@ def test_ids_stay_stem_when_unique_and_disambiguate_deterministically(tmp_path):
 
 
 def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path, caplog):
-    from rag.store import IndexCorrupt, ensure_index
+    from rag.indexing import ensure_index
+    from rag.store import IndexCorrupt
 
     settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
     build(settings, progress=False)
@@ -205,15 +206,16 @@ def wait_for(predicate, timeout=120.0, step=0.5):
 
 def test_served_citations_match_source_while_articles_change(corpus_copy, tmp_path):
     """A running server: edit, shift and delete articles; every citation matches `/source`."""
-    import app
     from gradio_client import Client
 
     from rag.assistant import Assistant
+    from rag.server import build_app
+    from rag.service import Service
     from tests.conftest import free_port
 
     settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
     assistant = Assistant(settings, progress=False)
-    demo = app.build_app(app.Service(assistant, settings)).queue()
+    demo = build_app(Service(assistant, settings)).queue()
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:

@@ -7,7 +7,6 @@ import os
 import pytest
 
 import rag.indexing
-import rag.store
 from rag.cli import main
 from rag.corpus import load_corpus
 from rag.indexing import build
@@ -34,8 +33,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setattr(rag.indexing, "get_embedder", lambda *a, **k: HashEmbedder())
-    for module in (rag.indexing, rag.store):
-        monkeypatch.setattr(module, "resolve_model", lambda model: (None, HashEmbedder.model_id))
+    monkeypatch.setattr(rag.indexing, "resolve_model", lambda model: (None, HashEmbedder.model_id))  # build and ensure_index
     return corpus, mine
 
 

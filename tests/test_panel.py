@@ -114,11 +114,11 @@ def test_upload_route_holds_files_to_the_size_limit(library_server):
 def test_read_only_page_lists_without_upload_or_delete(library_service):
     import gradio as gr
 
-    import app
+    from rag.server import build_app
 
     for editing in (editing_for(library_service.settings.replace(uploads=False), "127.0.0.1", False),
                     editing_for(library_service.settings, "0.0.0.0", False)):
-        demo = app.build_app(library_service, editing)
+        demo = build_app(library_service, editing)
         kinds = {type(b) for b in demo.blocks.values()}
         assert gr.File not in kinds and gr.Button not in kinds and gr.HTML in kinds
     assert "--auth" in editing.reason

@@ -4,9 +4,9 @@ import logging
 import numpy as np
 import pytest
 
-from rag.indexing import build
+from rag.indexing import build, ensure_index
 from rag.settings import from_env
-from rag.store import CURRENT, PARTIAL, IndexCorrupt, IndexMissing, ensure_index, live_folder, load_index
+from rag.store import CURRENT, PARTIAL, IndexCorrupt, IndexMissing, live_folder, load_index
 
 
 @pytest.fixture
