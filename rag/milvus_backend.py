@@ -4,7 +4,8 @@ searches sent to it. How a sync works, and why it survives interruption: `rag.mi
 
 The local index stays the source of rows, texts and sentence vectors (the answer layer reads them
 from there); Milvus ranks passages, which a backend maps back to its generation's local rows.
-Fusion stays ours (rag/retrieval.py), so convex and RRF behave the same on both backends.
+Fusion stays ours (rag/retrieval.py) by default, so convex and RRF behave the same on both
+backends; `RAG_MILVUS_FUSION=engine` lets Milvus fuse instead (`MilvusBackend.hybrid_search`).
 """
 from __future__ import annotations
 
@@ -70,6 +71,25 @@ class MilvusBackend:
         # Milvus Lite returns BM25 scores negated (a server returns them positive): BM25 is never
         # negative, so the magnitude is the score either way.
         return self._to_rows(hits, lambda h: abs(float(h["distance"])))
+
+    def hybrid_search(self, qvec: np.ndarray, query_terms: list[str], k: int, dense_n: int, lexical_n: int,
+                      rrf_k: int) -> list[tuple[int, float]]:
+        """Top-k (row, RRF score) from one hybrid_search: the dense top-`dense_n` and the BM25
+        top-`lexical_n` (the same requests as `dense_search` and `lexical_search`) fused by the
+        engine's RRFRanker(rrf_k)."""
+        from pymilvus import AnnSearchRequest, RRFRanker  # imported with the backend, like connect's
+
+        dense_n, lexical_n = min(dense_n, self.n_rows), min(lexical_n, self.n_rows)
+        if dense_n <= 0 or k <= 0:
+            return []
+        reqs = [AnnSearchRequest([np.asarray(qvec, dtype=np.float32).tolist()], "vector",
+                                 {"metric_type": "IP", "params": {"ef": max(self.ef, dense_n)}}, dense_n,
+                                 filter=self.visible)]
+        text = " ".join(query_terms)
+        if text and lexical_n > 0:  # no analysed term: nothing for BM25 to match, dense alone ranks
+            reqs.append(AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, lexical_n, filter=self.visible))
+        hits = self.client.hybrid_search(self.name, reqs, RRFRanker(rrf_k), limit=k, output_fields=["pk"])[0]
+        return self._to_rows(hits, lambda h: float(h["distance"]))
 
     def lexical_search(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
         """Top-n (row, BM25 > 0) from the collection's BM25 index, best first."""

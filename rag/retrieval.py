@@ -88,6 +88,14 @@ class Retriever:
         s = self.settings
         k = k or s.k
         lap = Stopwatch(timings).lap
+        engine_fuses = getattr(s, "milvus_fusion", "ours") == "engine" and hasattr(self.backend, "hybrid_search")
+        if mode == "hybrid" and engine_fuses:
+            # Milvus fuses (issue 13): one round trip, RRF with our constant; the engine reports
+            # only fused scores, so the passages carry no per-side score or rank.
+            fused = self.backend.hybrid_search(qvec, terms(question), k, max(s.dense_k, k), max(s.lexical_k, k),
+                                               s.rrf_k)
+            lap("fuse")
+            return self._passages(fused[:k], [], [])
         dense = self.backend.dense_search(qvec, max(s.dense_k, k)) if mode != "bm25" else []
         lap("dense")
         query_terms = terms(question)
@@ -145,10 +153,15 @@ class Retriever:
             fused = convex(d, l, s.dense_weight, s.lexical_weight)
         else:
             fused = rrf([[r for r, _ in dense], [r for r, _ in lexical]], [s.dense_weight, s.lexical_weight], s.rrf_k)
+        return self._passages(fused[:k], dense, lexical)
+
+    def _passages(self, fused: list[tuple[int, float]], dense: list[tuple[int, float]],
+                  lexical: list[tuple[int, float]]) -> list[Passage]:
+        """Passages of the fused (row, score) list, with each row's score and rank on either side."""
         d_info = {r: (sc, i + 1) for i, (r, sc) in enumerate(dense)}
         l_info = {r: (sc, i + 1) for i, (r, sc) in enumerate(lexical)}
         out = []
-        for row, score in fused[:k]:
+        for row, score in fused:
             c = self.index.chunks[row]
             ds, dr = d_info.get(row, (None, None))
             ls, lr = l_info.get(row, (None, None))

@@ -88,6 +88,10 @@ class Settings:
     milvus_uri: str = ""
     # Kept out of repr so printing or logging settings never shows it.
     milvus_token: str = field(default="", repr=False)
+    # Hybrid fusion on the Milvus backend: "ours" (`fusion` above, in this process, from two
+    # searches) or "engine" (one hybrid_search fused by Milvus's RRFRanker with rrf_k, as issue 13
+    # asked; unweighted, no sentence re-scoring). Ignored by the local backend.
+    milvus_fusion: str = "ours"
 
     def public(self) -> dict[str, str]:
         """Every setting as text for reports, secrets masked (the token, a password in the URI)."""
@@ -164,5 +168,7 @@ def validate(settings: Settings) -> None:
         raise ValueError(f"backend must be local or milvus, not {settings.backend!r}")
     if settings.backend == "milvus" and not settings.milvus_uri:
         raise ValueError("backend milvus needs milvus_uri (RAG_MILVUS_URI): a .db file path or http://host:19530")
+    if settings.milvus_fusion not in ("ours", "engine"):
+        raise ValueError(f"milvus_fusion must be ours or engine, not {settings.milvus_fusion!r}")
     if settings.query_runtime not in ("onnx", "torch"):
         raise ValueError(f"query_runtime must be onnx or torch, not {settings.query_runtime!r}")
