@@ -88,7 +88,7 @@ class Retriever:
         s = self.settings
         k = k or s.k
         lap = Stopwatch(timings).lap
-        engine_fuses = getattr(s, "milvus_fusion", "ours") == "engine" and hasattr(self.backend, "hybrid_search")
+        engine_fuses = s.milvus_fusion == "engine" and hasattr(self.backend, "hybrid_search")
         if mode == "hybrid" and engine_fuses:
             # Milvus fuses (issue 13): one round trip, RRF with our constant; the engine reports
             # only fused scores, so the passages carry no per-side score or rank.
