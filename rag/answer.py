@@ -235,10 +235,9 @@ def answer_first(passages: list[Passage], citations: list[Citation]) -> list[Pas
     """`passages` with those the citations quote moved to the front, in citation order; the rest keep
     retrieval order: the reader has read the shortlist's sentences, so the passage it quotes is the
     right one more often than retrieval's first."""
-    quoted = list(dict.fromkeys(c.passage.row for c in citations if c.passage is not None))
+    quoted = dict.fromkeys(c.passage.row for c in citations if c.passage is not None)  # ordered, no repeats
     by_row = {p.row: p for p in passages}
-    first = [by_row[r] for r in quoted if r in by_row]
-    return first + [p for p in passages if p.row not in set(quoted)]
+    return [by_row[r] for r in quoted if r in by_row] + [p for p in passages if p.row not in quoted]
 
 
 def render(citations: list[Citation]) -> str:

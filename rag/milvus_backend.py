@@ -52,6 +52,10 @@ class MilvusBackend:
         out = [(self.row_of.get(h["pk"]), score(h)) for h in hits]
         return [(r, s) for r, s in out if r is not None]
 
+    def _dense_params(self, n: int) -> dict:
+        """Search parameters of a dense request for `n` hits (HNSW's ef at least `n`)."""
+        return {"metric_type": "IP", "params": {"ef": max(self.ef, n)}}
+
     def dense_search(self, qvec: np.ndarray, n: int) -> list[tuple[int, float]]:
         """Top-n (row, cosine) from the collection's vector index."""
         n = min(n, self.n_rows)
@@ -59,7 +63,7 @@ class MilvusBackend:
             return []
         hits = self.client.search(self.name, [np.asarray(qvec, dtype=np.float32).tolist()], anns_field="vector",
                                   limit=n, output_fields=["pk"], filter=self.visible,
-                                  search_params={"metric_type": "IP", "params": {"ef": max(self.ef, n)}})[0]
+                                  search_params=self._dense_params(n))[0]
         return self._to_rows(hits, lambda h: float(h["distance"]))
 
     def _bm25(self, query_terms: list[str], n: int, filter: str) -> list[tuple[int, float]]:
@@ -82,9 +86,8 @@ class MilvusBackend:
         dense_n, lexical_n = min(dense_n, self.n_rows), min(lexical_n, self.n_rows)
         if dense_n <= 0 or k <= 0:
             return []
-        reqs = [AnnSearchRequest([np.asarray(qvec, dtype=np.float32).tolist()], "vector",
-                                 {"metric_type": "IP", "params": {"ef": max(self.ef, dense_n)}}, dense_n,
-                                 filter=self.visible)]
+        reqs = [AnnSearchRequest([np.asarray(qvec, dtype=np.float32).tolist()], "vector", self._dense_params(dense_n),
+                                 dense_n, filter=self.visible)]
         text = " ".join(query_terms)
         if text and lexical_n > 0:  # no analysed term: nothing for BM25 to match, dense alone ranks
             reqs.append(AnnSearchRequest([text], "sparse", {"metric_type": "BM25"}, lexical_n, filter=self.visible))
@@ -112,35 +115,36 @@ def _quietly_disconnect(client, settings) -> None:
         log.debug(f"closing the Milvus client failed too: {type(exc).__name__}")
 
 
-def open_milvus(settings, index: Index) -> MilvusBackend:
-    """Connect, sync `index` into Milvus (nothing is written when it is there already) and return the backend."""
+def _with_new_client(settings, doing: str, work):
+    """(client, work(client)) on a new client; if `work` fails the client is closed, and an engine
+    error becomes the clear MilvusProblem saying what could not be done (`doing`)."""
     client = connect(settings)
     try:
-        report = sync(client, index, settings)
+        return client, work(client)
     except engine_errors() as exc:
         _quietly_disconnect(client, settings)
-        raise failure(settings, exc, "sync the index into") from None
+        raise failure(settings, exc, doing) from None
     except BaseException:
         _quietly_disconnect(client, settings)
         raise
+
+
+def open_milvus(settings, index: Index) -> MilvusBackend:
+    """Connect, sync `index` into Milvus (nothing is written when it is there already) and return the backend."""
+    client, report = _with_new_client(settings, "sync the index into", lambda c: sync(c, index, settings))
     return MilvusBackend(client, report.name, index, str(settings.milvus_uri), report.state)
 
 
 def attach(settings, index: Index) -> MilvusBackend:
     """The backend over the collection `ALIAS` already points at, checked against `index`, without
     writing (for a process that shares a collection another one keeps in sync)."""
-    client = connect(settings)
-    try:
+    def collection(client) -> tuple[str, State]:
         name = alias_target(client)
         if name is None:
             raise MilvusProblem(f"Milvus at {shown(settings.milvus_uri)} holds no {ALIAS!r} collection yet; build it first")
-        state = check_collection(client, name, index)
-    except engine_errors() as exc:
-        _quietly_disconnect(client, settings)
-        raise failure(settings, exc, "read the collection of") from None
-    except BaseException:
-        _quietly_disconnect(client, settings)
-        raise
+        return name, check_collection(client, name, index)
+
+    client, (name, state) = _with_new_client(settings, "read the collection of", collection)
     return MilvusBackend(client, name, index, str(settings.milvus_uri), state)
 
 

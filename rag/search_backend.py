@@ -74,7 +74,7 @@ def open_or_previous(settings, index: Index) -> tuple[Index, SearchBackend]:
     try:
         return index, open_backend(settings, index)
     except Exception as exc:
-        if getattr(settings, "backend", "local") != "milvus":
+        if settings.backend != "milvus":
             raise
         from rag.milvus_backend import attach_previous
 
