@@ -19,7 +19,7 @@ import numpy as np
 from rag.errors import RagError
 from rag.features import FEATURES, gather, leans_back
 from rag.retrieval import Passage
-from rag.selector import abstain_threshold, short_answer_bar
+from rag.selector import abstain_threshold, reader_lead, short_answer_bar, stage1_lead
 from rag.short_answer import Window, window_of
 from rag.stopwatch import Stopwatch
 
@@ -180,8 +180,10 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     shortlist = np.argsort(-stage1, kind="stable")[: settings.reader_shortlist or config.shortlist]
     lap("rank")
     ids = [cands.ids[i] for i in shortlist]
-    readings = reader.read(question, index.sentence_texts(ids))
-    lap("read")
+    readings = None
+    if stage1_lead(stage1) < reader_lead(settings, config):
+        readings = reader.read(question, index.sentence_texts(ids))
+        lap("read")
     probs = selector.stage2(stage1[shortlist], readings, cands.features[shortlist])
     answerable = selector.answerable(probs, stage1, cands.features)
     if answerable < abstain_threshold(settings, config):

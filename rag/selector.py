@@ -1,8 +1,10 @@
 """The answer selector: which candidate sentence answers, and how sure that is.
 
 Stage 1 ranks every candidate with gradient-boosted trees over the cheap features
-(`rag.features`); the reader then reads the top few; stage 2, a logistic combination of the
-stage-1 score and the reader's outputs, gives each of those a probability of holding the answer.
+(`rag.features`); the reader then reads the top few, unless stage 1's best leads the next by
+`reader_lead` or more (then the reader rarely changes the pick, and skipping it halves a question's
+cost); stage 2, a logistic combination of the stage-1 score and how the reader ranks each sentence
+among the ones it read, gives each of those a probability of holding the answer.
 A third logistic model turns the best of those, and how well the candidates match the question
 at all, into the probability that the articles answer it; the assistant abstains below a
 threshold chosen on train data for a stated false-abstention rate. It learns from train
@@ -24,7 +26,7 @@ from rag.features import FEATURES
 MODELS = Path(__file__).resolve().parent / "models"
 RANKER = MODELS / "ranker.txt"
 CONFIG = MODELS / "selector.json"
-COMBINED = ("stage1", "reader", "reader_gap", "span", "is_title", "leans_back")
+COMBINED = ("stage1", "reader_gap", "is_title", "leans_back")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class SelectorConfig:
     answerable_intercept: float
     abstain_below: float
     second_within: float
+    reader_lead: float
     short_answer_min: float
     files: dict[str, str]
     notes: dict
@@ -46,14 +49,29 @@ class SelectorConfig:
         return json.dumps(self.__dict__, indent=1, sort_keys=True)
 
 
-def combined_features(stage1: np.ndarray, readings: list, features: np.ndarray) -> np.ndarray:
-    """Stage-2 inputs for the shortlisted candidates (rows of `features` in shortlist order)."""
-    logits = np.array([r.logit for r in readings], dtype=np.float32)
-    spans = np.array([r.span_score if r.span is not None else -20.0 for r in readings], dtype=np.float32)
+def combined_features(stage1: np.ndarray, readings: list | None, features: np.ndarray) -> np.ndarray:
+    """Stage-2 inputs for the shortlisted candidates (rows of `features` in shortlist order);
+    `readings` None when the reader was skipped (it then ranks none of them below another)."""
+    gap = np.zeros(len(stage1), dtype=np.float32)
+    if readings is not None:
+        logits = np.array([r.logit for r in readings], dtype=np.float32)
+        gap = logits - logits.max(initial=0.0)
     return np.column_stack([
-        stage1, logits, logits - logits.max(initial=0.0), spans,
-        features[:, FEATURES.index("is_title")], features[:, FEATURES.index("leans_back")],
+        stage1, gap, features[:, FEATURES.index("is_title")], features[:, FEATURES.index("leans_back")],
     ]).astype(np.float32)
+
+
+def stage1_lead(stage1: np.ndarray) -> float:
+    """How far stage 1's best candidate leads the second (infinite with one candidate)."""
+    if len(stage1) < 2:
+        return float("inf")
+    top2 = np.partition(stage1, len(stage1) - 2)[-2:]
+    return float(top2[1] - top2[0])
+
+
+def reader_lead(settings, config: SelectorConfig) -> float:
+    """The stage-1 lead from which the reader is skipped: the setting when given, else the trained one."""
+    return config.reader_lead if settings.reader_lead is None else settings.reader_lead
 
 
 ANSWERABLE = ("best_probability", "best_relevance", "best_cosine", "best_overlap", "best_stage1")
@@ -124,7 +142,7 @@ class Selector:
             return np.zeros(0, dtype=np.float32)
         return self.ranker.predict(features, raw_score=True, num_threads=1).astype(np.float32)
 
-    def stage2(self, stage1: np.ndarray, readings: list, features: np.ndarray) -> np.ndarray:
+    def stage2(self, stage1: np.ndarray, readings: list | None, features: np.ndarray) -> np.ndarray:
         """Probability that each shortlisted candidate holds the answer."""
         z = combined_features(stage1, readings, features)
         return probability(z, self.config.coef, self.config.intercept)

@@ -19,7 +19,7 @@ RANGES = {
     "dense_weight": (0.0, None), "lexical_weight": (0.0, None),
     "chunk_tokens": (16, 4096), "overlap_sentences": (0, 10), "model_max_tokens": (16, 8192),
     "batch_size": (1, 4096), "flat_max": (1, None), "answer_dense_weight": (0.0, 1.0),
-    "reader_shortlist": (1, 50), "max_answer_sentences": (1, 20), "abstain_threshold": (-1.0, 2.0),
+    "reader_shortlist": (1, 50), "reader_lead": (0.0, None), "max_answer_sentences": (1, 20), "abstain_threshold": (-1.0, 2.0),
     "max_question_chars": (10, 100_000),
     "max_article_bytes": (1, None),
     "max_upload_bytes": (1, None),
@@ -63,6 +63,9 @@ class Settings:
     answer_dense_weight: float = 0.5
     # Sentences the reader reads per question (None: what `rag train` chose).
     reader_shortlist: int | None = None
+    # Skip the reader when stage 1's best sentence leads the next by this much (None: what `rag train`
+    # chose; a very large value always reads).
+    reader_lead: float | None = None
     # The reader runs in onnxruntime with int8 weights ("onnx-int8": exported once from the shipped
     # weights and quantised; 2x faster than "onnx", the float export, at the same SQuAD answer
     # recall) or in PyTorch ("torch").

@@ -65,9 +65,9 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
     files = {RANKER.name: fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)}
     files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_lr, reader_weights, seed)
-    reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name])
+    # Stage 2 and the thresholds are fitted on the scores of the product's runtime (int8), as the bar below is.
+    reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name], "onnx-int8")
     files[SPAN_WEIGHTS.name] = _span_reader(fit_q, assistant.index, output, files, span_epochs, span_weights, seed)
-    # The product's runtime: the short-answer bar is a threshold on the scores it will see.
     span_reader = Reader(output / SPAN_WEIGHTS.name, files[SPAN_WEIGHTS.name], "onnx-int8", max_tokens=SPAN_TOKENS)
     fitted = fit_selector(calibrate, unanswerable, assistant.index, Selector(output / RANKER.name), reader, span_reader,
                           shortlist, false_abstention, max_words, short_min_f1)

@@ -226,3 +226,34 @@ def test_a_question_in_another_language_is_told_so_not_told_there_is_no_answer(a
     assert answer.answer != ABSTAIN_TEXT
     if answer.abstained:
         assert answer.answer == MESSAGE
+
+
+def test_stage1_lead_and_the_stage2_inputs_without_a_reading():
+    from rag.selector import combined_features, stage1_lead
+
+    assert stage1_lead(np.array([1.0, 4.0, 2.5])) == pytest.approx(1.5)
+    assert stage1_lead(np.array([3.0])) == float("inf")
+    z = combined_features(np.array([2.0, 1.0]), None, np.zeros((2, 20), dtype=np.float32))
+    assert z[:, 1].tolist() == [0.0, 0.0]  # unread: the reader ranks neither below the other
+
+
+def test_the_reader_reads_only_when_stage_one_is_unsure(assistant):
+    """Skipped exactly when stage 1's best leads by the trained lead; with a lead no question
+    reaches, every question is read."""
+    from rag.features import gather
+    from rag.selector import stage1_lead
+
+    config = assistant.selector.config
+    always = type(assistant)(assistant.settings.replace(reader_lead=1000.0), progress=False)
+    skipped = read = 0
+    for question, _ in QUESTIONS[:24]:
+        answer = assistant.ask(question)
+        qvec = assistant.embedder.encode([question])[0]
+        cands = gather(question, qvec, assistant.retriever.search(question, qvec), assistant.index,
+                       assistant.settings.answer_dense_weight)
+        sure = stage1_lead(assistant.selector.stage1(cands.features)) >= config.reader_lead
+        assert ("read" in answer.timings) == (not sure), question
+        assert "read" in always.ask(question).timings
+        skipped += sure
+        read += not sure
+    assert skipped and read  # both paths are exercised by the seeds

@@ -12,10 +12,11 @@ def test_bench_runs_on_a_tiny_size(tmp_path, capsys):
     data = json.loads((out / "bench.json").read_text(encoding="utf-8"))
     start = data["start"]  # fresh processes: the CLI answering, the page serving
     assert len(start["ask_cold_all"]) == len(start["app_ready_all"]) == 3
-    assert 0 < start["ask_cold_s"] < 300 and 0 < start["app_ready_s"] < 300 and start["stages_ms"]["read"][0] > 0
+    assert 0 < start["ask_cold_s"] < 300 and 0 < start["app_ready_s"] < 300 and start["stages_ms"]["embed"][0] > 0
     pipe, (row,) = data["pipeline"], data["scale"]
     assert pipe["raw_encode_per_s"] > 0 and pipe["pipeline_per_s"] > 0 and pipe["rebuild_one_embedded"] == 1
-    assert pipe["cold_start_s"] > 0 and all(p50 > 0 for p50, _ in pipe["stages_ms"].values())
+    # The reader is skipped when stage 1 is sure, so its median may be 0.
+    assert pipe["cold_start_s"] > 0 and all(p50 > 0 for k, (p50, _) in pipe["stages_ms"].items() if k != "read")
     assert pipe["corpus_chunks"] > 0 and pipe["corpus_ask_ms"][0] > 0 and pipe["corpus_stages_ms"].keys() == pipe["stages_ms"].keys()
     assert row["size"] == 300 and 0 <= row["hnsw_recall10"] <= 1 and row["flat_p50_ms"] > 0 and row["peak_rss_mb"] > 0
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"

@@ -88,7 +88,7 @@ def test_summary_with_no_unanswerable_questions_renders_dashes():
     assert m["false_abstention"] == pytest.approx(1 / 3) and m["abstain_precision"] == 0.0 and m["abstain_recall"] is None
     assert m["p50_ms"] == 30.0 and m["p95_ms"] == pytest.approx(39.0)
     table = format_table({"hybrid": m})
-    assert "| 0.000 | – | 0.333 | 30.0 | 39.0 |" in table
+    assert "| 0.000 | – | 0.333 | – | 30.0 | 39.0 |" in table  # records without "reader_read": a dash
 
 
 def test_ranking_starts_with_the_articles_the_answer_quotes_then_read(assistant):

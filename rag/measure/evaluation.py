@@ -78,6 +78,7 @@ def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
         "short_f1": M.f1(answer.short_answer and answer.short_answer.text, q["answers"]) if answerable else None,
         "citation_precision": M.citation_precision(cited, gold) if answerable else None,
         "answer_words": len(answer.quoted().split()) if not answer.abstained else None,
+        "reader_read": "read" in answer.timings,  # False when stage 1 was sure (or nothing was found)
         "latency_ms": round(latency * 1000, 2),
     }
 
@@ -109,6 +110,7 @@ def summarize(records: list[dict]) -> dict:
         "abstained": M.mean(float(r["abstained"]) for r in records),
         "citation_precision": M.mean(r["citation_precision"] for r in answerable if not r["abstained"]),
         "answer_words": M.mean(r["answer_words"] for r in records),
+        "reader_read": M.mean(float(r["reader_read"]) for r in records if "reader_read" in r),
         "p50_ms": M.percentile(latencies, 50),
         "p95_ms": M.percentile(latencies, 95),
     }

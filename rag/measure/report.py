@@ -12,7 +12,7 @@ METRIC_COLUMNS = [
     ("answer recall", "answer_recall"), ("first sentence", "first_sentence"), ("short EM", "short_em"),
     ("short F1", "short_f1"), ("citation precision", "citation_precision"), ("answer words", "answer_words"),
     ("abstain P", "abstain_precision"), ("abstain R", "abstain_recall"), ("false abstain", "false_abstention"),
-    ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"),
+    ("reader read", "reader_read"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"),
 ]
 
 
