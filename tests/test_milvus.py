@@ -18,6 +18,7 @@ from rag.indexing import build  # noqa: E402
 from rag.lexical import terms  # noqa: E402
 from rag.milvus_backend import attach, open_milvus  # noqa: E402
 from rag.milvus_client import MilvusProblem, connect  # noqa: E402
+from rag.milvus_sentences import FAMILY  # noqa: E402
 from rag.milvus_sync import alias_target, article_key, collection_name, read_state  # noqa: E402
 from rag.retrieval import Retriever, rrf  # noqa: E402
 from rag.search_backend import LocalBackend  # noqa: E402
@@ -156,31 +157,35 @@ b.close()
 
 
 class Writes:
-    """Counts what reaches the engine: rows in each insert call, and rows each delete removed
-    (a pass-through spy on pymilvus's client, which still does the writing)."""
+    """Counts what reaches the engine: rows in each insert call, and rows each delete removed, in
+    the passage collection (`inserted`, `deleted`) and the sentence one (`sentences_inserted`,
+    `sentences_deleted`): a pass-through spy on pymilvus's client, which still does the writing."""
 
     def __init__(self, monkeypatch):
         import pymilvus
 
         self.inserted: list[dict] = []
         self.deleted: list[str] = []
+        self.sentences_inserted: list[dict] = []
+        self.sentences_deleted: list[str] = []
         insert, delete = pymilvus.MilvusClient.insert, pymilvus.MilvusClient.delete
 
         def counted_insert(client, name, data, *args, **kwargs):
-            self.inserted.extend(data)
+            (self.sentences_inserted if name.startswith(FAMILY) else self.inserted).extend(data)
             return insert(client, name, data, *args, **kwargs)
 
         def counted_delete(client, name, *args, **kwargs):
             result = delete(client, name, *args, **kwargs)
-            self.deleted.extend(result if isinstance(result, list) else [])
+            (self.sentences_deleted if name.startswith(FAMILY) else self.deleted).extend(
+                result if isinstance(result, list) else [])
             return result
 
         monkeypatch.setattr(pymilvus.MilvusClient, "insert", counted_insert)
         monkeypatch.setattr(pymilvus.MilvusClient, "delete", counted_delete)
 
     def reset(self):
-        self.inserted.clear()
-        self.deleted.clear()
+        for written in (self.inserted, self.deleted, self.sentences_inserted, self.sentences_deleted):
+            written.clear()
 
 
 def writable_seeds(tmp_path):
