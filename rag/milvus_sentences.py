@@ -33,8 +33,9 @@ def sentence_key(art: str, num: int) -> str:
     return f"{art}.{num}"
 
 
-def schema(client, dim: int):
-    """The sentence collection's fields."""
+def keyed_schema(client, number: str):
+    """A schema with the fields both collections open with: pk, art (the article version), sync
+    (the sync that wrote the row), doc id, the row's `number` in its article, and its char span."""
     from pymilvus import DataType
 
     s = client.create_schema(auto_id=False)
@@ -42,9 +43,16 @@ def schema(client, dim: int):
     s.add_field("art", DataType.VARCHAR, max_length=32)
     s.add_field("sync", DataType.INT64)
     s.add_field("doc_id", DataType.VARCHAR, max_length=VARCHAR_MAX)
-    s.add_field("num", DataType.INT64)
-    s.add_field("start", DataType.INT64)
-    s.add_field("end", DataType.INT64)
+    for name in (number, "start", "end"):
+        s.add_field(name, DataType.INT64)
+    return s
+
+
+def schema(client, dim: int):
+    """The sentence collection's fields."""
+    from pymilvus import DataType
+
+    s = keyed_schema(client, "num")
     s.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX)
     s.add_field("after", DataType.VARCHAR, max_length=VARCHAR_MAX)
     s.add_field("terms", DataType.VARCHAR, max_length=VARCHAR_MAX)

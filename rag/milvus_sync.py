@@ -29,13 +29,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 
 from rag import milvus_sentences as sentences
 from rag.index import Index
 from rag.milvus_client import VARCHAR_MAX, MilvusProblem
+from rag.milvus_writes import create, delete_articles, held_articles, insert
 from rag.vectors import HNSW_EF_CONSTRUCTION, HNSW_M, choose_kind
 
 log = logging.getLogger("rag")
@@ -43,17 +43,8 @@ log = logging.getLogger("rag")
 ALIAS = "rag_passages"
 PREFIX = "rag_"
 FAMILY = ("rag_flat_", "rag_hnsw_")  # passage collections (sentence ones are rag_sentences_…)
-BATCH = 1000
-KEYS_PER_DELETE = 1000  # article keys per delete expression
 # bm25s's defaults (method "lucene"), so Milvus scores passages with the same BM25 constants.
 BM25_K1, BM25_B = 1.5, 0.75
-
-
-def batched(items: Iterable, n: int) -> Iterator[tuple]:
-    """`items` in tuples of `n` (the last may be shorter): itertools.batched, which Python 3.11 lacks."""
-    it = iter(items)
-    while batch := tuple(islice(it, n)):
-        yield batch
 
 
 # --- keys and names -----------------------------------------------------------------------------
@@ -172,14 +163,7 @@ def _commit(client, name: str, index: Index, sync_no: int, retired: list[str]) -
 def _schema(client, dim: int):
     from pymilvus import DataType, Function, FunctionType
 
-    s = client.create_schema(auto_id=False)
-    s.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
-    s.add_field("art", DataType.VARCHAR, max_length=32)
-    s.add_field("sync", DataType.INT64)
-    s.add_field("doc_id", DataType.VARCHAR, max_length=VARCHAR_MAX)
-    s.add_field("chunk_no", DataType.INT64)
-    s.add_field("start", DataType.INT64)
-    s.add_field("end", DataType.INT64)
+    s = sentences.keyed_schema(client, "chunk_no")
     s.add_field("title", DataType.VARCHAR, max_length=VARCHAR_MAX)
     s.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX)
     # BM25 reads our own analysed terms (rag.lexical.terms: Snowball stems, stop words out), joined
@@ -219,71 +203,36 @@ def _rows(index: Index, rows: list[int], sync_no: int) -> Iterator[dict]:
                "vector": index.chunk_vectors[row].tolist()}
 
 
-def _insert(client, name: str, rows: Iterable[dict]) -> int:
-    """Insert `rows` into `name` BATCH at a time; how many there were."""
-    n = 0
-    for batch in batched(rows, BATCH):
-        client.insert(name, list(batch))
-        n += len(batch)
-    return n
-
-
-def _delete_articles(client, name: str, keys: list[str]) -> None:
-    for start in range(0, len(keys), KEYS_PER_DELETE):
-        client.delete(name, filter=f"art in {json.dumps(keys[start:start + KEYS_PER_DELETE])}")
-
-
-def _held_articles(client, name: str, sync_no: int, first: str = "chunk_no == 0") -> set[str]:
-    """Article keys collection `name` holds up to sync `sync_no`: those with a `first` row (every
-    article has a chunk 0 and a sentence 0)."""
-    it = client.query_iterator(name, batch_size=BATCH, filter=f"{first} and sync <= {sync_no}", output_fields=["art"])
-    held: set[str] = set()
-    try:
-        while batch := it.next():
-            held.update(r["art"] for r in batch)
-    finally:
-        it.close()
-    return held
-
-
 @dataclass
 class SyncReport:
-    """What one sync wrote: rows inserted, article versions deleted, whether it filled a new collection."""
+    """What one sync wrote: passage and sentence rows inserted, article versions deleted, whether it
+    filled a new pair of collections."""
 
     name: str
     state: State
     inserted: int = 0
+    sentences: int = 0
     deleted_articles: int = 0
     filled: bool = False
-
-
-def _create(client, name: str, schema, index_params) -> None:
-    """A new, empty collection `name` (a leftover of an interrupted fill is dropped first: it was
-    never committed, so nothing reads it)."""
-    if client.has_collection(name):
-        client.drop_collection(name)
-    # Strong: a state is committed after its rows are flushed, and a search filtering on it must
-    # see all of them (a server's default, Bounded, may lag a few seconds; Lite is always current).
-    client.create_collection(name, schema=schema, index_params=index_params, consistency_level="Strong")
 
 
 def _create_sentences(client, name: str, index: Index) -> str:
     """A new, empty sentence collection for passage collection `name`; its name."""
     sname = sentences.collection_for(name)
-    _create(client, sname, sentences.schema(client, int(index.sentence_vectors.shape[1])), sentences.index_params(client))
+    create(client, sname, sentences.schema(client, int(index.sentence_vectors.shape[1])), sentences.index_params(client))
     return sname
 
 
 def _fill(client, name: str, index: Index, settings) -> SyncReport:
     """A new pair of collections holding all of `index`'s passages and sentences, committed as sync 1."""
-    _create(client, name, _schema(client, int(index.chunk_vectors.shape[1])),
+    create(client, name, _schema(client, int(index.chunk_vectors.shape[1])),
             _index_params(client, index_kind(index, settings)))
     sname = _create_sentences(client, name, index)
-    inserted = _insert(client, name, _rows(index, list(range(len(index.chunks))), 1))
-    _insert(client, sname, sentences.rows(index, _articles(index), 1))
+    inserted = insert(client, name, _rows(index, list(range(len(index.chunks))), 1))
+    written = insert(client, sname, sentences.rows(index, _articles(index), 1))
     client.flush(name)
     client.flush(sname)
-    return SyncReport(name, _commit(client, name, index, 1, []), inserted=inserted, filled=True)
+    return SyncReport(name, _commit(client, name, index, 1, []), inserted, written, filled=True)
 
 
 def _update(client, name: str, index: Index, state: State) -> SyncReport:
@@ -297,20 +246,20 @@ def _update(client, name: str, index: Index, state: State) -> SyncReport:
     for c in (name, sname):
         client.load_collection(c)  # a reopened database holds its collections released
         client.delete(c, filter=f"sync > {state.sync}")  # staged rows of an interrupted sync
-    held = _held_articles(client, name, state.sync)
-    held_sentences = _held_articles(client, sname, state.sync, "num == 0")
+    held = held_articles(client, name, state.sync)
+    held_sentences = held_articles(client, sname, state.sync, "num == 0")
     wanted = _articles(index)
     by_doc = _rows_by_doc(index)
     rows = [r for art in wanted if art not in held for r in by_doc[wanted[art]]]
-    inserted = _insert(client, name, _rows(index, rows, new))
-    _insert(client, sname, sentences.rows(index, {a: d for a, d in wanted.items() if a not in held_sentences}, new))
+    inserted = insert(client, name, _rows(index, rows, new))
+    written = insert(client, sname, sentences.rows(index, {a: d for a, d in wanted.items() if a not in held_sentences}, new))
     gone = [art for art in state.retired if art not in wanted]  # the previous state no longer needs them
     for c in (name, sname):
         client.flush(c)
-        _delete_articles(client, c, gone)
+        delete_articles(client, c, gone)
         client.flush(c)
     retired = sorted((held - set(state.retired)) - set(wanted))  # the committed state's, kept one sync more
-    return SyncReport(name, _commit(client, name, index, new, retired), inserted=inserted, deleted_articles=len(gone))
+    return SyncReport(name, _commit(client, name, index, new, retired), inserted, written, len(gone))
 
 
 def alias_target(client, alias: str = ALIAS) -> str | None:
@@ -353,8 +302,8 @@ def sync(client, index: Index, settings) -> SyncReport:
         report = _update(client, name, index, state)
     _point_alias_at(client, name)
     _point_alias_at(client, sentences.collection_for(name), sentences.ALIAS, (sentences.FAMILY,))
-    if report.inserted or report.deleted_articles or report.filled:
-        log.info(f"Milvus: {report.inserted} passages written, {report.deleted_articles} retired article versions "
-                 f"deleted, in {name}")
+    if report.inserted or report.sentences or report.deleted_articles or report.filled:
+        log.info(f"Milvus: {report.inserted} passages and {report.sentences} sentences written, "
+                 f"{report.deleted_articles} retired article versions deleted, in {name}")
     return report
 
