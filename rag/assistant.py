@@ -145,9 +145,11 @@ class Assistant:
         watch.lap("clean")
         qvec = self.embed_question(text)  # answer scoring needs it in every mode
         watch.lap("embed")
-        passages = retriever.search(text, qvec, k=k, mode=mode, timings=timings)
+        passages, sentences = retriever.retrieve(text, qvec, k=k, mode=mode, timings=timings)
         watch.lap("retrieve")
-        chosen = select_answer(text, qvec, passages, retriever.index, self.settings, self.selector, self.reader, timings,
+        # The answer layer reads sentences through `sentences`: the local index, or (Milvus) the
+        # rows of this question's passages fetched from the sentence collection.
+        chosen = select_answer(text, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
                                self.span_reader)
         watch.lap("answer")
         watch.total()

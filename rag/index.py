@@ -82,3 +82,7 @@ class Index:
     def sentence_texts(self, rows: Sequence[int]) -> list[str]:
         """The text of each sentence row in `rows`."""
         return [self.sentences[r].text for r in rows]
+
+    def span_text(self, first: int, last: int) -> str:
+        """The article text from sentence row `first`'s start to row `last`'s end (same article)."""
+        return self.texts[self.sentences[first].doc_id][self.sentences[first].start:self.sentences[last].end]

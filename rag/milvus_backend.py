@@ -1,9 +1,10 @@
-"""Milvus as the search engine: passages of the local index synced into a Milvus collection
-(Milvus Lite for a file path, a server for http(s)://; `rag.milvus_client`), dense and BM25
-searches sent to it. How a sync works, and why it survives interruption: `rag.milvus_sync`.
+"""Milvus as the search engine: passages and sentences of the local index synced into two Milvus
+collections (Milvus Lite for a file path, a server for http(s)://; `rag.milvus_client`), dense
+and BM25 searches sent to it. How a sync works, and why it survives interruption: `rag.milvus_sync`.
 
-The local index stays the source of rows, texts and sentence vectors (the answer layer reads them
-from there); Milvus ranks passages, which a backend maps back to its generation's local rows.
+Milvus ranks passages, which a backend maps back to its generation's local rows (passage rows,
+their vectors and the manifest stay local); the sentences the answer layer reads for a question
+come from Milvus, fetched by one query (`sentences`, `rag.milvus_reads.SentenceRows`).
 Fusion stays ours (rag/retrieval.py) by default, so convex and RRF behave the same on both
 backends; `RAG_MILVUS_FUSION=engine` lets Milvus fuse instead (`MilvusBackend.hybrid_search`).
 """
@@ -16,28 +17,36 @@ import numpy as np
 
 from rag.index import Index
 from rag.milvus_client import MilvusProblem, connect, disconnect, engine_errors, failure, shown
+from rag.milvus_reads import SentenceRows
+from rag.milvus_sentences import passage_ranges
 from rag.milvus_sync import ALIAS, State, alias_target, check_collection, read_state, row_keys, sync
 from rag.vectors import hnsw_ef_search
 
 log = logging.getLogger("rag")
+SENTENCE_FIELDS = ["art", "doc_id", "num", "start", "end", "text", "after", "terms", "vector"]
 
 
 class MilvusBackend:
-    """Dense and BM25 rankings of one index generation's passage rows, answered by a Milvus
-    collection seen through that generation's committed state."""
+    """Dense and BM25 rankings of one index generation's passage rows, and the sentences of those
+    passages, answered by a pair of Milvus collections seen through that generation's committed state."""
 
     def __init__(self, client, name: str, index: Index, uri: str, state: State):
         self.client = client
         self.uri = uri
         self.name = name
         self.state = state
+        self.index = index
+        self.sentences_name = state.sentences
         self.n_rows = len(index.chunks)
         self.ef = hnsw_ef_search(self.n_rows)
         self.keys = row_keys(index)
         self.row_of = {k: r for r, k in enumerate(self.keys)}
+        # Each passage row's article key and sentence numbers: all a question needs to name its sentence rows.
+        self._located = [(k.split(".")[0], lo, hi) for k, (lo, hi) in zip(self.keys, passage_ranges(index))]
         self.visible = state.visible()
         self.closed = False
-        self.client.load_collection(name)  # needed after reopening a database, harmless otherwise
+        for c in (name, self.sentences_name):
+            self.client.load_collection(c)  # needed after reopening a database, harmless otherwise
 
     def close(self) -> None:
         """Close the client; for Milvus Lite the file's in-process server is stopped after the
@@ -45,6 +54,16 @@ class MilvusBackend:
         if not self.closed:
             self.closed = True
             disconnect(self.client, self.uri)
+
+    def sentences(self, rows: list[int]) -> SentenceRows:
+        """The sentence reads of passage `rows` (and any read later), from one query of the
+        sentence collection under this backend's state."""
+        return SentenceRows(self.index, self._located.__getitem__, self._fetch_sentences, rows)
+
+    def _fetch_sentences(self, keys: list[str]) -> list[dict]:
+        """The visible sentence rows of `keys` (hex and digits only: safe in an expression)."""
+        return self.client.query(self.sentences_name, filter=f"{self.visible} and pk in {json.dumps(keys)}",
+                                 output_fields=SENTENCE_FIELDS)
 
     def _to_rows(self, hits, score) -> list[tuple[int, float]]:
         """(local row, score) of each hit; a key this generation does not know cannot pass the

@@ -24,6 +24,10 @@ logging.getLogger("grpc._server").addFilter(_LiteNoise())
 logging.getLogger("pymilvus.client.iterator.query_iterator").addFilter(_LiteNoise())
 
 
+# Milvus's longest VARCHAR, in bytes.
+VARCHAR_MAX = 65535
+
+
 class MilvusProblem(RagError):
     """Milvus cannot be reached, or holds a collection this index cannot use."""
 

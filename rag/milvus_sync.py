@@ -1,10 +1,12 @@
-"""Syncing the local index's passages into a Milvus collection (see `rag.milvus_backend`).
+"""Syncing the local index's passages and sentences into Milvus (see `rag.milvus_backend`).
 
 Sync, per article. One collection per configuration (model, dimension, chunker, vector index
 kind); the alias `ALIAS` points at it. Milvus rows are keyed by article version, not by local row
 number: `art` = hash(doc id, article sha256), `pk` = art + chunk number. A rebuild renumbers local
 rows but leaves an unchanged article's key alone, so its Milvus rows stay valid and are never
-rewritten; a backend maps a hit's key to its own row at load.
+rewritten; a backend maps a hit's key to its own row at load. Sentence rows live in a second
+collection of the same configuration (`rag.milvus_sentences`), keyed art + sentence number,
+written and deleted article by article alongside the passages, in every step below.
 
 Interruption. Milvus has no transactions and no cheap collection copy, so an incremental sync
 stages its rows in the live collection and commits by one property write:
@@ -14,11 +16,12 @@ stages its rows in the live collection and commits by one property write:
   3. rows retired by the previous sync are deleted (no current or previous state uses them);
   4. properties `rag.sync` (now committed + 1), `rag.retired` (article versions this sync
      replaced or removed: kept for one more sync, as the local store keeps the previous
-     generation) and `rag.generation` are written in one call: the commit.
+     generation), `rag.generation` and `rag.sentences` (the sentence collection) are written
+     on the passage collection in one call: the commit, for both collections.
 A sync cut short before 4 leaves the committed state answering exactly as before (tested); a
 backend opened on a state filters `sync <= its sync and art not in its retired`. A new
-configuration is filled into a new collection, committed, then the alias is switched (the old
-collection is kept as the previous one). Fusion stays ours (rag/retrieval.py), so convex and RRF
+configuration is filled into a new pair of collections, committed, then the aliases are switched
+(the old pair is kept as the previous one). Fusion stays ours (rag/retrieval.py), so convex and RRF
 behave the same on both backends.
 """
 from __future__ import annotations
@@ -26,19 +29,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from rag import milvus_sentences as sentences
 from rag.index import Index
-from rag.milvus_client import MilvusProblem
+from rag.milvus_client import VARCHAR_MAX, MilvusProblem
+from rag.milvus_writes import create, delete_articles, held_articles, insert
 from rag.vectors import HNSW_EF_CONSTRUCTION, HNSW_M, choose_kind
 
 log = logging.getLogger("rag")
 
 ALIAS = "rag_passages"
 PREFIX = "rag_"
-BATCH = 1000
-KEYS_PER_DELETE = 1000  # article keys per delete expression
-VARCHAR_MAX = 65535
+FAMILY = ("rag_flat_", "rag_hnsw_")  # passage collections (sentence ones are rag_sentences_…)
 # bm25s's defaults (method "lucene"), so Milvus scores passages with the same BM25 constants.
 BM25_K1, BM25_B = 1.5, 0.75
 
@@ -99,6 +103,11 @@ class State:
     retired: tuple[str, ...] = ()  # article keys replaced or removed by that sync
     properties: dict = field(default_factory=dict)
 
+    @property
+    def sentences(self) -> str | None:
+        """The sentence collection this state covers (None: committed before sentence rows)."""
+        return self.properties.get("rag.sentences")
+
     def visible(self) -> str:
         """The filter that shows exactly this state's rows."""
         expr = f"sync <= {self.sync}"
@@ -129,12 +138,22 @@ def check_collection(client, name: str, index: Index) -> State:
     if wrong:
         raise MilvusProblem(f"Milvus collection {name!r} was built for another index: " + "; ".join(wrong)
                             + ". Rebuild it (rag index with RAG_BACKEND=milvus) or point RAG_MILVUS_URI elsewhere.")
+    if not _has_sentences(client, state):
+        raise MilvusProblem(f"Milvus collection {name!r} holds no sentence rows (synced by an earlier version); "
+                            "sync it again (rag index with RAG_BACKEND=milvus).")
     return state
 
 
+def _has_sentences(client, state: State) -> bool:
+    """Whether `state` names a sentence collection that exists."""
+    return bool(state.sentences) and client.has_collection(state.sentences)
+
+
 def _commit(client, name: str, index: Index, sync_no: int, retired: list[str]) -> State:
-    """The commit point: one property write makes sync `sync_no` the state searches see."""
-    props = {**expected_properties(index), "rag.sync": str(sync_no), "rag.retired": json.dumps(sorted(retired))}
+    """The commit point: one property write makes sync `sync_no` the state searches see, in the
+    passage collection `name` and its sentence collection alike."""
+    props = {**expected_properties(index), "rag.sync": str(sync_no), "rag.retired": json.dumps(sorted(retired)),
+             "rag.sentences": sentences.collection_for(name)}
     client.alter_collection_properties(name, properties=props)
     return State(sync_no, index.folder.name, tuple(sorted(retired)), props)
 
@@ -144,14 +163,7 @@ def _commit(client, name: str, index: Index, sync_no: int, retired: list[str]) -
 def _schema(client, dim: int):
     from pymilvus import DataType, Function, FunctionType
 
-    s = client.create_schema(auto_id=False)
-    s.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=64)
-    s.add_field("art", DataType.VARCHAR, max_length=32)
-    s.add_field("sync", DataType.INT64)
-    s.add_field("doc_id", DataType.VARCHAR, max_length=VARCHAR_MAX)
-    s.add_field("chunk_no", DataType.INT64)
-    s.add_field("start", DataType.INT64)
-    s.add_field("end", DataType.INT64)
+    s = sentences.keyed_schema(client, "chunk_no")
     s.add_field("title", DataType.VARCHAR, max_length=VARCHAR_MAX)
     s.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX)
     # BM25 reads our own analysed terms (rag.lexical.terms: Snowball stems, stop words out), joined
@@ -178,128 +190,120 @@ def _index_params(client, kind: str):
     return p
 
 
-def _rows(index: Index, rows: list[int], sync_no: int) -> list[dict]:
+def _rows(index: Index, rows: list[int], sync_no: int) -> Iterator[dict]:
+    """The passage rows of local `rows` for sync `sync_no` (a generator, inserted batch by batch)."""
     from rag.lexical import passage_text, terms
 
-    out = []
     for row in rows:
         c = index.chunks[row]
         art = article_key(c.doc_id, index.manifest.articles[c.doc_id].sha256)
-        out.append({"pk": row_key(art, c.chunk_no), "art": art, "sync": sync_no, "doc_id": c.doc_id,
-                    "chunk_no": c.chunk_no, "start": c.start, "end": c.end, "title": c.title, "text": c.text,
-                    "terms": " ".join(terms(passage_text(c.title, c.text, c.chunk_no))),
-                    "vector": index.chunk_vectors[row].tolist()})
-    return out
-
-
-def _insert(client, name: str, index: Index, rows: list[int], sync_no: int) -> None:
-    for start in range(0, len(rows), BATCH):
-        client.insert(name, _rows(index, rows[start:start + BATCH], sync_no))
-
-
-def _delete_articles(client, name: str, keys: list[str]) -> None:
-    for start in range(0, len(keys), KEYS_PER_DELETE):
-        client.delete(name, filter=f"art in {json.dumps(keys[start:start + KEYS_PER_DELETE])}")
-
-
-def _held_articles(client, name: str, sync_no: int) -> set[str]:
-    """Article keys the collection holds up to sync `sync_no` (every article has a chunk 0)."""
-    it = client.query_iterator(name, batch_size=BATCH, filter=f"chunk_no == 0 and sync <= {sync_no}", output_fields=["art"])
-    held: set[str] = set()
-    try:
-        while batch := it.next():
-            held.update(r["art"] for r in batch)
-    finally:
-        it.close()
-    return held
+        yield {"pk": row_key(art, c.chunk_no), "art": art, "sync": sync_no, "doc_id": c.doc_id,
+               "chunk_no": c.chunk_no, "start": c.start, "end": c.end, "title": c.title, "text": c.text,
+               "terms": " ".join(terms(passage_text(c.title, c.text, c.chunk_no))),
+               "vector": index.chunk_vectors[row].tolist()}
 
 
 @dataclass
 class SyncReport:
-    """What one sync wrote: rows inserted, article versions deleted, whether it filled a new collection."""
+    """What one sync wrote: passage and sentence rows inserted, article versions deleted, whether it
+    filled a new pair of collections."""
 
     name: str
     state: State
     inserted: int = 0
+    sentences: int = 0
     deleted_articles: int = 0
     filled: bool = False
 
 
+def _create_sentences(client, name: str, index: Index) -> str:
+    """A new, empty sentence collection for passage collection `name`; its name."""
+    sname = sentences.collection_for(name)
+    create(client, sname, sentences.schema(client, int(index.sentence_vectors.shape[1])), sentences.index_params(client))
+    return sname
+
+
 def _fill(client, name: str, index: Index, settings) -> SyncReport:
-    """A new collection holding all of `index`, committed as sync 1 (a leftover of an interrupted
-    fill is dropped first: it was never committed, so no search uses it)."""
-    if client.has_collection(name):
-        client.drop_collection(name)
-    # Strong: a state is committed after its rows are flushed, and a search filtering on it must
-    # see all of them (a server's default, Bounded, may lag a few seconds; Lite is always current).
-    client.create_collection(name, schema=_schema(client, int(index.chunk_vectors.shape[1])),
-                             index_params=_index_params(client, index_kind(index, settings)),
-                             consistency_level="Strong")
-    _insert(client, name, index, list(range(len(index.chunks))), 1)
+    """A new pair of collections holding all of `index`'s passages and sentences, committed as sync 1."""
+    create(client, name, _schema(client, int(index.chunk_vectors.shape[1])),
+            _index_params(client, index_kind(index, settings)))
+    sname = _create_sentences(client, name, index)
+    inserted = insert(client, name, _rows(index, list(range(len(index.chunks))), 1))
+    written = insert(client, sname, sentences.rows(index, _articles(index), 1))
     client.flush(name)
-    return SyncReport(name, _commit(client, name, index, 1, []), inserted=len(index.chunks), filled=True)
+    client.flush(sname)
+    return SyncReport(name, _commit(client, name, index, 1, []), inserted, written, filled=True)
 
 
 def _update(client, name: str, index: Index, state: State) -> SyncReport:
-    """Bring a committed collection to `index`, writing only articles whose version changed (the
-    staged steps of the module docstring)."""
+    """Bring a committed pair of collections to `index`, writing only articles whose version
+    changed (the staged steps of the module docstring, on passages and sentences alike). A state
+    committed before sentence rows existed gets its sentence collection filled here."""
     new = state.sync + 1
-    client.load_collection(name)  # a reopened database holds its collections released
-    client.delete(name, filter=f"sync > {state.sync}")  # staged rows of an interrupted sync
-    held = _held_articles(client, name, state.sync)
+    sname = sentences.collection_for(name)
+    if not client.has_collection(sname):
+        _create_sentences(client, name, index)
+    for c in (name, sname):
+        client.load_collection(c)  # a reopened database holds its collections released
+        client.delete(c, filter=f"sync > {state.sync}")  # staged rows of an interrupted sync
+    held = held_articles(client, name, state.sync)
+    held_sentences = held_articles(client, sname, state.sync, "num == 0")
     wanted = _articles(index)
     by_doc = _rows_by_doc(index)
-    add = [art for art in wanted if art not in held]
-    rows = [r for art in add for r in by_doc[wanted[art]]]
-    _insert(client, name, index, rows, new)
-    client.flush(name)
+    rows = [r for art in wanted if art not in held for r in by_doc[wanted[art]]]
+    inserted = insert(client, name, _rows(index, rows, new))
+    written = insert(client, sname, sentences.rows(index, {a: d for a, d in wanted.items() if a not in held_sentences}, new))
     gone = [art for art in state.retired if art not in wanted]  # the previous state no longer needs them
-    _delete_articles(client, name, gone)
-    client.flush(name)
+    for c in (name, sname):
+        client.flush(c)
+        delete_articles(client, c, gone)
+        client.flush(c)
     retired = sorted((held - set(state.retired)) - set(wanted))  # the committed state's, kept one sync more
-    return SyncReport(name, _commit(client, name, index, new, retired), inserted=len(rows), deleted_articles=len(gone))
+    return SyncReport(name, _commit(client, name, index, new, retired), inserted, written, len(gone))
 
 
-def alias_target(client) -> str | None:
-    """The collection `ALIAS` points at, or None."""
+def alias_target(client, alias: str = ALIAS) -> str | None:
+    """The collection `alias` points at, or None."""
     # Asked by listing: describe_alias on a missing alias makes pymilvus log an ERROR with a traceback.
-    if ALIAS not in client.list_aliases().get("aliases", []):
+    if alias not in client.list_aliases().get("aliases", []):
         return None
-    return client.describe_alias(ALIAS)["collection_name"]
+    return client.describe_alias(alias)["collection_name"]
 
 
-def _point_alias_at(client, name: str) -> None:
-    """Switch `ALIAS` to `name`, keeping the collection it leaves (a request in flight during a live
-    swap may still search it) and dropping older `rag_*` collections."""
-    previous = alias_target(client)
+def _point_alias_at(client, name: str, alias: str = ALIAS, family: tuple[str, ...] = FAMILY) -> None:
+    """Switch `alias` to `name`, keeping the collection it leaves (a request in flight during a live
+    swap may still read it) and dropping older collections of its `family`."""
+    previous = alias_target(client, alias)
     if previous == name:
         return
     if previous is None:
-        client.create_alias(name, ALIAS)
+        client.create_alias(name, alias)
     else:
-        client.alter_alias(name, ALIAS)
+        client.alter_alias(name, alias)
     for old in client.list_collections():
-        if old.startswith(PREFIX) and old not in (name, previous):
+        if old.startswith(family) and old not in (name, previous):
             client.drop_collection(old)
 
 
 def sync(client, index: Index, settings) -> SyncReport:
-    """Make `ALIAS` point at a collection whose committed state is `index`'s passages.
+    """Make `ALIAS` point at a collection whose committed state is `index`'s passages and sentences.
 
     Nothing is written when it already is. A collection of the same configuration is updated
-    article by article; otherwise a new one is filled, committed and then aliased.
+    article by article; otherwise a new pair is filled, committed and then aliased (passages
+    first: a reader finds the sentence collection through the state, not through its alias).
     """
     name = collection_name(index, settings)
     state = read_state(client, name) if client.has_collection(name) else None
     if state is None:
         report = _fill(client, name, index, settings)
-    elif state.generation == index.folder.name:
+    elif state.generation == index.folder.name and _has_sentences(client, state):
         report = SyncReport(name, check_collection(client, name, index))
     else:
         report = _update(client, name, index, state)
     _point_alias_at(client, name)
-    if report.inserted or report.deleted_articles or report.filled:
-        log.info(f"Milvus: {report.inserted} passages written, {report.deleted_articles} retired article versions "
-                 f"deleted, in {name}")
+    _point_alias_at(client, sentences.collection_for(name), sentences.ALIAS, (sentences.FAMILY,))
+    if report.inserted or report.sentences or report.deleted_articles or report.filled:
+        log.info(f"Milvus: {report.inserted} passages and {report.sentences} sentences written, "
+                 f"{report.deleted_articles} retired article versions deleted, in {name}")
     return report
 

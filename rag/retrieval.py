@@ -83,6 +83,13 @@ class Retriever:
                timings: dict[str, float] | None = None) -> list[Passage]:
         """Top-k passages for `question` (its normalised embedding `qvec` for dense and hybrid); the
         seconds of the dense search, the lexical search and the fusion go into `timings` when given."""
+        return self.retrieve(question, qvec, k, mode, timings)[0]
+
+    def retrieve(self, question: str, qvec: np.ndarray | None, k: int | None = None, mode: str = "hybrid",
+                 timings: dict[str, float] | None = None) -> tuple[list[Passage], object]:
+        """(top-k passages, their sentence reads) for `question`, as `search`; the reads (the
+        backend's `sentences`: the local index, or rows fetched from Milvus in one query) hold the
+        sentences of every passage the re-scoring and the answer layer read."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; choose from {', '.join(MODES)}")
         s = self.settings
@@ -95,19 +102,36 @@ class Retriever:
             fused = self.backend.hybrid_search(qvec, terms(question), k, max(s.dense_k, k), max(s.lexical_k, k),
                                                s.rrf_k)
             lap("fuse")
-            return self._passages(fused[:k], [], [])
+            passages = self._passages(fused[:k], [], [])
+            return passages, self._sentences([p.row for p in passages], lap)
         dense = self.backend.dense_search(qvec, max(s.dense_k, k)) if mode != "bm25" else []
         lap("dense")
         query_terms = terms(question)
         lexical = self.backend.lexical_search(query_terms, max(s.lexical_k, k)) if mode != "dense" else []
         lap("lexical")
-        passages = self.fuse(dense, lexical, k, mode, qvec=qvec, query_terms=query_terms)
-        lap("fuse")
-        return passages
+        if qvec is not None and dense and s.sentence_weight > 0:
+            # Re-scoring reads the candidates' sentences, and the top k are among them: one fetch.
+            reads = self._sentences([r for r, _ in dense] + [r for r, _ in lexical], lap)
+            passages = self.fuse(dense, lexical, k, mode, qvec=qvec, query_terms=query_terms, reads=reads)
+            lap("fuse")
+        else:
+            passages = self.fuse(dense, lexical, k, mode, qvec=qvec, query_terms=query_terms)
+            lap("fuse")
+            reads = self._sentences([p.row for p in passages], lap)
+        return passages, reads
 
-    def dense_scores(self, qvec: np.ndarray, rows, chunk_scores: dict[int, float] | None = None) -> dict[int, float]:
+    def _sentences(self, rows: list[int], lap):
+        """The backend's sentence reads of passage `rows`, timed as the "sentences" stage."""
+        reads = self.backend.sentences(rows)
+        lap("sentences")
+        return reads
+
+    def dense_scores(self, qvec: np.ndarray, rows, chunk_scores: dict[int, float] | None = None,
+                     reads=None) -> dict[int, float]:
         """Dense score of each passage row: its chunk cosine, blended with its best sentence's
-        cosine by the `sentence_weight` setting (a passage is often found by one sentence)."""
+        cosine by the `sentence_weight` setting (a passage is often found by one sentence); the
+        sentences are read from `reads` (default: the index)."""
+        reads = reads if reads is not None else self.index
         w = self.settings.sentence_weight
         rows = list(rows)
         known = chunk_scores or {}
@@ -117,9 +141,9 @@ class Retriever:
             chunk.update(zip(missing, (self.index.chunk_vectors_of(missing) @ qvec).tolist()))
         if w <= 0 or not rows:
             return {r: chunk[r] for r in rows}
-        ids = [self.index.sentences_of(r) for r in rows]
+        ids = [reads.sentences_of(r) for r in rows]
         flat = np.fromiter((i for group in ids for i in group), dtype=np.int64)
-        sims = self.index.sentence_vectors_of(flat) @ qvec if len(flat) else np.zeros(0, dtype=np.float32)
+        sims = reads.sentence_vectors_of(flat) @ qvec if len(flat) else np.zeros(0, dtype=np.float32)
         out, at = {}, 0
         for r, group in zip(rows, ids):
             best = float(sims[at:at + len(group)].max()) if group else chunk[r]
@@ -128,16 +152,16 @@ class Retriever:
         return out
 
     def fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: str = "hybrid",
-             qvec: np.ndarray | None = None, query_terms: list[str] | None = None) -> list[Passage]:
+             qvec: np.ndarray | None = None, query_terms: list[str] | None = None, reads=None) -> list[Passage]:
         """The top-k passages from the dense and lexical (row, score) rankings under `mode`.
 
         With `qvec`, dense candidates are re-scored by `dense_scores` (sentence blend); under
         convex fusion every candidate also gets the side it is missing: its dense score from
-        `qvec`, its BM25 score from `query_terms`.
+        `qvec`, its BM25 score from `query_terms`. Sentences are read from `reads` (default: the index).
         """
         s = self.settings
         if qvec is not None and dense and s.sentence_weight > 0:
-            rescored = self.dense_scores(qvec, [r for r, _ in dense], dict(dense))
+            rescored = self.dense_scores(qvec, [r for r, _ in dense], dict(dense), reads)
             dense = sorted(rescored.items(), key=lambda kv: -kv[1])
         if mode == "dense":
             fused = dense
@@ -147,7 +171,7 @@ class Retriever:
             d, l = dict(dense), dict(lexical)
             others = [r for r in l if r not in d]
             if qvec is not None and others:
-                d.update(self.dense_scores(qvec, others))
+                d.update(self.dense_scores(qvec, others, reads=reads))
             if query_terms is not None and any(r not in l for r in d):
                 l.update(self.backend.lexical_scores(query_terms, [r for r in d if r not in l]))
             fused = convex(d, l, s.dense_weight, s.lexical_weight)

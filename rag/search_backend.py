@@ -1,8 +1,10 @@
 """The search seam: what retrieval asks of an index's search engine (dense and BM25 rankings over
-passage rows), with the default implementation over the local FAISS and bm25s indexes.
+passage rows, and the sentences of the passages a question reads), with the default
+implementation over the local FAISS and bm25s indexes and the loaded `Index`.
 
-Rows, texts and sentence vectors stay with the loaded `Index`; a backend only ranks passage rows,
-so fusion, sentence re-scoring and the answer layer are the same whichever engine ranks."""
+Passage rows stay with the loaded `Index`; a backend ranks them and serves their sentences
+through the reads of `Index` (the local index itself, or Milvus rows: `rag.milvus_reads`), so
+fusion, sentence re-scoring and the answer layer are the same whichever engine serves them."""
 from __future__ import annotations
 
 import logging
@@ -28,6 +30,10 @@ class SearchBackend(Protocol):
     def lexical_scores(self, query_terms: list[str], rows: list[int]) -> dict[int, float]:
         """BM25 score of each of `rows` (empty when no query term is known to the index)."""
 
+    def sentences(self, rows: list[int]):
+        """The sentence reads of passage `rows` for one question: what `Index` offers the answer
+        layer (`sentences_of`, `sentence_vectors_of`, `sentence_texts`, `neighbour`, ...)."""
+
     def close(self) -> None:
         """Release what the backend holds (connections); called once no request can use it."""
 
@@ -52,6 +58,10 @@ class LocalBackend:
         if all_scores is None:
             return {}
         return {r: float(all_scores[r]) for r in rows}
+
+    def sentences(self, rows: list[int]) -> Index:
+        """The index itself: it holds every sentence row."""
+        return self.index
 
     def close(self) -> None:
         """Nothing to release: the index's memory goes with the Index."""

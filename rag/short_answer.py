@@ -45,10 +45,9 @@ def window_of(index, first: int, last: int, context: int = CONTEXT) -> Window:
         after = index.neighbour(hi, 1)
         if after is not None:
             hi = after
-    doc = index.sentences[first].doc_id
-    start, end = index.sentences[lo].start, index.sentences[hi].end
+    start = index.sentences[lo].start
     regions = tuple((index.sentences[r].start - start, index.sentences[r].end - start) for r in range(first, last + 1))
-    return Window(doc, start, index.texts[doc][start:end], regions)
+    return Window(index.sentences[first].doc_id, start, index.span_text(lo, hi), regions)
 
 
 @lru_cache(maxsize=2)

@@ -112,6 +112,9 @@ class _Index:
     def first_sentence_of(self, doc_id):
         return next(i for i, s in enumerate(self.sentences) if s.doc_id == doc_id)
 
+    def span_text(self, first, last):
+        return self.texts[self.sentences[first].doc_id][self.sentences[first].start:self.sentences[last].end]
+
 
 def test_a_pronoun_sentence_brings_the_sentence_that_names_its_subject():
     index = _Index([
