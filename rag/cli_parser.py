@@ -103,6 +103,7 @@ def _measure_commands(sub) -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--reader-lr", type=_rates, default=[5e-5, 5e-5, 2e-4],
                    help="the reader's learning rate: one value, or one per epoch separated by commas")
+    p.add_argument("--reader-layers", type=int, help="top layers of the reader to train (default: the shipped reader's)")
     p.add_argument("--questions", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.jsonl"),
                    help="question set over the seeds whose false abstentions also bound the threshold ('' for none)")
     p.add_argument("--shortlist", type=int, default=4, help="sentences the reader reads per question")

@@ -3,7 +3,7 @@
 Two heads over the bundled all-MiniLM-L6-v2: how likely the sentence answers the question (from
 [CLS]), and where in it the short answer starts and ends (per token). Only the top two of the six
 transformer layers and the heads are trained (`rag train`); they ship inside the package as
-`rag/models/reader.safetensors` (int8 weight rows, sha256-checked), and the bottom four layers,
+`rag/models/reader.safetensors.xz` (int8 weight rows, xz-compressed, sha256-checked), and the bottom four layers,
 the embeddings and the tokenizer are the bundled model's own. The short-answer reader
 (`rag.short_answer`) is the same network with its top three layers trained for spans.
 """
@@ -20,7 +20,7 @@ from rag.embedding import bundled_model_dir
 from rag.onnx_runtime import cpu_session
 from rag.reader_files import INPUTS, load_net, onnx_file
 
-WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors"
+WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors.xz"
 TRAINED_LAYERS = 2
 MAX_TOKENS = 128
 MAX_ANSWER_TOKENS = 24

@@ -36,7 +36,9 @@ def dequantize(stored: dict) -> dict:
 
 def load_net(weights: Path, expected_sha256: str):
     """The reader network with the trained tensors of `weights` (sha256-checked), in eval mode."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load
+
+    from rag.model_files import read_model_bytes
 
     if not Path(weights).is_file():
         raise RuntimeError(f"reader weights missing: {weights} (rebuild them with `rag train`)")
@@ -46,7 +48,7 @@ def load_net(weights: Path, expected_sha256: str):
     from rag.reader import build_net, trained_names
 
     net = build_net()
-    state = dequantize(load_file(str(weights)))
+    state = dequantize(load(read_model_bytes(weights)))
     # The file holds whole top layers and the heads; how many layers it holds is read from it.
     layers = {n.split(".")[3] for n in state if n.startswith("bert.encoder.layer.")}
     known = {n for n, _ in net.named_parameters()}

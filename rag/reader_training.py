@@ -66,8 +66,8 @@ class Stepper:
 
 def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, batch_questions: int = 4,
                  lr: float | Sequence[float] = 5e-5, head_lr: float = 1e-3, seed: int = 0, net=None,
-                 first_epoch: int = 0):
-    """Fine-tune the reader's top layers and heads; returns the network.
+                 first_epoch: int = 0, layers: int | None = None):
+    """Fine-tune the reader's top `layers` layers (default: the reader's) and heads; returns the network.
 
     Each epoch is its own cycle (fresh optimiser, warm-up then linear decay, seeded by its number),
     so training `net` further from epoch `first_epoch` gives what a longer run would have. `lr` is
@@ -78,13 +78,13 @@ def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, 
     from transformers import AutoTokenizer
 
     from rag.embedding import bundled_model_dir
-    from rag.reader import build_net, trained_names
+    from rag.reader import TRAINED_LAYERS, build_net, trained_names
 
     torch.manual_seed(seed)
     model_dir = bundled_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     net = net if net is not None else build_net(model_dir)
-    names = set(trained_names(net))
+    names = set(trained_names(net, layers or TRAINED_LAYERS))
     for n, p in net.named_parameters():
         p.requires_grad = n in names
     usable = [e for e in examples if e.spans]
@@ -155,7 +155,9 @@ def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], 
 def save_reader(net, path: Path, trained_layers: int | None = None) -> str:
     """Write the trained tensors of the top `trained_layers` (default: the reader's) and the heads,
     as int8 weight rows with their scales (`rag.reader.quantize`); returns their sha256."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from rag.model_files import write_model_bytes
 
     from rag.embedding import sha256_file
     from rag.reader import TRAINED_LAYERS, trained_names
@@ -163,6 +165,5 @@ def save_reader(net, path: Path, trained_layers: int | None = None) -> str:
 
     state = net.state_dict()
     names = trained_names(net, trained_layers or TRAINED_LAYERS)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(quantize({n: state[n] for n in sorted(names)}), str(path), metadata={"format": "rag-reader-2"})
+    write_model_bytes(path, save(quantize({n: state[n] for n in sorted(names)}), metadata={"format": "rag-reader-2"}))
     return sha256_file(path)

@@ -24,7 +24,7 @@ from rag.embedding import checked_sha256
 from rag.features import FEATURES
 
 MODELS = Path(__file__).resolve().parent / "models"
-RANKER = MODELS / "ranker.txt"
+RANKER = MODELS / "ranker.txt.xz"
 CONFIG = MODELS / "selector.json"
 COMBINED = ("stage1", "reader_gap", "is_title", "leans_back")
 
@@ -120,7 +120,9 @@ class Selector:
     """The fitted stage-1 ranker and stage-2 combination."""
 
     def __init__(self, ranker_file: Path, config: SelectorConfig | None = None):
-        self.ranker = _lightgbm().Booster(model_file=str(ranker_file))
+        from rag.model_files import read_model_bytes
+
+        self.ranker = _lightgbm().Booster(model_str=read_model_bytes(ranker_file).decode("utf-8"))
         self.config = config
 
     @classmethod

@@ -32,8 +32,9 @@ def fit_ranker(examples: list[Example], path: Path, seed: int = 0, extra: list[E
     params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "seed": seed, "num_threads": 1,
               "deterministic": True, "force_row_wise": True, "verbose": -1}
     booster = lightgbm.train(params, lightgbm.Dataset(X, y, weight=weight), num_boost_round=300)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(path))
+    from rag.model_files import write_model_bytes
+
+    write_model_bytes(path, booster.model_to_string().encode("utf-8"))
     return sha256_file(path)
 
 

@@ -32,14 +32,15 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         false_abstention: float = 0.03, max_words: float = 35.0, short_min_f1: float = 0.5,
         questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,
         reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None,
-        reader_lr: float | list[float] = 5e-5) -> dict:
+        reader_lr: float | list[float] = 5e-5, reader_layers: int | None = None) -> dict:
     """Everything `rag train` does; returns the summary it prints. Writes into `output`:
-    ranker.txt, reader.safetensors, span_reader.safetensors and selector.json (which holds the
+    ranker.txt.xz, reader.safetensors.xz, span_reader.safetensors.xz and selector.json (which holds the
     others' sha256).
 
     `questions` (a question set over `question_settings`' corpus, e.g. the seeds') only lowers the
     abstention threshold so its answerable questions are withheld at most `question_false_abstention`.
-    `reader_lr` is the reader's learning rate, one for all epochs or one per epoch.
+    `reader_lr` is the reader's learning rate, one for all epochs or one per epoch; `reader_layers`
+    how many of its top layers are trained (default: `rag.reader.TRAINED_LAYERS`).
     `reader_weights` skips training the reader and uses those weights (for a refit after a change
     to retrieval or features); `span_weights` likewise for the short-answer reader, which is
     otherwise trained from the reader's weights for `span_epochs`."""
@@ -64,7 +65,8 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     # "this answers" in absolute terms, not only "best of these candidates".
     fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
     files = {RANKER.name: fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)}
-    files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_lr, reader_weights, seed)
+    files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_lr, reader_weights, seed,
+                                         reader_layers)
     # Stage 2 and the thresholds are fitted on the scores of the product's runtime (int8), as the bar below is.
     reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name], "onnx-int8")
     files[SPAN_WEIGHTS.name] = _span_reader(fit_q, assistant.index, output, files, span_epochs, span_weights, seed)
@@ -81,7 +83,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
                     "(and, asked without their article, teach abstention); test articles unread",
             "false_abstention": false_abstention, "max_words": max_words, "short_min_f1": short_min_f1,
             "question_set_false_abstention": question_false_abstention if questions else None,
-            "epochs": epochs, "reader_lr": reader_lr, "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
+            "epochs": epochs, "reader_lr": reader_lr, "reader_layers": reader_layers, "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
         },
     )
     (output / CONFIG.name).write_text(config.to_json() + "\n", encoding="utf-8")
@@ -90,23 +92,23 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
 
 def _copied(weights: Path, target: Path) -> str:
     """Use trained `weights` as `target` (a refit keeps them); returns their sha256."""
-    import shutil
-
     from rag.embedding import sha256_file
+    from rag.model_files import copy_model
 
-    if Path(weights).resolve() != target.resolve():
-        shutil.copy(weights, target)
+    copy_model(weights, target)
     return sha256_file(target)
 
 
-def _reader(fit: list, index, output: Path, epochs: int, lr, weights: Path | None, seed: int) -> str:
+def _reader(fit: list, index, output: Path, epochs: int, lr, weights: Path | None, seed: int,
+            layers: int | None = None) -> str:
     """Train (or copy) the reader into `output`; returns its sha256."""
     from rag.reader import WEIGHTS
 
     if weights is not None:
         return _copied(weights, output / WEIGHTS.name)
     log.info("training the reader on %d questions", len(fit))
-    return save_reader(train_reader(fit, index, epochs=epochs, lr=lr, seed=seed), output / WEIGHTS.name)
+    net = train_reader(fit, index, epochs=epochs, lr=lr, seed=seed, layers=layers)
+    return save_reader(net, output / WEIGHTS.name, layers)
 
 
 def _span_reader(questions: list[dict], index, output: Path, files: dict, epochs: int, weights: Path | None,
