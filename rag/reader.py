@@ -1,9 +1,9 @@
 """The reader: MiniLM reading the question and a candidate sentence together.
 
 Two heads over the bundled all-MiniLM-L6-v2: how likely the sentence answers the question (from
-[CLS]), and where in it the short answer starts and ends (per token). Only the top two of the six
+[CLS]), and where in it the short answer starts and ends (per token). Only the top three of the six
 transformer layers and the heads are trained (`rag train`); they ship inside the package as
-`rag/models/reader.safetensors.xz` (int8 weight rows, xz-compressed, sha256-checked), and the bottom four layers,
+`rag/models/reader.safetensors.xz` (int8 weight rows, xz-compressed, sha256-checked), and the bottom three layers,
 the embeddings and the tokenizer are the bundled model's own. The short-answer reader
 (`rag.short_answer`) is the same network with its top three layers trained for spans.
 """
@@ -21,7 +21,7 @@ from rag.onnx_runtime import cpu_session
 from rag.reader_files import INPUTS, load_net, onnx_file
 
 WEIGHTS = Path(__file__).resolve().parent / "models" / "reader.safetensors.xz"
-TRAINED_LAYERS = 2
+TRAINED_LAYERS = 3
 MAX_TOKENS = 128
 MAX_ANSWER_TOKENS = 24
 

@@ -34,6 +34,20 @@ def dequantize(stored: dict) -> dict:
             for name, t in stored.items() if not name.endswith(SCALE)}
 
 
+def stored_layers(stored: dict) -> int:
+    """How many top transformer layers a stored weights dict holds."""
+    return len({n.split(".")[3] for n in stored if n.startswith("bert.encoder.layer.")})
+
+
+def layers_in(weights: Path) -> int:
+    """How many top transformer layers the weights file `weights` holds."""
+    from safetensors.torch import load
+
+    from rag.model_files import read_model_bytes
+
+    return stored_layers(load(read_model_bytes(weights)))
+
+
 def load_net(weights: Path, expected_sha256: str):
     """The reader network with the trained tensors of `weights` (sha256-checked), in eval mode."""
     from safetensors.torch import load
@@ -50,9 +64,8 @@ def load_net(weights: Path, expected_sha256: str):
     net = build_net()
     state = dequantize(load(read_model_bytes(weights)))
     # The file holds whole top layers and the heads; how many layers it holds is read from it.
-    layers = {n.split(".")[3] for n in state if n.startswith("bert.encoder.layer.")}
     known = {n for n, _ in net.named_parameters()}
-    missing = set(trained_names(net, len(layers))) - set(state)
+    missing = set(trained_names(net, stored_layers(state))) - set(state)
     if missing or not set(state) <= known:
         raise RuntimeError(f"reader weights {weights} lack {len(missing)} tensors or hold unknown ones")
     net.load_state_dict(state, strict=False)

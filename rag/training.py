@@ -48,6 +48,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
 
     from rag.assistant import Assistant
     from rag.reader import WEIGHTS as READER_WEIGHTS, Reader
+    from rag.reader_files import layers_in
     from rag.selector import ANSWERABLE, COMBINED, CONFIG, RANKER, Selector, SelectorConfig
     from rag.short_answer import MAX_TOKENS as SPAN_TOKENS, WEIGHTS as SPAN_WEIGHTS
 
@@ -83,7 +84,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
                     "(and, asked without their article, teach abstention); test articles unread",
             "false_abstention": false_abstention, "max_words": max_words, "short_min_f1": short_min_f1,
             "question_set_false_abstention": question_false_abstention if questions else None,
-            "epochs": epochs, "reader_lr": reader_lr, "reader_layers": reader_layers, "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
+            "epochs": epochs, "reader_lr": reader_lr, "reader_layers": layers_in(output / READER_WEIGHTS.name), "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
         },
     )
     (output / CONFIG.name).write_text(config.to_json() + "\n", encoding="utf-8")
