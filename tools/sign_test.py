@@ -1,7 +1,8 @@
 """Paired sign test of two `rag eval` runs over the same questions: for each per-question outcome
 (hit1, first_hit, answer_hit, retrieval_hit1, short_f1 by default), on how many questions the
 first run scores higher, on how many the second, and the exact two-sided binomial p of that split
-(ties dropped). hit1 is derived from the record's reciprocal rank.
+(ties dropped). hit1 is derived from the record's reciprocal rank. Only answerable questions are
+compared (these measures are defined on them, as in `rag eval`'s table) unless --all is given.
 
     python tools/sign_test.py out/baseline out/candidate [--mode hybrid] [--fields first_hit,answer_hit]
 
@@ -52,9 +53,13 @@ def main() -> int:
     parser.add_argument("b", help="folder (or report.json) of the candidate run")
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--fields", default=",".join(FIELDS))
+    parser.add_argument("--all", action="store_true", help="also the questions the articles do not answer")
     args = parser.parse_args()
     reports = [json.loads((Path(p) / "report.json" if Path(p).is_dir() else Path(p)).read_text()) for p in (args.a, args.b)]
-    rows = paired(reports[0]["records"][args.mode], reports[1]["records"][args.mode], tuple(args.fields.split(",")))
+    a, b = (r["records"][args.mode] for r in reports)
+    if not args.all:
+        a, b = [r for r in a if r["answerable"]], [r for r in b if r["answerable"]]
+    rows = paired(a, b, tuple(args.fields.split(",")))
     print(f"| {args.mode} | A | B | A higher | B higher | sign-test p |\n|---|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['field']} | {r['a']:.3f} | {r['b']:.3f} | {r['only_a']} | {r['only_b']} | {r['p']:.3g} |")
