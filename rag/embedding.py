@@ -156,9 +156,70 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_spans(self, texts: list[str], spans: list[list[tuple[int, int]]],
+                     progress: bool = False) -> tuple[np.ndarray, list[list[np.ndarray | None]]]:
+        """One forward pass per text ("late chunking"): each text's usual normalised embedding, and
+        for each (start, end) character span of it the normalised mean of the token embeddings
+        inside the span (None for a span the model's window cut or that holds no token).
+        """
+        import torch
+
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pooled: list[list[np.ndarray | None]] = [[] for _ in texts]
+        # Longest first, as sentence-transformers' encode does, so each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        for batch in _progress(batches, progress):
+            features = self.model.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                            max_length=self.max_tokens, return_offsets_mapping=True,
+                                            return_tensors="pt")
+            offsets = features.pop("offset_mapping").numpy()
+            with torch.inference_mode():
+                out = self.model(dict(features))
+            chunk_vectors = torch.nn.functional.normalize(out["sentence_embedding"], dim=1).numpy()
+            tokens = out["token_embeddings"].float().numpy()
+            lengths = features["attention_mask"].sum(dim=1).tolist()
+            for row, i in enumerate(batch):
+                vectors[i] = chunk_vectors[row]
+                pooled[i] = pool_spans(tokens[row], offsets[row], spans[i], cut=lengths[row] >= self.max_tokens)
+        return vectors, pooled
+
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, [CLS] and [SEP] included."""
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+
+def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, int]],
+               cut: bool = False) -> list[np.ndarray | None]:
+    """Normalised mean of the token vectors whose first character falls inside each span.
+
+    `offsets` are the tokenizer's (start, end) characters per token; special and padding tokens
+    have start == end and are never counted. When the text was `cut` (it filled the model's
+    window), a span ending after the last token the model saw would be described only in part,
+    so it gets None, as does a span holding no token.
+    """
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts
+    seen_until = (int(ends[real].max()) if real.any() else 0) if cut else float("inf")
+    out: list[np.ndarray | None] = []
+    for start, end in spans:
+        inside = real & (starts >= start) & (starts < end)
+        if end > seen_until or not inside.any():
+            out.append(None)
+            continue
+        mean = tokens[inside].mean(axis=0)
+        norm = float(np.linalg.norm(mean))
+        out.append((mean / norm).astype(np.float32) if norm > 0 else None)
+    return out
+
+
+def _progress(items: list, show: bool):
+    """`items`, with a progress bar when asked (tqdm comes with sentence-transformers)."""
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="embedding chunks")
 
 
 @lru_cache(maxsize=4)

@@ -103,7 +103,7 @@ def _build_locked(settings: Settings, index_dir: Path, progress: bool, force: bo
     embedder = embedder or get_embedder(settings.model, settings.batch_size)
     reuse = plan_reuse(old, settings, embedder)
     rows = chunk_corpus(corpus, reuse, settings, embedder)
-    chunk_vectors, sentence_vectors = embed_rows(rows, reuse, embedder, progress)
+    chunk_vectors, sentence_vectors = embed_rows(rows, reuse, embedder, progress, settings.sentence_vectors)
     manifest = assemble_manifest(corpus, settings, embedder, rows)
     texts = {a.doc_id: a.text for a in corpus.articles}
     # By construction every row comes from an article of this corpus; checked, since a stray row
@@ -209,11 +209,19 @@ def _chunks_fitting_model(article: Article, settings: Settings, embedder: Embedd
         budget = int(budget * 0.75)
 
 
-def embed_rows(rows: Rows, reuse: Reuse, embedder: Embedder, progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Step 4: (chunk vectors, sentence vectors), new texts embedded in one batch run, the rest copied."""
-    if rows.to_embed:
-        log.info(f"embedding {len(rows.to_embed)} passages and sentences from {len(rows.embedded)} article(s)")
-    new_vectors = embedder.encode(rows.to_embed, progress=progress)
+def embed_rows(rows: Rows, reuse: Reuse, embedder: Embedder, progress: bool,
+               sentence_vectors: str = "separate") -> tuple[np.ndarray, np.ndarray]:
+    """Step 4: (chunk vectors, sentence vectors), new texts embedded in one batch run, the rest copied.
+
+    `sentence_vectors` "separate" encodes each new sentence on its own; "pooled" and
+    "pooled-first" take it from the chunk pass (`late_chunk_vectors`).
+    """
+    if sentence_vectors == "separate":
+        if rows.to_embed:
+            log.info(f"embedding {len(rows.to_embed)} passages and sentences from {len(rows.embedded)} article(s)")
+        new_vectors = embedder.encode(rows.to_embed, progress=progress)
+    else:
+        new_vectors = late_chunk_vectors(rows, embedder, progress, first_only=sentence_vectors == "pooled-first")
     old = reuse.old
 
     def gather(src: list[tuple[str, int]], old_vectors: np.ndarray | None) -> np.ndarray:
@@ -224,6 +232,43 @@ def embed_rows(rows: Rows, reuse: Reuse, embedder: Embedder, progress: bool) -> 
 
     return (gather(rows.chunk_src, old.chunk_vectors if old is not None else None),
             gather(rows.sent_src, old.sentence_vectors if old is not None else None))
+
+
+def late_chunk_vectors(rows: Rows, embedder: Embedder, progress: bool, first_only: bool = False) -> np.ndarray:
+    """The vectors of `rows.to_embed` from one pass over the new chunks ("late chunking").
+
+    A chunk's vector is its usual embedding; a sentence's is the mean of the chunk pass's token
+    embeddings inside it, averaged over every chunk that holds it whole (overlap puts a sentence
+    in two), or taken from the first such chunk when `first_only`. A sentence no chunk pass
+    covered (truncated by the model's window) is encoded on its own.
+    """
+    new = [(row, j) for row, (where, j) in enumerate(rows.chunk_src) if where == "new"]
+    if new:
+        log.info(f"embedding {len(new)} passages from {len(rows.embedded)} article(s), sentences pooled from them")
+    spans = [[(rows.sentences[s].start - rows.chunks[row].start, rows.sentences[s].end - rows.chunks[row].start)
+              for s in rows.chunk_sentences[row]] for row, _ in new]
+    chunk_vectors, pooled = embedder.encode_spans([rows.chunks[row].text for row, _ in new], spans, progress)
+    out = np.zeros((len(rows.to_embed), embedder.dim), dtype=np.float32)
+    by_sentence: dict[int, list[np.ndarray]] = {}  # sentence row -> its vectors, in chunk order
+    for (row, j), vector, per_span in zip(new, chunk_vectors, pooled):
+        out[j] = vector
+        for s, v in zip(rows.chunk_sentences[row], per_span):
+            if v is not None:
+                by_sentence.setdefault(s, []).append(v)
+    alone = []  # (position in to_embed, sentence text) of sentences no chunk pass covered
+    for s, (where, j) in enumerate(rows.sent_src):
+        if where != "new":
+            continue
+        got = by_sentence.get(s)
+        if not got:
+            alone.append((j, rows.sentences[s].text))
+            continue
+        mean = got[0] if first_only else np.mean(got, axis=0)
+        out[j] = mean / np.linalg.norm(mean)
+    if alone:
+        log.info(f"{len(alone)} sentence(s) cut by the model's window: encoded on their own")
+        out[[j for j, _ in alone]] = embedder.encode([t for _, t in alone])
+    return out
 
 
 def assemble_manifest(corpus: Corpus, settings: Settings, embedder: Embedder, rows: Rows) -> Manifest:

@@ -21,12 +21,17 @@ FORMAT_VERSION = 2
 
 def chunker_settings(settings: Settings) -> dict:
     """The settings that change chunks or vectors; any change means re-embedding."""
-    return {
+    out = {
         "chunk_tokens": settings.chunk_tokens,
         "overlap_sentences": settings.overlap_sentences,
         "model_max_tokens": settings.model_max_tokens,
         "tokenizer": "cl100k_base",
     }
+    # Recorded only when not "separate", so indexes built before the setting existed (all
+    # separate) stay up to date, and any other value is never mistaken for them.
+    if settings.sentence_vectors != "separate":
+        out["sentence_vectors"] = settings.sentence_vectors
+    return out
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from rag.corpus import MAX_ARTICLE_BYTES, MAX_UPLOAD_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
+SENTENCE_VECTORS = ("separate", "pooled", "pooled-first")  # see Settings.sentence_vectors
 MAX_K = 50  # passages read per question, at most: the answer layer scores every sentence of each
 
 # Allowed (low, high) per field, inclusive; None = unbounded. Every float must also be finite.
@@ -37,6 +38,10 @@ class Settings:
     overlap_sentences: int = 1
     model_max_tokens: int = 256
     batch_size: int = 64
+    # Sentence vectors: "separate" (each sentence encoded on its own, a second pass over the text),
+    # or late chunking: pooled from the token embeddings of the chunk pass, averaged over the
+    # chunks that hold the sentence ("pooled") or from the first of them ("pooled-first").
+    sentence_vectors: str = "separate"
     # Questions are embedded with the model exported to ONNX ("onnx": no torch at query time,
     # the same vectors to ~1e-7) or with sentence-transformers ("torch").
     query_runtime: str = "onnx"
@@ -173,5 +178,7 @@ def validate(settings: Settings) -> None:
         raise ValueError("backend milvus needs milvus_uri (RAG_MILVUS_URI): a .db file path or http://host:19530")
     if settings.milvus_fusion not in ("ours", "engine"):
         raise ValueError(f"milvus_fusion must be ours or engine, not {settings.milvus_fusion!r}")
+    if settings.sentence_vectors not in SENTENCE_VECTORS:
+        raise ValueError(f"sentence_vectors must be {', '.join(SENTENCE_VECTORS)}, not {settings.sentence_vectors!r}")
     if settings.query_runtime not in ("onnx", "torch"):
         raise ValueError(f"query_runtime must be onnx or torch, not {settings.query_runtime!r}")

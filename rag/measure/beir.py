@@ -167,7 +167,7 @@ def run_cli(args) -> int:
 
     from rag.assistant import Assistant
     from rag.embedding import cache_dir
-    from rag.measure.evaluation import _modes
+    from rag.measure.evaluation import _modes, cached_index
     from rag.measure.report import plot_hit_curve
     from rag.settings import from_env
     from rag.store import load_index
@@ -182,7 +182,8 @@ def run_cli(args) -> int:
     bset = read_beir(Path(args.beir), split)
     root = Path(args.index) if args.index else cache_dir() / "beir" / bset.digest
     write_corpus(bset.docs, root / "corpus")
-    settings = from_env(model=args.model).replace(corpus_dir=root / "corpus", index_dir=root / "index")
+    settings = from_env(model=args.model)
+    settings = settings.replace(corpus_dir=root / "corpus", index_dir=cached_index(root, settings))
     build = _build(settings, root)
     judged = sum(len(v) for v in bset.qrels.values())
     note = (f"BEIR {Path(args.beir).name} ({split}): {len(bset.queries)} judged queries, {judged} judgments; "

@@ -160,6 +160,12 @@ def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -
     return rows
 
 
+def cached_index(root: Path, settings: Settings) -> Path:
+    """The index folder under a cached benchmark corpus `root`: one per way of making sentence
+    vectors, so runs with and without late chunking do not rebuild each other's index."""
+    return root / ("index" if settings.sentence_vectors == "separate" else f"index-{settings.sentence_vectors}")
+
+
 def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Path | None = None) -> Settings:
     """Settings over a corpus of every paragraph of a SQuAD file (written and cached once, under
     the rag cache folder unless `index` names a folder); train and test splits share it."""
@@ -172,7 +178,7 @@ def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Pat
     digest = hashlib.sha256(path.read_bytes() + b"|all").hexdigest()[:16]
     root = Path(index) if index else cache_dir() / "squad" / digest
     write_corpus(paragraphs, root / "corpus")
-    return base.replace(corpus_dir=root / "corpus", index_dir=root / "index")
+    return base.replace(corpus_dir=root / "corpus", index_dir=cached_index(root, base))
 
 
 def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
@@ -205,7 +211,7 @@ def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
     if split:
         sample += f" of the {split} articles"
     note = f"SQuAD {path.name}: {sample}; indexed {len(paragraphs)} paragraphs from {articles} articles"
-    return base.replace(corpus_dir=root / "corpus", index_dir=root / "index"), questions, note
+    return base.replace(corpus_dir=root / "corpus", index_dir=cached_index(root, base)), questions, note
 
 
 def _modes(text: str) -> list[str]:
