@@ -169,7 +169,9 @@ class Embedder:
         # Longest first, as sentence-transformers' encode does, so each batch pads little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        for batch in _progress(batches, progress):
+        from tqdm import tqdm  # comes with sentence-transformers
+
+        for batch in tqdm(batches, desc="embedding chunks", disable=not progress):
             features = self.model.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
                                             max_length=self.max_tokens, return_offsets_mapping=True,
                                             return_tensors="pt")
@@ -211,15 +213,6 @@ def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, i
         norm = float(np.linalg.norm(mean))
         out.append((mean / norm).astype(np.float32) if norm > 0 else None)
     return out
-
-
-def _progress(items: list, show: bool):
-    """`items`, with a progress bar when asked (tqdm comes with sentence-transformers)."""
-    if not show:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc="embedding chunks")
 
 
 @lru_cache(maxsize=4)
