@@ -182,7 +182,7 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     ids = [cands.ids[i] for i in shortlist]
     readings = None
     if stage1_lead(stage1) < reader_lead(settings, config):
-        readings = reader.read(question, index.sentence_texts(ids))
+        readings = reader.read_rows(question, index, ids)
         lap("read")
     probs = selector.stage2(stage1[shortlist], readings, cands.features[shortlist])
     answerable = selector.answerable(probs, stage1, cands.features)

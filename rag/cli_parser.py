@@ -105,6 +105,8 @@ def _measure_commands(sub) -> None:
     p.add_argument("--reader-lr", type=_rates, default=[1e-4, 2e-4],
                    help="the reader's learning rate: one value, or one per epoch separated by commas")
     p.add_argument("--reader-layers", type=int, help="top layers of the reader to train (default: the shipped reader's)")
+    p.add_argument("--reader-context", type=int, default=0,
+                   help="characters of the previous sentence the reader reads before each sentence (0: none)")
     p.add_argument("--questions", default=str(Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.jsonl"),
                    help="question set over the seeds whose false abstentions also bound the threshold ('' for none)")
     p.add_argument("--shortlist", type=int, default=4, help="sentences the reader reads per question")

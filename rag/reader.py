@@ -82,10 +82,32 @@ def pair_tokenizer(model_dir: Path | None = None, max_tokens: int = MAX_TOKENS):
     return tokenizer
 
 
-def encode_pairs(tokenizer, question: str, sentences: list[str]) -> dict:
-    """Model inputs for (question, sentence) pairs, with each token's offsets into its sentence and
-    which segment it belongs to (0 question, 1 sentence, None special or padding)."""
-    encodings = tokenizer.encode_batch([(question, s) for s in sentences])
+def first_segment(question: str, context: str = "") -> str:
+    """The reader's first segment: the question, then the context it reads a sentence after (what
+    comes before the sentence), behind a [SEP] so the sentence alone is the second segment."""
+    return f"{question} [SEP] {context}" if context else question
+
+
+def reading_context(index, sid: int, chars: int) -> str:
+    """The end of the sentence before row `sid` (at most `chars` characters, from a word start): what
+    the reader reads a sentence after, so "It was founded in 1988" knows what "it" is. Empty for an
+    article's first body sentence (titles are not context) or when `chars` is 0."""
+    prev = index.neighbour(sid, -1) if chars > 0 else None
+    if prev is None or prev == index.first_sentence_of(index.sentences[sid].doc_id):
+        return ""
+    text = index.sentences[prev].text
+    if len(text) > chars:
+        cut = text[-chars:]
+        text = cut.split(" ", 1)[1] if " " in cut else cut
+    return text
+
+
+def encode_pairs(tokenizer, question: str, sentences: list[str], contexts: list[str] | None = None) -> dict:
+    """Model inputs for (question, sentence) pairs, each sentence read after its context when
+    `contexts` are given, with each token's offsets into its sentence and which segment it belongs
+    to (0 question and context, 1 sentence, None special or padding)."""
+    firsts = [first_segment(question, c) for c in contexts] if contexts else [question] * len(sentences)
+    encodings = tokenizer.encode_batch(list(zip(firsts, sentences)))
     return {
         "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
         "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
@@ -144,7 +166,8 @@ class Reader:
     """
 
     def __init__(self, weights: Path, expected_sha256: str, runtime: str = "onnx", threads: int = 2,
-                 max_tokens: int = MAX_TOKENS):
+                 max_tokens: int = MAX_TOKENS, context_chars: int = 0):
+        self.context_chars = context_chars
         if runtime not in RUNTIMES:
             raise ValueError(f"reader runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         self.tokenizer = pair_tokenizer(max_tokens=max_tokens)
@@ -165,14 +188,19 @@ class Reader:
             logit, start, end = self.net(**{k: torch.as_tensor(enc[k]) for k in INPUTS})
         return logit.numpy(), start.numpy(), end.numpy()
 
-    def read(self, question: str, sentences: list[str]) -> list[Reading]:
-        """One Reading per sentence."""
+    def read(self, question: str, sentences: list[str], contexts: list[str] | None = None) -> list[Reading]:
+        """One Reading per sentence (each read after its context, when given)."""
         if not sentences:
             return []
-        enc = encode_pairs(self.tokenizer, question, sentences)
+        enc = encode_pairs(self.tokenizer, question, sentences, contexts)
         logit, start, end = self._forward(enc)
         spans = _char_spans(enc, start, end, sentence_tokens(enc))
         return [Reading(float(logit[row]), span, score) for row, (span, score) in enumerate(spans)]
+
+    def read_rows(self, question: str, index, rows: list[int]) -> list[Reading]:
+        """One Reading per sentence row of `index`, with the context this reader was trained to read."""
+        contexts = [reading_context(index, r, self.context_chars) for r in rows] if self.context_chars else None
+        return self.read(question, index.sentence_texts(rows), contexts)
 
     def find_spans(self, question: str, texts: list[str], regions: list[list[tuple[int, int]]]) -> list[tuple[tuple[int, int] | None, float]]:
         """Per text: the best answer span (character offsets into the text) lying inside one of its
@@ -200,4 +228,5 @@ def get_reader(runtime: str = "onnx-int8") -> Reader:
     """The shipped reader, loaded once per process; its sha256 is in the selector's config."""
     from rag.selector import get_selector
 
-    return Reader(WEIGHTS, get_selector().config.files[WEIGHTS.name], runtime)
+    config = get_selector().config
+    return Reader(WEIGHTS, config.files[WEIGHTS.name], runtime, context_chars=config.reader_context)

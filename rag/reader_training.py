@@ -66,12 +66,13 @@ class Stepper:
 
 def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, batch_questions: int = 4,
                  lr: float | Sequence[float] = 5e-5, head_lr: float = 1e-3, seed: int = 0, net=None,
-                 first_epoch: int = 0, layers: int | None = None):
+                 first_epoch: int = 0, layers: int | None = None, context_chars: int = 0):
     """Fine-tune the reader's top `layers` layers (default: the reader's) and heads; returns the network.
 
     Each epoch is its own cycle (fresh optimiser, warm-up then linear decay, seeded by its number),
     so training `net` further from epoch `first_epoch` gives what a longer run would have. `lr` is
-    the body's peak learning rate, one for every epoch or one per epoch.
+    the body's peak learning rate, one for every epoch or one per epoch. With `context_chars`, each
+    sentence is read after the end of the one before it (`rag.reader.reading_context`).
     """
     lrs = epoch_rates(lr, epochs)
     import torch
@@ -92,7 +93,7 @@ def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, 
         if epoch:
             torch.manual_seed(seed + epoch)
         _train_epoch(net, tokenizer, usable, index, names, random.Random(seed + epoch), epoch, top, batch_questions,
-                     lrs[epoch], head_lr)
+                     lrs[epoch], head_lr, context_chars)
     net.eval()
     return net
 
@@ -108,12 +109,12 @@ def epoch_rates(lr: float | Sequence[float], epochs: int) -> list[float]:
 
 
 def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], rng: random.Random, epoch: int,
-                 top: int, batch_questions: int, lr: float, head_lr: float) -> None:
+                 top: int, batch_questions: int, lr: float, head_lr: float, context_chars: int = 0) -> None:
     """One pass over `usable`: listwise relevance loss per question plus the answer-span loss."""
     import torch
     from torch import nn
 
-    from rag.reader import MAX_TOKENS
+    from rag.reader import MAX_TOKENS, first_segment, reading_context
 
     body = [p for n, p in net.named_parameters() if n in names and n.startswith("bert.")]
     heads = [p for n, p in net.named_parameters() if n in names and not n.startswith("bert.")]
@@ -127,7 +128,7 @@ def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], 
     for step, b in enumerate(range(0, len(order), batch_questions), start=1):
         batch = order[b : b + batch_questions]
         groups = [(ex, _group(ex, top, rng)) for ex in batch]
-        enc = tokenizer([ex.question for ex, g in groups for _ in g],
+        enc = tokenizer([first_segment(ex.question, reading_context(index, ex.ids[p], context_chars)) for ex, g in groups for p in g],
                         [index.sentences[ex.ids[p]].text for ex, g in groups for p in g],
                         truncation="only_second", max_length=MAX_TOKENS, padding=True,
                         return_offsets_mapping=True, return_tensors="pt")

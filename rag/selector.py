@@ -44,6 +44,8 @@ class SelectorConfig:
     short_answer_min: float
     files: dict[str, str]
     notes: dict
+    # Characters of the previous sentence the reader reads before each sentence (0: none).
+    reader_context: int = 0
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1, sort_keys=True)

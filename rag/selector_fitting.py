@@ -60,7 +60,7 @@ def score_shortlists(examples: list[Example], index, selector, reader, shortlist
             continue
         s1 = selector.stage1(ex.features)
         top = [int(i) for i in np.argsort(-s1, kind="stable")[:shortlist]]
-        readings = reader.read(ex.question, index.sentence_texts([ex.ids[i] for i in top]))
+        readings = reader.read_rows(ex.question, index, [ex.ids[i] for i in top])
         z = combined_features(s1[top], readings, ex.features[top])
         out.append(Scored(ex, top, z, ex.labels[top], readings, s1))
     return out

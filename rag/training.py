@@ -32,7 +32,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         false_abstention: float = 0.03, max_words: float = 35.0, short_min_f1: float = 0.5,
         questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,
         reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None,
-        reader_lr: float | list[float] = 5e-5, reader_layers: int | None = None) -> dict:
+        reader_lr: float | list[float] = 5e-5, reader_layers: int | None = None, reader_context: int = 0) -> dict:
     """Everything `rag train` does; returns the summary it prints. Writes into `output`:
     ranker.txt.xz, reader.safetensors.xz, span_reader.safetensors.xz and selector.json (which holds the
     others' sha256).
@@ -40,7 +40,8 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     `questions` (a question set over `question_settings`' corpus, e.g. the seeds') only lowers the
     abstention threshold so its answerable questions are withheld at most `question_false_abstention`.
     `reader_lr` is the reader's learning rate, one for all epochs or one per epoch; `reader_layers`
-    how many of its top layers are trained (default: `rag.reader.TRAINED_LAYERS`).
+    how many of its top layers are trained (default: `rag.reader.TRAINED_LAYERS`); `reader_context`
+    how many characters of the sentence before it the reader reads before each sentence.
     `reader_weights` skips training the reader and uses those weights (for a refit after a change
     to retrieval or features); `span_weights` likewise for the short-answer reader, which is
     otherwise trained from the reader's weights for `span_epochs`."""
@@ -67,9 +68,9 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
     files = {RANKER.name: fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)}
     files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_lr, reader_weights, seed,
-                                         reader_layers)
+                                         reader_layers, reader_context)
     # Stage 2 and the thresholds are fitted on the scores of the product's runtime (int8), as the bar below is.
-    reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name], "onnx-int8")
+    reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name], "onnx-int8", context_chars=reader_context)
     files[SPAN_WEIGHTS.name] = _span_reader(fit_q, assistant.index, output, files, span_epochs, span_weights, seed)
     span_reader = Reader(output / SPAN_WEIGHTS.name, files[SPAN_WEIGHTS.name], "onnx-int8", max_tokens=SPAN_TOKENS)
     fitted = fit_selector(calibrate, unanswerable, assistant.index, Selector(output / RANKER.name), reader, span_reader,
@@ -78,7 +79,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         fitted["abstain_below"] = calibrate_on_question_set(fitted, files, output, reader, question_settings, questions,
                                                             question_false_abstention)
     config = SelectorConfig(
-        **fitted, files=files,
+        **fitted, files=files, reader_context=reader_context,
         notes={
             "data": f"{squad.name}: {len(fit)} questions fit the ranker and reader, {len(calibrate)} calibrate "
                     "(and, asked without their article, teach abstention); test articles unread",
@@ -101,14 +102,14 @@ def _copied(weights: Path, target: Path) -> str:
 
 
 def _reader(fit: list, index, output: Path, epochs: int, lr, weights: Path | None, seed: int,
-            layers: int | None = None) -> str:
+            layers: int | None = None, context_chars: int = 0) -> str:
     """Train (or copy) the reader into `output`; returns its sha256."""
     from rag.reader import WEIGHTS
 
     if weights is not None:
         return _copied(weights, output / WEIGHTS.name)
     log.info("training the reader on %d questions", len(fit))
-    net = train_reader(fit, index, epochs=epochs, lr=lr, seed=seed, layers=layers)
+    net = train_reader(fit, index, epochs=epochs, lr=lr, seed=seed, layers=layers, context_chars=context_chars)
     return save_reader(net, output / WEIGHTS.name, layers)
 
 

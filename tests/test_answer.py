@@ -128,6 +128,26 @@ def test_a_pronoun_sentence_brings_the_sentence_that_names_its_subject():
     assert leans_back("“They said so.") and leans_back("The event ended.") and not leans_back("Theodore came.")
 
 
+def test_the_reader_reads_a_sentence_after_the_end_of_the_one_before_it_never_the_title():
+    from rag.reader import encode_pairs, pair_tokenizer, reading_context, sentence_tokens
+
+    index = _Index([("a", "Title of A"), ("a", "Alikhan Baimenov opened the meeting in Astana."),
+                    ("a", "He also noted the surveys."), ("b", "Title of B"), ("b", "Only one.")])
+    assert reading_context(index, 2, 200) == "Alikhan Baimenov opened the meeting in Astana."
+    assert reading_context(index, 2, 20) == "meeting in Astana."  # the last 20 characters, from a word start
+    assert reading_context(index, 1, 200) == ""  # only the title before it
+    assert reading_context(index, 4, 200) == ""  # another article's sentences are not context
+    assert reading_context(index, 2, 0) == ""
+    # The context rides in the first segment, so the sentence alone is segment 1 and its offsets
+    # point into the sentence, as without context.
+    sentence = index.sentences[2].text
+    enc = encode_pairs(pair_tokenizer(), "Who noted the surveys?", [sentence], [reading_context(index, 2, 200)])
+    inside = sentence_tokens(enc)[0]
+    words = [sentence[a:b] for a, b in enc["offset_mapping"][0][inside]]
+    assert "".join(words).lower() == sentence.replace(" ", "").lower()
+    assert 102 in enc["input_ids"][0][: int(inside.argmax())][1:-1]  # [SEP] between question and context
+
+
 def test_the_short_answer_window_reads_neighbours_but_never_the_title():
     from rag.short_answer import window_of
 
