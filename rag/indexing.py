@@ -100,7 +100,7 @@ def _build_locked(settings: Settings, index_dir: Path, progress: bool, force: bo
         counts = old.manifest.counts
         return BuildReport(len(corpus.articles), corpus.skipped, corpus.notes, [], [a.doc_id for a in corpus.articles],
                            counts.chunks, counts.sentences, time.perf_counter() - t0, old.folder)
-    embedder = embedder or get_embedder(settings.model, settings.batch_size)
+    embedder = embedder or get_embedder(settings.model, settings.batch_size, build_runtime(settings))
     reuse = plan_reuse(old, settings, embedder)
     rows = chunk_corpus(corpus, reuse, settings, embedder)
     chunk_vectors, sentence_vectors = embed_rows(rows, reuse, embedder, progress, settings.sentence_vectors)
@@ -122,6 +122,12 @@ def _build_locked(settings: Settings, index_dir: Path, progress: bool, force: bo
         seconds=time.perf_counter() - t0,
         folder=folder,
     )
+
+
+def build_runtime(settings: Settings) -> str:
+    """The embedding runtime of a build: the setting's, except late chunking, which needs torch's
+    token embeddings."""
+    return settings.build_runtime if settings.sentence_vectors == "separate" else "torch"
 
 
 def read_corpus(settings: Settings) -> Corpus:

@@ -36,6 +36,48 @@ def test_onnx_and_torch_vectors_agree_on_every_seed_text_and_question(assistant)
     assert [e.ids[: sum(e.attention_mask)] for e in onnx.tokenizer.encode_batch(texts)] == wanted
 
 
+def test_the_index_build_embeds_with_onnx_and_matches_pytorch(assistant, tmp_path):
+    """The default build runtime: the seed index's vectors are PyTorch's to 1e-5, token counts
+    (which decide where chunks end) are the same, and `build_runtime=torch` still builds."""
+    from rag.embedding import Embedder, get_embedder
+    from rag.indexing import build_runtime, get_embedder as build_embedder
+    from rag.onnx_encoder import OnnxEncoder
+
+    settings, index = assistant.settings, assistant.index
+    assert settings.build_runtime == "onnx" and build_runtime(settings) == "onnx"
+    assert isinstance(build_embedder(settings.model, settings.batch_size, build_runtime(settings)), OnnxEncoder)
+    assert build_runtime(settings.replace(sentence_vectors="pooled")) == "torch"
+    torch_side = get_embedder(runtime="torch")
+    assert isinstance(torch_side, Embedder)
+    chunk_texts, sentence_texts = [c.text for c in index.chunks], [s.text for s in index.sentences]
+    assert (torch_side.encode(chunk_texts) * index.chunk_vectors).sum(1).min() >= 0.99999
+    assert (torch_side.encode(sentence_texts) * index.sentence_vectors).sum(1).min() >= 0.99999
+    onnx = OnnxEncoder(batch_size=3)  # several batches of unequal widths
+    long_text = "a passage far longer than the model's window " * 60
+    for text in chunk_texts[:40] + [long_text, ""]:
+        assert onnx.count_tokens(text) == torch_side.count_tokens(text)
+    mixed = chunk_texts[:7] + sentence_texts[:7] + [long_text]
+    assert np.allclose(onnx.encode(mixed), torch_side.encode(mixed), atol=1e-5)
+    assert onnx.encode([]).shape == (0, onnx.dim)
+    # The torch setting builds the same rows with the same vectors.
+    from rag.indexing import build
+    from rag.store import load_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    first = sorted(settings.corpus_dir.glob("*.txt"))[0]
+    (corpus / first.name).write_text(first.read_text())
+    built = {}
+    for runtime in ("onnx", "torch"):
+        one = settings.replace(corpus_dir=corpus, index_dir=tmp_path / runtime, build_runtime=runtime)
+        build(one, progress=False)
+        built[runtime] = load_index(one.index_dir)
+    a, b = built["onnx"], built["torch"]
+    assert [c.text for c in a.chunks] == [c.text for c in b.chunks] and len(a.sentences) == len(b.sentences)
+    assert np.allclose(a.chunk_vectors, b.chunk_vectors, atol=1e-5)
+    assert np.allclose(a.sentence_vectors, b.sentence_vectors, atol=1e-5)
+
+
 def test_reader_tokenizer_matches_the_training_tokenizer(assistant):
     from transformers import AutoTokenizer
 

@@ -1,5 +1,5 @@
-"""Index build time on SQuAD's paragraphs: ours (separate or pooled sentence vectors) against
-LangChain FAISS with the same bundled MiniLM, interleaved in one run (issue 12, item 5).
+"""Index build time on SQuAD's paragraphs: ours (the defaults, and variants) against LangChain
+FAISS with the same bundled MiniLM, interleaved in one run (issue 12, item 5).
 
 LangChain lives in a venv of its own, never in this package's dependencies:
 
@@ -13,6 +13,10 @@ then, from the repository root (our side runs with this interpreter, LangChain's
     HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE nice -n 15 .venv/bin/python tools/build_vs_langchain.py \\
         --squad ../shared/data/squad/dev-v1.1.json --langchain-python /tmp/lcvenv/bin/python \\
         --rounds 2 --output out/build-vs-langchain.json
+
+Kinds (`--kinds`, default "default torch langchain"): `default` is our build as shipped (ONNX
+encoder, batches of 16); `torch` embeds with sentence-transformers (RAG_BUILD_RUNTIME=torch);
+`torch-b64` also with the earlier batches of 64; `pooled` is late chunking (RAG_SENTENCE_VECTORS=pooled).
 
 Every build is a fresh process, timed from before the model loads to the finished index (ours:
 `rag.indexing.build` into an empty folder; LangChain: HuggingFaceEmbeddings, then
@@ -33,10 +37,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("separate", "pooled", "langchain")
+# Our kinds: the settings each changes from the defaults.
+OURS = {
+    "default": {},
+    "torch": {"build_runtime": "torch"},
+    "torch-b64": {"build_runtime": "torch", "batch_size": 64},
+    "pooled": {"sentence_vectors": "pooled"},
+}
+KINDS = (*OURS, "langchain")
 
 
-def build_ours(corpus: str, sentence_vectors: str) -> dict:
+def build_ours(corpus: str, kind: str) -> dict:
     """Build our index of `corpus` into a temporary folder; seconds include loading the model."""
     sys.path.insert(0, str(ROOT))
     t0 = time.perf_counter()
@@ -44,10 +55,10 @@ def build_ours(corpus: str, sentence_vectors: str) -> dict:
     from rag.settings import from_env
 
     with tempfile.TemporaryDirectory(prefix="build-vs-lc-") as tmp:
-        settings = from_env(corpus_dir=Path(corpus), index_dir=Path(tmp) / "index", sentence_vectors=sentence_vectors)
+        settings = from_env(corpus_dir=Path(corpus), index_dir=Path(tmp) / "index", **OURS[kind])
         report = build(settings, progress=False, force=True)
         seconds = time.perf_counter() - t0
-    texts = report.chunks + (report.sentences if sentence_vectors == "separate" else 0)
+    texts = report.chunks + (report.sentences if settings.sentence_vectors == "separate" else 0)
     return {"seconds": seconds, "chunks": report.chunks, "sentences": report.sentences, "texts_encoded": texts}
 
 
@@ -73,7 +84,7 @@ def run_one(kind: str, corpus: Path, model: Path, lc_python: str) -> dict:
     if kind == "langchain":
         cmd = [lc_python, __file__, "--role", "langchain", "--corpus", str(corpus), "--model", str(model)]
     else:
-        cmd = [sys.executable, __file__, "--role", "ours", "--corpus", str(corpus), "--sentence-vectors", kind]
+        cmd = [sys.executable, __file__, "--role", "ours", "--corpus", str(corpus), "--kind", kind]
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_WAIT_POLICY="PASSIVE", TOKENIZERS_PARALLELISM="false")
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -85,24 +96,25 @@ def run_one(kind: str, corpus: Path, model: Path, lc_python: str) -> dict:
 
 
 def orchestrate(args) -> int:
-    """Rounds of (ours separate, ours pooled, LangChain); print the table and write JSON."""
+    """Rounds of the chosen kinds (LangChain always among them); print the table and write JSON."""
     from rag.embedding import bundled_model_dir
     from rag.measure.evaluation import squad_index_settings
     from rag.settings import from_env
 
     corpus = Path(squad_index_settings(Path(args.squad), from_env()).corpus_dir)
     model = bundled_model_dir()
-    runs: dict[str, list[dict]] = {k: [] for k in KINDS}
+    kinds = list(dict.fromkeys([*args.kinds, "langchain"]))
+    runs: dict[str, list[dict]] = {k: [] for k in kinds}
     for n in range(args.rounds):
-        for kind in KINDS:
+        for kind in kinds:
             result = run_one(kind, corpus, model, args.langchain_python)
             runs[kind].append(result)
-            print(f"round {n + 1} {kind:9s} {result['seconds']:7.1f} s  ({result['texts_encoded']} texts, "
+            print(f"round {n + 1} {kind:10s} {result['seconds']:7.1f} s  ({result['texts_encoded']} texts, "
                   f"{result['chunks']} chunks; process {result['process_seconds']:.1f} s)", flush=True)
-    median = {k: statistics.median(r["seconds"] for r in runs[k]) for k in KINDS}
+    median = {k: statistics.median(r["seconds"] for r in runs[k]) for k in kinds}
     summary = {k: {"median_seconds": round(median[k], 1), "ratio_to_langchain": round(median[k] / median["langchain"], 2),
-                   "runs": runs[k]} for k in KINDS}
-    for k in KINDS:
+                   "runs": runs[k]} for k in kinds}
+    for k in kinds:
         print(f"{k:9s} median {median[k]:7.1f} s   {median[k] / median['langchain']:.2f}x LangChain FAISS")
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -115,15 +127,16 @@ def main() -> int:
     parser.add_argument("--squad", default=str(ROOT.parent / "shared/data/squad/dev-v1.1.json"))
     parser.add_argument("--langchain-python", default="/tmp/lcvenv/bin/python")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=["default", "torch", "langchain"])
     parser.add_argument("--output")
     # Internal: one build, run in a fresh process by the orchestrator.
     parser.add_argument("--role", choices=("ours", "langchain"), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
-    parser.add_argument("--sentence-vectors", default="separate", help=argparse.SUPPRESS)
+    parser.add_argument("--kind", default="default", choices=tuple(OURS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "ours":
-        print(json.dumps(build_ours(args.corpus, args.sentence_vectors)))
+        print(json.dumps(build_ours(args.corpus, args.kind)))
     elif args.role == "langchain":
         print(json.dumps(build_langchain(args.corpus, args.model)))
     else:
