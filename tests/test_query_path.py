@@ -122,6 +122,23 @@ def test_a_question_is_answered_without_importing_torch(seed_settings, assistant
     assert "loaded: []" in out.stdout
 
 
+def test_an_index_is_built_without_importing_torch(assistant, tmp_path):
+    # The ONNX export exists (the session's build made it): building an index needs no torch.
+    code = (
+        "import sys\n"
+        "from rag.indexing import build\n"
+        "from rag.settings import from_env\n"
+        "report = build(from_env(), progress=False)\n"
+        "assert report.chunks > 0 and report.embedded_articles, report\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'sklearn') if m in sys.modules]\n"
+        "print('loaded:', heavy)\n"
+    )
+    env = dict(os.environ, RAG_INDEX_DIR=str(tmp_path / "index"), RAG_CORPUS_DIR=str(assistant.settings.corpus_dir))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "loaded: []" in out.stdout
+
+
 def test_ask_reads_questions_from_stdin_one_per_line(seed_settings, assistant):
     env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir))
     lines = "How many people attended the webinars?\n\n   \n" + "x" * 5000 + "\nWho won the 2018 FIFA World Cup?\n"
