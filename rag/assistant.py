@@ -107,13 +107,6 @@ class Assistant:
         return self.retriever
 
     @cached_property
-    def embedder(self):
-        """The sentence-transformers embedder (torch), for tools that embed many texts at once."""
-        from rag.embedding import get_embedder
-
-        return get_embedder(self.settings.model, self.settings.batch_size)
-
-    @cached_property
     def selector(self):
         """The answer selector (loaded on first use, so tools that only retrieve never load it)."""
         return get_selector()

@@ -142,7 +142,7 @@ def question_set_answerable(assistant, questions: list[dict], selector, reader) 
     probe = assistant.settings.replace(abstain_threshold=-1.0)
     asked = [q for q in questions if q["answerable"]]
     out = []
-    for q, qvec in zip(asked, assistant.embedder.encode([q["question"] for q in asked])):
+    for q, qvec in zip(asked, assistant.encoder.encode([q["question"] for q in asked])):
         passages = assistant.retriever.search(q["question"], qvec)
         out.append(select_answer(q["question"], qvec, passages, assistant.index, probe, selector, reader).best_score)
     return np.array(out, dtype=np.float32)

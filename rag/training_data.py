@@ -56,7 +56,7 @@ def make_examples(assistant, questions: list[dict], k: int, without_article: boo
     becomes one the collection cannot answer (every label 0), which is what abstention learns from.
     """
     index = assistant.index
-    vectors = assistant.embedder.encode([q["question"] for q in questions])
+    vectors = assistant.encoder.encode([q["question"] for q in questions])
     out = []
     for q, qvec in zip(questions, vectors):
         if without_article:
@@ -88,7 +88,7 @@ def question_set_examples(assistant, questions: list[dict], k: int) -> list[Exam
 
     index = assistant.index
     asked = [q for q in questions if q["answerable"]]
-    vectors = assistant.embedder.encode([q["question"] for q in asked])
+    vectors = assistant.encoder.encode([q["question"] for q in asked])
     out = []
     for q, qvec in zip(asked, vectors):
         passages = assistant.retriever.search(q["question"], qvec, k=k)

@@ -278,7 +278,7 @@ def test_the_reader_reads_only_when_stage_one_is_unsure(assistant):
     skipped = read = 0
     for question, _ in QUESTIONS[:24]:
         answer = assistant.ask(question)
-        qvec = assistant.embedder.encode([question])[0]
+        qvec = assistant.embed_question(question)
         cands = gather(question, qvec, assistant.retriever.search(question, qvec), assistant.index,
                        assistant.settings.answer_dense_weight)
         sure = stage1_lead(assistant.selector.stage1(cands.features)) >= config.reader_lead

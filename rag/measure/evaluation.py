@@ -161,9 +161,15 @@ def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -
 
 
 def cached_index(root: Path, settings: Settings) -> Path:
-    """The index folder under a cached benchmark corpus `root`: one per way of making sentence
-    vectors, so runs with and without late chunking do not rebuild each other's index."""
-    return root / ("index" if settings.sentence_vectors == "separate" else f"index-{settings.sentence_vectors}")
+    """The index folder under a cached benchmark corpus `root`: one per way of making vectors, so
+    runs with and without late chunking do not rebuild each other's index, and a model fitted on
+    the default build's vectors is refitted from them (`index` is the PyTorch build's, made
+    before the ONNX build; the two agree to ~2e-7, enough to move a tree's split)."""
+    from rag.indexing import build_runtime
+
+    if settings.sentence_vectors != "separate":
+        return root / f"index-{settings.sentence_vectors}"
+    return root / ("index-onnx" if build_runtime(settings) == "onnx" else "index")
 
 
 def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Path | None = None) -> Settings:
