@@ -286,21 +286,22 @@ def test_questions_during_a_rebuild_are_answered_from_the_index_in_use(corpus_co
     questions are answered from the previous index, never a half-built one; then from the new one."""
     import threading
 
-    from rag import embedding
     from rag.assistant import Assistant
+    from rag.onnx_encoder import OnnxEncoder
 
     settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
     assistant = Assistant(settings, progress=False)
     before = assistant.index.folder.name
     gate, entered = threading.Event(), threading.Event()
-    encode = embedding.Embedder.encode
+    encode = OnnxEncoder.encode
 
-    def held(self, texts, *args, **kwargs):  # the rebuild's embedding waits here (questions use ONNX)
-        entered.set()
-        gate.wait(120)
+    def held(self, texts, *args, **kwargs):  # the rebuild's embedding waits here; questions pass
+        if self is not assistant.encoder:
+            entered.set()
+            gate.wait(120)
         return encode(self, texts, *args, **kwargs)
 
-    monkeypatch.setattr(embedding.Embedder, "encode", held)
+    monkeypatch.setattr(OnnxEncoder, "encode", held)
     (corpus_copy / "zz_lighthouse.txt").write_text(
         "The lighthouse keepers of Varna met\n\nThe lighthouse keepers of Varna counted 4711 ships in 2025.\n",
         encoding="utf-8")
