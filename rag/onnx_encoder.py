@@ -90,9 +90,8 @@ class OnnxEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)  # what sentence-transformers cuts to
         self.tokenizer.no_padding()  # each batch is padded below, to its own longest text
-        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._counter.no_truncation()
-        self._counter.no_padding()
+        self._tokenizer_file = folder / "tokenizer.json"
+        self._counter = None  # made on first count (only builds count), so questions never pay for it
         self._pad_id = self.tokenizer.token_to_id("[PAD]") or 0
         self.session = cpu_session(onnx_path(model), threads)
         self.dim = int(self.session.get_outputs()[0].shape[1])
@@ -126,4 +125,9 @@ class OnnxEncoder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the model sees for `text`, [CLS] and [SEP] included, before any cut."""
+        if self._counter is None:
+            from tokenizers import Tokenizer
+
+            self._counter = Tokenizer.from_file(str(self._tokenizer_file))
+            self._counter.no_truncation()
         return len(self._counter.encode(text).ids)
