@@ -130,4 +130,5 @@ class OnnxEncoder:
 
             self._counter = Tokenizer.from_file(str(self._tokenizer_file))
             self._counter.no_truncation()
+            self._counter.no_padding()  # tokenizer.json pads to a fixed length
         return len(self._counter.encode(text).ids)
