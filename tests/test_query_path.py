@@ -78,6 +78,30 @@ def test_the_index_build_embeds_with_onnx_and_matches_pytorch(assistant, tmp_pat
     assert np.allclose(a.sentence_vectors, b.sentence_vectors, atol=1e-5)
 
 
+def test_the_encoder_export_is_fused_and_survives_an_optimiser_failure(assistant, tmp_path, monkeypatch):
+    """The shared export runs onnxruntime's fused BERT kernels; if the optimiser fails, the plain
+    export is kept and gives the same vectors."""
+    import onnx
+    from onnxruntime.transformers import optimizer
+
+    from rag.onnx_encoder import OnnxEncoder, onnx_path
+
+    fused_ops = {n.op_type for n in onnx.load(str(onnx_path("bundled"))).graph.node}
+    assert {"Attention", "SkipLayerNormalization"} <= fused_ops
+    texts = [s.text for s in assistant.index.sentences[:30]] + _questions()[:10]
+    want = OnnxEncoder().encode(texts)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("optimiser out of order")
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(optimizer, "optimize_model", broken)
+    plain = onnx_path("bundled")
+    assert str(plain).startswith(str(tmp_path)) and "Attention" not in {n.op_type for n in onnx.load(str(plain)).graph.node}
+    assert not list(plain.parent.glob("*.fused"))
+    assert (OnnxEncoder().encode(texts) * want).sum(1).min() >= 0.99999
+
+
 def test_reader_tokenizer_matches_the_training_tokenizer(assistant):
     from transformers import AutoTokenizer
 
