@@ -116,10 +116,10 @@ class OnnxEncoder:
         folder = Path(source)
         self.max_tokens, _ = _model_files(folder)
         self.batch_size = batch_size
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._tokenizer_file = folder / "tokenizer.json"
+        self.tokenizer = Tokenizer.from_file(str(self._tokenizer_file))
         self.tokenizer.enable_truncation(self.max_tokens)  # what sentence-transformers cuts to
         self.tokenizer.no_padding()  # each batch is padded below, to its own longest text
-        self._tokenizer_file = folder / "tokenizer.json"
         self._counter = None  # made on first count (only builds count), so questions never pay for it
         self._pad_id = self.tokenizer.token_to_id("[PAD]") or 0
         self.session = cpu_session(onnx_path(model), threads)

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from rag.onnx_encoder import OnnxEncoder, onnx_supported
+from rag.onnx_encoder import onnx_supported
 
 
 class TorchEncoder:
@@ -72,5 +72,7 @@ def get_question_encoder(model: str = "bundled", runtime: str = "onnx", batch_si
     """One shared question encoder per (model, runtime); "onnx" falls back to torch for a model the
     export does not cover (not mean-pooled, or a hub name without a local folder)."""
     if runtime == "onnx" and onnx_supported(model):
-        return OnnxEncoder(model)
+        from rag.embedding import get_embedder
+
+        return get_embedder(model, batch_size, "onnx")  # one session, shared with the index build
     return TorchEncoder(model, batch_size)

@@ -19,7 +19,7 @@ def _questions() -> list[str]:
 
 def test_onnx_and_torch_vectors_agree_on_every_seed_text_and_question(assistant):
     from rag.embedding import get_embedder
-    from rag.question_encoder import OnnxEncoder
+    from rag.onnx_encoder import OnnxEncoder
 
     index = assistant.index
     texts = [c.text for c in index.chunks] + [s.text for s in index.sentences] + _questions()
@@ -40,12 +40,13 @@ def test_the_index_build_embeds_with_onnx_and_matches_pytorch(assistant, tmp_pat
     """The default build runtime: the seed index's vectors are PyTorch's to 1e-5, token counts
     (which decide where chunks end) are the same, and `build_runtime=torch` still builds."""
     from rag.embedding import Embedder, get_embedder
-    from rag.indexing import build_runtime, get_embedder as build_embedder
+    from rag.indexing import build_runtime
     from rag.onnx_encoder import OnnxEncoder
 
     settings, index = assistant.settings, assistant.index
     assert settings.build_runtime == "onnx" and build_runtime(settings) == "onnx"
-    assert isinstance(build_embedder(settings.model, settings.batch_size, build_runtime(settings)), OnnxEncoder)
+    assert isinstance(get_embedder(settings.model, settings.batch_size, build_runtime(settings)), OnnxEncoder)
+    assert get_embedder(settings.model, settings.batch_size, "onnx") is assistant.encoder  # one session for both
     assert build_runtime(settings.replace(sentence_vectors="pooled")) == "torch"
     torch_side = get_embedder(runtime="torch")
     assert isinstance(torch_side, Embedder)
