@@ -73,6 +73,9 @@ def load_net(weights: Path, expected_sha256: str):
 
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# In the exports' file names: which traced form of the network they hold (`rag.reader.export_form`);
+# exports of an earlier form are made again and pruned.
+FORM = "m"
 
 
 def onnx_file(weights: Path, expected_sha256: str, int8: bool = False) -> Path:
@@ -83,20 +86,22 @@ def onnx_file(weights: Path, expected_sha256: str, int8: bool = False) -> Path:
     folder = cache_dir() / "reader"
     if int8:
         fp32 = onnx_file(weights, expected_sha256)
-        return cached_file(folder / f"reader-{expected_sha256[:16]}-int8pc.onnx", lambda tmp: _quantize(fp32, tmp))
-    return cached_file(folder / f"reader-{expected_sha256[:16]}.onnx",
+        return cached_file(folder / f"reader-{expected_sha256[:16]}-{FORM}-int8pc.onnx", lambda tmp: _quantize(fp32, tmp))
+    return cached_file(folder / f"reader-{expected_sha256[:16]}-{FORM}.onnx",
                        lambda tmp: _export(load_net(weights, expected_sha256), tmp))
 
 
 def _export(net, target: str) -> None:
     import torch
 
+    from rag.reader import export_form
+
     sample = tuple(torch.ones((2, 8), dtype=torch.long) for _ in INPUTS)
     axes = {k: {0: "rows", 1: "tokens"} for k in INPUTS}
     axes.update({"logit": {0: "rows"}, "start": {0: "rows", 1: "tokens"}, "end": {0: "rows", 1: "tokens"}})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about shapes fixed at export; parity is tested
-        torch.onnx.export(net, sample, target, input_names=list(INPUTS), output_names=["logit", "start", "end"],
+        torch.onnx.export(export_form(net), sample, target, input_names=list(INPUTS), output_names=["logit", "start", "end"],
                           dynamic_axes=axes, opset_version=17, dynamo=False)
 
 
@@ -124,14 +129,15 @@ def _quantize(fp32: Path, target: str) -> None:
 
 def prune_exports(keep: set[str]) -> int:
     """Delete cached exports (float and int8) of reader weights other than `keep` (their sha256s),
-    so replaced models do not pile up (~110 MB each); returns how many files went. Exports being
-    written are named `.make-*` and never match."""
+    and those of an earlier traced form, so replaced models do not pile up (~110 MB each); returns
+    how many files went. Exports being written are named `.make-*` and never match."""
     from rag.embedding import cache_dir
 
     prefixes = {k[:16] for k in keep}
     gone = 0
     for f in (cache_dir() / "reader").glob("reader-*"):
-        if f.name.split("-")[1].split(".")[0] not in prefixes:  # reader-<sha16>[-int8pc].onnx|.sha256
+        parts = f.name.split(".")[0].split("-")  # reader-<sha16>-<form>[-int8pc].onnx|.sha256
+        if parts[1] not in prefixes or len(parts) < 3 or parts[2] != FORM:
             f.unlink(missing_ok=True)
             gone += 1
     return gone

@@ -101,11 +101,12 @@ def test_exports_of_weights_no_longer_shipped_are_pruned(tmp_path, monkeypatch):
     folder = tmp_path / "reader"
     folder.mkdir()
     kept, old = "a" * 64, "b" * 64
-    names = [f"reader-{kept[:16]}.onnx", f"reader-{kept[:16]}.sha256", f"reader-{kept[:16]}-int8pc.onnx",
-             f"reader-{old[:16]}.onnx", f"reader-{old[:16]}-int8pc.sha256", ".make-x.onnx"]
+    names = [f"reader-{kept[:16]}-m.onnx", f"reader-{kept[:16]}-m.sha256", f"reader-{kept[:16]}-m-int8pc.onnx",
+             f"reader-{old[:16]}-m.onnx", f"reader-{old[:16]}-m-int8pc.sha256", ".make-x.onnx",
+             f"reader-{kept[:16]}.onnx", f"reader-{kept[:16]}-int8pc.sha256"]  # the kept weights' earlier form
     for n in names:
         (folder / n).write_text("x")
-    assert prune_exports({kept}) == 2
+    assert prune_exports({kept}) == 4
     assert sorted(f.name for f in folder.iterdir()) == sorted([names[0], names[1], names[2], ".make-x.onnx"])
 
 

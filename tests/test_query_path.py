@@ -236,6 +236,26 @@ def test_a_changed_model_file_is_hashed_again(tmp_path, monkeypatch):
     assert checked_sha256(f) == sha256_file(f) != first
 
 
+def test_the_readers_export_form_computes_what_the_network_does(assistant):
+    """The form the reader is traced in for ONNX (attention masks made by hand, faster in
+    onnxruntime) gives the network's own outputs, bit for bit, on padded batches of seed pairs."""
+    import torch
+
+    from rag.reader import WEIGHTS, encode_pairs, export_form, pair_tokenizer
+    from rag.reader_files import INPUTS, load_net
+    from rag.selector import get_selector
+
+    net = load_net(WEIGHTS, get_selector().config.files[WEIGHTS.name])
+    form = export_form(net)
+    sentences = [s.text for s in assistant.index.sentences][:12]
+    for question in _questions()[:3]:
+        enc = encode_pairs(pair_tokenizer(), question, sentences)
+        inputs = {k: torch.as_tensor(enc[k]) for k in INPUTS}
+        with torch.inference_mode():
+            for a, b in zip(net(**inputs), form(**inputs)):
+                assert torch.equal(a, b)
+
+
 def test_reader_runtimes_agree(assistant):
     """The float ONNX export reads exactly as PyTorch; the int8 one ranks sentences the same way."""
     from rag.reader import get_reader
