@@ -219,7 +219,7 @@ def short_answer(question: str, window: Window, short_reader, at_least: float) -
         return None
     a, b = span
     text = window.text[a:b]
-    if not text.strip():
+    if not any(ch.isalnum() for ch in text):  # a lone quote mark or full stop answers nothing
         return None
     return ShortAnswer(text, window.doc_id, window.start + a, window.start + b, round(score, 3))
 

@@ -176,6 +176,31 @@ def test_a_short_answer_span_never_crosses_from_one_quoted_sentence_into_another
     assert best_spans(start, end, np.array([[0, 1, 1, 0, 0, 0]]))[0][:2] == (1, 1)
 
 
+def test_a_short_answer_of_punctuation_alone_is_not_given():
+    """A span holding no letter or digit (the reader once picked an opening quote mark) answers
+    nothing: the sentence is quoted without a short answer."""
+    from rag.answer import short_answer
+    from rag.short_answer import Window
+
+    text = "He said “the Hub was founded in 2008”."
+
+    class Reader:
+        def __init__(self, span):
+            self.span = span
+
+        def find_spans(self, question, texts, regions):
+            return [(self.span, 3.0)]
+
+    window = Window("a", 100, text, ((0, len(text)),))
+    quote = text.index("“")
+    assert short_answer("When?", window, Reader((quote, quote + 1)), -10.0) is None
+    assert short_answer("When?", window, Reader((len(text) - 1, len(text))), -10.0) is None  # the full stop
+    year = text.index("2008")
+    got = short_answer("When?", window, Reader((year, year + 4)), -10.0)
+    assert got is not None and (got.text, got.start, got.end) == ("2008", 100 + year, 104 + year)
+    assert short_answer("When?", window, Reader((year, year + 4)), 5.0) is None  # below the bar
+
+
 # Questions from the issue that quoted the title, a neighbour or a bare pronoun before the reader.
 def _known_miss(reason):
     return pytest.mark.xfail(strict=True, reason=f"known miss of the learned selector: {reason} (issue 10 stays open)")
