@@ -80,6 +80,7 @@ def export_form(net):
             mask = (1.0 - attention_mask[:, None, None, :].to(h.dtype)) * torch.finfo(h.dtype).min
             for layer in bert.encoder.layer:
                 h = layer(h, attention_mask=mask)
+                h = h[0] if isinstance(h, tuple) else h  # transformers 4 returns a tuple, 5 the states
             start, end = self.net.span(h).unbind(-1)
             return self.net.relevance(h[:, 0]).squeeze(-1), start, end
 
