@@ -18,7 +18,7 @@ import numpy as np
 from rag.chunking import Chunk, chunk_article
 from rag.corpus import Article, Corpus, load_corpus
 from rag.embedding import Embedder, get_embedder, resolve_model
-from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest, chunker_settings, stale_reason
+from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest, chunker_settings, lexical_settings, stale_reason
 from rag.settings import Settings
 from rag.index import Index
 from rag.sentences import Sentence
@@ -285,6 +285,7 @@ def assemble_manifest(corpus: Corpus, settings: Settings, embedder: Embedder, ro
         model_id=embedder.model_id,
         dim=embedder.dim,
         chunker=chunker_settings(settings),
+        lexical=lexical_settings(),
         corpus_dir=str(Path(settings.corpus_dir).resolve()),
         vector_index=choose_kind(len(rows.chunks), settings.index_type, settings.flat_max),
         counts=Counts(articles=len(corpus.articles), chunks=len(rows.chunks), sentences=len(rows.sentences)),

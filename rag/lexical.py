@@ -31,6 +31,13 @@ def passage_text(title: str, text: str, chunk_no: int) -> str:
     return f"{title}\n{text}" if chunk_no else text
 
 
+# BM25's term-frequency saturation and length normalisation (Anserini's defaults rather than bm25s's
+# 1.5 and 0.75): chosen on SQuAD's train articles, where they put the right paragraph first for
+# 0.816 of questions against 0.810 and in the top 5 for 0.962 against 0.959 (hybrid, the rest of
+# retrieval unchanged); SciFact train hybrid nDCG@10 0.744 against 0.741.
+K1, B = 0.9, 0.4
+
+
 class LexicalIndex:
     """BM25 over passages, plus each term's inverse document frequency for sentence scoring."""
 
@@ -42,9 +49,10 @@ class LexicalIndex:
         self._idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
     @classmethod
-    def build(cls, texts: list[str]) -> "LexicalIndex":
-        """Index `texts` (one per passage)."""
-        bm25 = bm25s.BM25()
+    def build(cls, texts: list[str], k1: float = K1, b: float = B) -> "LexicalIndex":
+        """Index `texts` (one per passage) with BM25 constants `k1` and `b` (bm25s stores them,
+        and the scores they make, with the index)."""
+        bm25 = bm25s.BM25(k1=k1, b=b)
         # bm25s needs at least one term overall; "" stands for an empty passage.
         bm25.index([terms(t) or [""] for t in texts], show_progress=False)
         return cls(bm25)

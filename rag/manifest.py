@@ -34,6 +34,18 @@ def chunker_settings(settings: Settings) -> dict:
     return out
 
 
+def lexical_settings() -> dict:
+    """The BM25 constants the lexical side is built with; a change rebuilds the index (its vectors
+    are reused, so only chunks' BM25 is computed again)."""
+    from rag.lexical import B, K1
+
+    return {"bm25_k1": K1, "bm25_b": B}
+
+
+# Indexes from before the constants were recorded were built with bm25s's defaults.
+EARLIER_LEXICAL = {"bm25_k1": 1.5, "bm25_b": 0.75}
+
+
 @dataclass(frozen=True)
 class ArticleEntry:
     """What the index records of one article; `path` is relative to the corpus folder."""
@@ -107,6 +119,10 @@ class Manifest:
     articles: dict[str, ArticleEntry]
     skipped: list[dict]  # {"path", "reason"} per file the build left out
     files: dict[str, str] = field(default_factory=dict)
+    # Added after format 2 shipped: a manifest without it was built with EARLIER_LEXICAL.
+    lexical: dict = field(default_factory=lambda: dict(EARLIER_LEXICAL))
+
+    OPTIONAL = ("lexical",)  # keys a manifest may lack (class attribute, not a field)
 
     @classmethod
     def from_json(cls, raw: dict) -> Manifest:
@@ -119,6 +135,8 @@ class Manifest:
     def to_json(self) -> dict:
         """manifest.json's object, keys in format 2's order."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["lexical"] == EARLIER_LEXICAL:
+            del out["lexical"]  # as a manifest from before the key was written
         out["counts"] = self.counts.to_json()
         out["articles"] = {d: a.to_json() for d, a in self.articles.items()}
         return out
@@ -139,6 +157,8 @@ def stale_reason(manifest: Manifest, corpus: Corpus, settings: Settings, model_i
         return "embedding model changed"
     if manifest.chunker != chunker_settings(settings):
         return "chunking settings changed"
+    if manifest.lexical != lexical_settings():
+        return "BM25 settings changed"
     if manifest.corpus_dir != str(Path(settings.corpus_dir).resolve()):
         return "corpus folder changed"
     built = manifest.sha256s()

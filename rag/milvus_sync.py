@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 from rag import milvus_sentences as sentences
 from rag.index import Index
+from rag.lexical import B, K1
 from rag.milvus_client import VARCHAR_MAX, MilvusProblem
 from rag.milvus_writes import create, delete_articles, held_articles, insert
 from rag.vectors import HNSW_EF_CONSTRUCTION, HNSW_M, choose_kind
@@ -43,8 +44,8 @@ log = logging.getLogger("rag")
 ALIAS = "rag_passages"
 PREFIX = "rag_"
 FAMILY = ("rag_flat_", "rag_hnsw_")  # passage collections (sentence ones are rag_sentences_…)
-# bm25s's defaults (method "lucene"), so Milvus scores passages with the same BM25 constants.
-BM25_K1, BM25_B = 1.5, 0.75
+# The local index's BM25 constants, so Milvus scores passages as bm25s does.
+BM25_K1, BM25_B = K1, B
 
 
 # --- keys and names -----------------------------------------------------------------------------

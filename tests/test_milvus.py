@@ -15,7 +15,7 @@ pytest.importorskip("milvus_lite")
 
 from rag.assistant import Assistant  # noqa: E402
 from rag.indexing import build  # noqa: E402
-from rag.lexical import terms  # noqa: E402
+from rag.lexical import K1, terms  # noqa: E402
 from rag.milvus_backend import attach, open_milvus  # noqa: E402
 from rag.milvus_client import MilvusProblem, connect  # noqa: E402
 from rag.milvus_sentences import FAMILY  # noqa: E402
@@ -74,10 +74,10 @@ def test_rankings_match_the_local_backend(synced):
         q = terms(question)
         lex_m, lex_l = backend.lexical_search(q, 20), local.lexical_search(q, 20)
         # The same passages in the same order; Milvus's BM25 keeps the (k1 + 1) factor that bm25s's
-        # "lucene" variant drops, so its scores are bm25s's times 2.5 (Lite's IDF is per segment:
+        # "lucene" variant drops, so its scores are bm25s's times k1 + 1 (Lite's IDF is per segment:
         # the seeds make one segment; a large collection may differ slightly).
         assert [r for r, _ in lex_m] == [r for r, _ in lex_l], question
-        assert np.allclose([s for _, s in lex_m], [2.5 * s for _, s in lex_l], rtol=1e-4)
+        assert np.allclose([s for _, s in lex_m], [(K1 + 1) * s for _, s in lex_l], rtol=1e-4)
         rows = [r for r, _ in dense_l[:5]]
         assert set(backend.lexical_scores(q, rows)) == set(rows)
 
@@ -309,8 +309,8 @@ def rankings(backend, embedder, questions=None):
 
 
 def local_rankings(index, embedder):
-    """The same rankings from the local backend, BM25 scaled to Milvus's (x 2.5, see above)."""
-    return [(d, [(r, round(2.5 * s, 3)) for r, s in lex]) for d, lex in rankings(LocalBackend(index), embedder)]
+    """The same rankings from the local backend, BM25 scaled to Milvus's (x (k1 + 1), see above)."""
+    return [(d, [(r, round((K1 + 1) * s, 3)) for r, s in lex]) for d, lex in rankings(LocalBackend(index), embedder)]
 
 
 def same_rankings(a, b) -> bool:

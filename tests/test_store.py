@@ -106,8 +106,35 @@ def test_the_manifest_reads_and_writes_back_byte_for_byte(settings):
     manifest = Manifest.from_json(json.loads(raw))
     assert json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8") == raw
     assert list(manifest.to_json()) == ["format", "created", "model_id", "dim", "chunker", "corpus_dir", "vector_index",
-                                        "counts", "articles", "skipped", "files"]
+                                        "counts", "articles", "skipped", "files", "lexical"]
     entry = load_index(settings.index_dir).article("002_c697df2783ecb75a")
     assert entry.path == "002_c697df2783ecb75a.txt" and entry.chars > 0 and len(entry.sha256) == 64
     with pytest.raises(ValueError):
         Manifest.from_json({**json.loads(raw), "extra": 1})
+
+
+def test_an_index_built_with_other_bm25_constants_is_rebuilt_keeping_its_vectors(settings, monkeypatch):
+    """An index from before the BM25 constants changed (its manifest without them: bm25s's 1.5 and
+    0.75) is stale; the rebuild keeps every vector and scores passages with today's constants."""
+    from rag import lexical
+    from rag.manifest import EARLIER_LEXICAL, lexical_settings, stale_reason
+
+    monkeypatch.setattr(lexical, "K1", EARLIER_LEXICAL["bm25_k1"])
+    monkeypatch.setattr(lexical, "B", EARLIER_LEXICAL["bm25_b"])
+    build(settings, progress=False)
+    old = load_index(settings.index_dir)
+    raw = json.loads((live_folder(settings.index_dir) / "manifest.json").read_text(encoding="utf-8"))
+    assert "lexical" not in raw  # written as before the key existed
+    assert (old.lexical.bm25.k1, old.lexical.bm25.b) == (1.5, 0.75)
+    monkeypatch.undo()
+    from rag.corpus import load_corpus
+
+    assert stale_reason(old.manifest, load_corpus(settings.corpus_dir), settings, old.manifest.model_id) == "BM25 settings changed"
+    summary = build(settings, progress=False)
+    new = load_index(settings.index_dir)
+    assert new.manifest.lexical == lexical_settings() == {"bm25_k1": lexical.K1, "bm25_b": lexical.B}
+    assert (new.lexical.bm25.k1, new.lexical.bm25.b) == (lexical.K1, lexical.B) != (1.5, 0.75)
+    assert np.array_equal(new.chunk_vectors, old.chunk_vectors)
+    assert summary.embedded_articles == [] and len(summary.reused_articles) == 5
+    question = lexical.terms("How many people attended the webinars?")
+    assert not np.allclose(new.lexical.scores(question), old.lexical.scores(question))
