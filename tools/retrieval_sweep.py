@@ -53,7 +53,8 @@ def bm25_matrix(texts: list[str], questions: list[str], k1: float = 1.5, b: floa
 
 
 def matrices(index, questions: list[str]) -> dict:
-    """C: chunk cosine; SM: best sentence cosine per chunk; L: BM25 (k1 1.5, b .75); L09: BM25 (0.9, 0.4)."""
+    """C: chunk cosine; SM: best sentence cosine per chunk; L: BM25 (k1 1.5, b .75: bm25s's defaults, the
+    product's until 2026-11-26); L09: BM25 (0.9, 0.4: the product's since)."""
     qv = get_embedder("bundled", 64).encode(questions)
     flat = np.concatenate([np.asarray(ids, dtype=np.int64) for ids in index.chunk_sentences])
     offsets = np.cumsum([0] + [len(ids) for ids in index.chunk_sentences[:-1]])
@@ -134,8 +135,8 @@ def hit_scores(rows: list[list[int]], doc: list[str], gold: list[set[str]]) -> t
 
 
 VARIANTS = {
-    "bm25 (k1 1.5, b 0.75; current)": lambda m: single(m, "L"),
-    "bm25 (k1 0.9, b 0.4)": lambda m: single(m, "L09"),
+    "bm25 (k1 1.5, b 0.75)": lambda m: single(m, "L"),
+    "bm25 (k1 0.9, b 0.4; current)": lambda m: single(m, "L09"),
     "dense: chunk vector (current)": lambda m: single(m, "C"),
     "dense: best sentence": lambda m: single(m, "SM"),
     "dense: 0.5 chunk + 0.5 sentence": lambda m: single(m, "s0.5"),
@@ -153,6 +154,7 @@ VARIANTS = {
     **{f"hybrid: convex max-norm a={a}, 0.5 chunk + 0.5 sentence": (lambda a: lambda m: convex_variant(m, "s0.5", "L", a))(a) for a in (0.5, 0.6, 0.7)},
     **{f"hybrid: convex max-norm a={a}, 0.3 chunk + 0.7 sentence": (lambda a: lambda m: convex_variant(m, "s0.7", "L", a))(a) for a in (0.5, 0.6, 0.7, 0.8)},
     **{f"hybrid: convex max-norm a={a}, 0.3 chunk + 0.7 sentence, bm25 (0.9, 0.4)": (lambda a: lambda m: convex_variant(m, "s0.7", "L09", a))(a) for a in (0.6, 0.7)},
+    "hybrid: convex max-norm a=0.7, 0.5 chunk + 0.5 sentence, bm25 (0.9, 0.4) (current)": lambda m: convex_variant(m, "s0.5", "L09", 0.7),
 }
 
 
