@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 
 from rag import milvus_sentences as sentences
 from rag.index import Index
-from rag.lexical import B, K1
 from rag.milvus_client import VARCHAR_MAX, MilvusProblem
 from rag.milvus_writes import create, delete_articles, held_articles, insert
 from rag.vectors import HNSW_EF_CONSTRUCTION, HNSW_M, choose_kind
@@ -44,9 +43,6 @@ log = logging.getLogger("rag")
 ALIAS = "rag_passages"
 PREFIX = "rag_"
 FAMILY = ("rag_flat_", "rag_hnsw_")  # passage collections (sentence ones are rag_sentences_…)
-# The local index's BM25 constants, so Milvus scores passages as bm25s does.
-BM25_K1, BM25_B = K1, B
-
 
 # --- keys and names -----------------------------------------------------------------------------
 
@@ -67,10 +63,12 @@ def index_kind(index: Index, settings) -> str:
 
 
 def collection_name(index: Index, settings) -> str:
-    """The collection for `index`'s configuration: one per model, dimension, chunker settings and
-    vector index kind, so rows of one collection are interchangeable between generations."""
+    """The collection for `index`'s configuration: one per model, dimension, chunker settings,
+    vector index kind and BM25 constants, so rows of one collection are interchangeable between
+    generations."""
+    lexical = index.manifest.lexical
     config = [index.manifest.model_id, int(index.chunk_vectors.shape[1]), index.manifest.chunker,
-              index_kind(index, settings), HNSW_M, HNSW_EF_CONSTRUCTION, BM25_K1, BM25_B]
+              index_kind(index, settings), HNSW_M, HNSW_EF_CONSTRUCTION, lexical["bm25_k1"], lexical["bm25_b"]]
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
     return f"{PREFIX}{index_kind(index, settings)}_{digest}"
 
@@ -179,7 +177,9 @@ def _schema(client, dim: int):
     return s
 
 
-def _index_params(client, kind: str):
+def _index_params(client, kind: str, lexical: dict):
+    """Vector and BM25 index parameters; `lexical`: the mirrored index's BM25 constants (its
+    manifest's), so Milvus scores passages as its bm25s index does."""
     p = client.prepare_index_params()
     if kind == "flat":
         p.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
@@ -187,7 +187,7 @@ def _index_params(client, kind: str):
         p.add_index(field_name="vector", index_type="HNSW", metric_type="IP",
                     params={"params": {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}})
     p.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                params={"params": {"bm25_k1": BM25_K1, "bm25_b": BM25_B}})
+                params={"params": {"bm25_k1": lexical["bm25_k1"], "bm25_b": lexical["bm25_b"]}})
     return p
 
 
@@ -227,7 +227,7 @@ def _create_sentences(client, name: str, index: Index) -> str:
 def _fill(client, name: str, index: Index, settings) -> SyncReport:
     """A new pair of collections holding all of `index`'s passages and sentences, committed as sync 1."""
     create(client, name, _schema(client, int(index.chunk_vectors.shape[1])),
-            _index_params(client, index_kind(index, settings)))
+            _index_params(client, index_kind(index, settings), index.manifest.lexical))
     sname = _create_sentences(client, name, index)
     inserted = insert(client, name, _rows(index, list(range(len(index.chunks))), 1))
     written = insert(client, sname, sentences.rows(index, _articles(index), 1))
