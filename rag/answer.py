@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.answer_kind import asked_kind, holds_kind
 from rag.errors import RagError
 from rag.features import FEATURES, gather, leans_back
 from rag.retrieval import Passage
@@ -198,6 +199,8 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
         for ctx in context_before(index, sid):
             citations.append(_citation(index, ctx, passage, len(citations) + 1, float(probs[pos]), context=True))
         citations.append(_citation(index, sid, passage, len(citations) + 1, float(probs[pos])))
+    if settings.answer_kind and not holds_kind(" ".join(c.text for c in citations), asked_kind(question)):
+        return Selection([], True, answerable)  # e.g. "how many" answered by a sentence with no number
     short = None
     if short_reader is not None:
         window = quoted_window(index, ids[picked[0]])

@@ -1,0 +1,59 @@
+"""The kind of answer a question asks for, when its words leave no doubt (a year, a date, a count,
+a sum of money, a share, an e-mail address, a phone number, a web address), and whether a quoted
+text can hold one. A sentence without a number cannot say how many; quoting it anyway answers
+something else, so the answer layer holds such questions to sentences of the asked-for kind."""
+from __future__ import annotations
+
+import re
+
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    "hundreds?|thousands?|millions?|billions?|trillions?|dozens?|single|twice|thrice|both|once|"
+    "couple|pair|several|few|many|no|none|half|quarter|third"
+)
+# Digits around a year may be letters ("c1750"), not other digits.
+_YEAR = r"(?<!\d)(1\d|2[01])\d\d(?!\d)|\b\d0s\b|'\d0s\b|\b(AD|BC|BCE|CE)\b|\bcentur(y|ies)\b|\bdecades?\b"
+
+# (kind, question pattern) in the order they are tried: the first that matches decides.
+_QUESTION_KINDS = [
+    ("email", re.compile(r"\be-?mail (address|addresses)\b", re.I)),
+    # "website" names the answer only when asked for ("What is the Hub's website?"), not as a place to look.
+    ("web", re.compile(r"\b(web ?address|url)\b|\bwhat (website|web site|homepage)\b|\b(website|web site|homepage)\s*\??\s*$", re.I)),
+    ("phone", re.compile(r"\b(phone|telephone|fax) (number|numbers)\b", re.I)),
+    ("money", re.compile(r"\bhow much\b.*\b(cost|costs|costed|pay|paid|spend|spent|earn|earns|earned|"
+                         r"charge|charged|budget|fund|funding|worth|price|salary|fee|money)\b|"
+                         r"\bwhat (is|was|were|are) the (total |annual |overall )?(budget|cost|price|salary|fee)s?\b|"
+                         r"\bwhat (salary|budget|price|fee)\b", re.I)),
+    ("share", re.compile(r"\bwhat (percent|percentage|proportion|fraction)\b|\bhow many percent\b", re.I)),
+    ("year", re.compile(r"\b(what|which) (year|decade|century)\b", re.I)),
+    ("date", re.compile(r"\b(what|which) (date|day|month)\b", re.I)),
+    ("count", re.compile(r"\bhow many\b", re.I)),
+]
+_HOLDS = {
+    "email": re.compile(r"\S@\S"),
+    "web": re.compile(r"https?://|\bwww\.|\b[\w-]+\.(com|org|net|gov|int|edu|eu|kz|uk|info)\b", re.I),
+    "phone": re.compile(r"\d[\d ()./-]{5,}\d"),
+    "money": re.compile(r"[$€£¥₸]|\b(dollars?|euros?|pounds?|tenge|yen|yuan|rubles?|roubles?|francs?|marks?|"
+                        r"pesos?|rupees?|USD|EUR|GBP|cents?|free|charge)\b|\d", re.I),
+    "share": re.compile(r"%|\bper ?cent\b|\d|\b(" + _NUMBER_WORDS + r")\b|\bmajority\b|\bmost\b|\ball\b", re.I),
+    "year": re.compile(_YEAR, re.I),
+    "date": re.compile(rf"\b({_MONTHS}|{_WEEKDAYS})s?\b|\b(today|yesterday|tomorrow)\b|{_YEAR}|\d", re.I),
+    "count": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b", re.I),
+}
+KINDS = tuple(k for k, _ in _QUESTION_KINDS)
+
+
+def asked_kind(question: str) -> str | None:
+    """The kind of answer `question` asks for when its words say so plainly, else None."""
+    for kind, pattern in _QUESTION_KINDS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds_kind(text: str, kind: str | None) -> bool:
+    """Whether `text` can hold an answer of `kind` (always, when no kind is asked for)."""
+    return kind is None or bool(_HOLDS[kind].search(text))
