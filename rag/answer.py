@@ -21,7 +21,7 @@ from rag.errors import RagError
 from rag.features import FEATURES, gather, leans_back
 from rag.retrieval import Passage
 from rag.selector import abstain_threshold, reader_lead, short_answer_bar, stage1_lead
-from rag.short_answer import Window, window_of
+from rag.short_answer import Window, balanced_span, window_of
 from rag.stopwatch import Stopwatch
 
 ABSTAIN_TEXT = "The articles don't answer this."
@@ -220,7 +220,8 @@ def short_answer(question: str, window: Window, short_reader, at_least: float) -
     (span, score), = short_reader.find_spans(question, [window.text], [window.regions])
     if span is None or score < at_least:
         return None
-    a, b = span
+    region = next((r for r in window.regions if r[0] <= span[0] and span[1] <= r[1]), (span[0], span[1]))
+    a, b = balanced_span(window.text, *span, region)
     text = window.text[a:b]
     if not any(ch.isalnum() for ch in text):  # a lone quote mark or full stop answers nothing
         return None

@@ -50,6 +50,40 @@ def window_of(index, first: int, last: int, context: int = CONTEXT) -> Window:
     return Window(index.sentences[first].doc_id, start, index.span_text(lo, hi), regions)
 
 
+_PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("‘", "’"), ('"', '"'))
+
+
+def balanced_span(text: str, a: int, b: int, region: tuple[int, int]) -> tuple[int, int]:
+    """`text[a:b]` with its brackets and quote marks paired, inside `region`: a mark left alone at
+    either end is dropped ("BOSA)" becomes "BOSA"), one left alone inside takes in its partner when
+    that lies just outside ("Jean Cauvin (John Calvin" gains its ")"). Word pieces split at
+    punctuation, so the reader's spans often stop one character short of a pair."""
+    lo, hi = region
+    for opener, closer in _PAIRS:
+        span = text[a:b]
+        if opener == closer:
+            extra = span.count(opener) % 2
+        else:
+            extra = span.count(opener) - span.count(closer)
+        if extra > 0:
+            if span.startswith(opener):
+                a += 1
+            elif span.endswith(opener):
+                b -= 1
+            elif b < hi and text[b] == closer:
+                b += 1
+            elif opener == closer and a > lo and text[a - 1] == opener:
+                a -= 1
+        elif extra < 0:
+            if span.endswith(closer):
+                b -= 1
+            elif span.startswith(closer):
+                a += 1
+            elif a > lo and text[a - 1] == opener:
+                a -= 1
+    return a, b
+
+
 @lru_cache(maxsize=2)
 def get_span_reader(runtime: str = "onnx-int8"):
     """The shipped span reader, loaded once per process; its sha256 is in the selector's config."""

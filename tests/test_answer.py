@@ -312,3 +312,22 @@ def test_the_reader_reads_only_when_stage_one_is_unsure(assistant):
         skipped += sure
         read += not sure
     assert skipped and read  # both paths are exercised by the seeds
+
+
+@pytest.mark.parametrize("text,span,expected", [
+    ("Support (BOSA), were held", "BOSA)", "BOSA"),
+    ("Jean Cauvin (John Calvin) wrote", "Jean Cauvin (John Calvin", "Jean Cauvin (John Calvin)"),
+    ("a form of “capability deprivation” in", "“capability deprivation", "capability deprivation"),
+    ("he said “wise up”.", "said “wise up", "said “wise up”"),
+    ('the "platoon" system', 'platoon" system', '"platoon" system'),
+    ("(a)", "(", ""),
+    ("lower sixth) and year 13", "lower sixth) and year 13", "lower sixth) and year 13"),
+    ("(T(n) = O(n2), slower", "T(n) = O(n2", "T(n) = O(n2)"),
+    ("plain words", "plain", "plain"),
+])
+def test_a_short_answer_keeps_its_brackets_and_quote_marks_paired(text, span, expected):
+    from rag.short_answer import balanced_span
+
+    a = text.index(span)
+    lo, hi = balanced_span(text, a, a + len(span), (0, len(text)))
+    assert text[lo:hi] == expected
