@@ -120,6 +120,9 @@ def test_eval_end_to_end_writes_all_outputs(tmp_path, seed_settings, assistant, 
         {"id": "b", "question": "Where was the ACSH-ICSC workshop held?", "answers": ["New York"],
          "sources": ["003_4b5c9540a69ebcf9"], "answerable": True},
         {"id": "c", "question": "What is the boiling point of mercury?", "answers": [], "sources": [], "answerable": False},
+        # Withheld for its kind (no count in the quote), not by the threshold: every sweep row withholds it.
+        {"id": "d", "question": "How many webinars will the Hub hold next year?", "answers": [], "sources": [],
+         "answerable": False},
     ]
     questions.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
     out = tmp_path / "out"
@@ -136,6 +139,9 @@ def test_eval_end_to_end_writes_all_outputs(tmp_path, seed_settings, assistant, 
     sweep = {round(r["threshold"], 2): r for r in report["threshold_sweep"]}
     assert sweep[0.05]["answer_recall"] >= sweep[0.5]["answer_recall"]  # a higher bar withholds more
     assert sweep[0.5]["abstain_recall"] == 1.0
+    in_force = next(r for r in report["threshold_sweep"] if r["threshold"] == report["abstain_threshold"])
+    for key in ("answer_recall", "abstain_recall", "false_abstention"):  # the sweep's row is what was run
+        assert in_force[key] == hybrid[key]
     assert any(line.endswith("←") or "← |" in line for line in printed.splitlines())  # the threshold in force
     assert (out / "hitk.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["eval", "--questions", str(questions), "--index", str(seed_settings.index_dir), "--modes", "hybrid",

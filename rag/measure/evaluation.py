@@ -154,7 +154,8 @@ def threshold_sweep(assistant, questions: list[dict], k: int, thresholds=None) -
     answerable = [q["answerable"] for q, _ in results]
     rows = []
     for t in thresholds:
-        abstained = [a.best_score < t for _, a in results]
+        # An answer withheld at any threshold (the question asks for a kind the quote lacks) stays withheld.
+        abstained = [a.abstained or a.best_score < t for _, a in results]
         hits = [not ab and M.answer_found(a.quoted(), q["answers"]) for (q, a), ab in zip(results, abstained) if q["answerable"]]
         rows.append({"threshold": t, "answer_recall": M.mean(map(float, hits)), **M.abstention_scores(abstained, answerable)})
     return rows
