@@ -37,7 +37,7 @@ _HOLDS = {
     "web": re.compile(r"https?://|\bwww\.|\b[\w-]+\.(com|org|net|gov|int|edu|eu|kz|uk|info)\b", re.I),
     "phone": re.compile(r"\d[\d ()./-]{5,}\d"),
     "money": re.compile(r"[$€£¥₸]|\b(dollars?|euros?|pounds?|tenge|yen|yuan|rubles?|roubles?|francs?|marks?|"
-                        r"pesos?|rupees?|USD|EUR|GBP|cents?|free|charge)\b|\d", re.I),
+                        r"pesos?|rupees?|USD|EUR|GBP|KZT|cents?|free|charge|thousand|million|billion)\b", re.I),
     "share": re.compile(r"%|\bper ?cent\b|\d|\b(" + _NUMBER_WORDS + r")\b|\bmajority\b|\bmost\b|\ball\b", re.I),
     "year": re.compile(_YEAR, re.I),
     "date": re.compile(rf"\b({_MONTHS}|{_WEEKDAYS})s?\b|\b(today|yesterday|tomorrow)\b|{_YEAR}|\d", re.I),

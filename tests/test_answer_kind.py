@@ -41,6 +41,8 @@ def test_the_asked_kind_is_read_from_plain_question_words(question, kind):
     ("Entry is free.", "money", True),
     ("The grant was €2 million.", "money", True),
     ("The delegation learned about recruitment.", "money", False),
+    ("Over 200 experts took part.", "money", False),  # a number alone is not a sum
+    ("It cost 3 million.", "money", True),
     ("Write to info@example.org for details.", "email", True),
     ("The Chairman met the delegation.", "email", False),
     ("Call +7 7172 55 02 02.", "phone", True),
