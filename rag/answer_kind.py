@@ -1,7 +1,8 @@
 """The kind of answer a question asks for, when its words leave no doubt (a year, a date, a count,
-a sum of money, a share, an e-mail address, a phone number, a web address), and whether a quoted
-text can hold one. A sentence without a number cannot say how many; quoting it anyway answers
-something else, so the answer layer holds such questions to sentences of the asked-for kind."""
+a size or distance, a sum of money, a share, an e-mail address, a phone number, a web address),
+and whether a quoted text can hold one. A sentence without a number cannot say how many; quoting
+it anyway answers something else, so the answer layer holds such questions to sentences of the
+asked-for kind."""
 from __future__ import annotations
 
 import re
@@ -30,7 +31,9 @@ _QUESTION_KINDS = [
     ("share", re.compile(r"\bwhat (percent|percentage|proportion|fraction)\b|\bhow many percent\b", re.I)),
     ("year", re.compile(r"\b(what|which) (year|decade|century)\b", re.I)),
     ("date", re.compile(r"\b(what|which) (date|day|month)\b", re.I)),
-    ("count", re.compile(r"\bhow many\b", re.I)),
+    ("count", re.compile(r"\bhow many\b|\bhow old\b|\b(what|which) age\b", re.I)),
+    # Not "how long": a span of time is often told by its ends ("inhabited since the Paleolithic").
+    ("measure", re.compile(r"\bhow (far|tall|high|wide|deep|heavy)\b", re.I)),
 ]
 _HOLDS = {
     "email": re.compile(r"\S@\S"),
@@ -42,6 +45,8 @@ _HOLDS = {
     "year": re.compile(_YEAR, re.I),
     "date": re.compile(rf"\b({_MONTHS}|{_WEEKDAYS})s?\b|\b(today|yesterday|tomorrow)\b|{_YEAR}|\d", re.I),
     "count": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b", re.I),
+    "measure": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b|\b(long|short|far|near|close|tall|high|wide|narrow|deep|"
+                          r"shallow|heavy|light)\b", re.I),
 }
 KINDS = tuple(k for k, _ in _QUESTION_KINDS)
 

@@ -16,6 +16,9 @@ from rag.answer_kind import KINDS, asked_kind, holds_kind
     ("What is the email address of the Hub?", "email"),
     ("What is the phone number of the centre?", "phone"),
     ("What is the Hub's website?", "web"),
+    ("How old was the director?", "count"),
+    ("How far is the venue from the airport?", "measure"),
+    ("How long did the study visit last?", None),  # "since 2019", "until the end of the term"
     # Words that do not pin the kind down are left alone.
     ("When was it held?", None),
     ("Who spoke at the webinars?", None),
@@ -47,6 +50,8 @@ def test_the_asked_kind_is_read_from_plain_question_words(question, kind):
     ("The Chairman met the delegation.", "email", False),
     ("Call +7 7172 55 02 02.", "phone", True),
     ("See www.astanacivilservicehub.org.", "web", True),
+    ("The venue is 12 km from the airport.", "measure", True),
+    ("The delegation learned about recruitment.", "measure", False),
     ("Anything at all.", None, True),
 ])
 def test_a_quote_holds_the_kind_only_when_it_could_answer(text, kind, holds):
