@@ -24,7 +24,7 @@ _QUESTION_KINDS = [
     # "website" names the answer only when asked for ("What is the Hub's website?"), not as a place to look.
     ("web", re.compile(r"\b(web ?address|url)\b|\bwhat (website|web site|homepage)\b|\b(website|web site|homepage)\s*\??\s*$", re.I)),
     ("phone", re.compile(r"\b(phone|telephone|fax) (number|numbers)\b", re.I)),
-    ("money", re.compile(r"\bhow much\b.*\b(cost|costs|costed|pay|paid|spend|spent|earn|earns|earned|"
+    ("money", re.compile(r"\bhow much\b.{0,120}?\b(cost|costs|costed|pay|paid|spend|spent|earn|earns|earned|"
                          r"charge|charged|budget|fund|funding|worth|price|salary|fee|money)\b|"
                          r"\bwhat (is|was|were|are) the (total |annual |overall )?(budget|cost|price|salary|fee)s?\b|"
                          r"\bwhat (salary|budget|price|fee)\b", re.I)),
