@@ -2,7 +2,8 @@
 a size or distance, a sum of money, a share, an e-mail address, a phone number, a web address),
 and whether a quoted text can hold one. A sentence without a number cannot say how many; quoting
 it anyway answers something else, so the answer layer holds such questions to sentences of the
-asked-for kind."""
+asked-for kind. Stricter than `rag.features.expected_type`, a broad guess ("when" for a date, "who"
+for a name) that the ranker weighs as one feature among many, where this one can withhold an answer."""
 from __future__ import annotations
 
 import re
