@@ -38,6 +38,20 @@ def test_question_set_schema_and_verbatim_answers():
             assert any(a in texts[s] for s in q["sources"]), (q["id"], a)
 
 
+@pytest.mark.parametrize("name", ["heldout.jsonl", "heldout2.jsonl"])
+def test_held_out_sets_name_answers_found_verbatim_in_their_sources(name):
+    questions = load_questions(ROOT / "tests" / "data" / name)
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
+    assert len({q["id"] for q in questions}) == len(questions) >= 30
+    assert sum(q["answerable"] for q in questions) >= 20 and sum(not q["answerable"] for q in questions) >= 8
+    for q in questions:
+        if q["answerable"]:
+            assert set(q["sources"]) <= texts.keys()
+            assert all(any(a in texts[d] for d in q["sources"]) for a in q["answers"]), q["id"]
+        else:
+            assert q["answers"] == [] and q["sources"] == []
+
+
 GOOD = '{"id": 1, "question": "q", "answers": ["a"], "sources": ["d"], "answerable": true}'
 
 
