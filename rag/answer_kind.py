@@ -23,7 +23,8 @@ _YEAR = r"(?<!\d)(1\d|2[01])\d\d(?!\d)|\b\d0s\b|'\d0s\b|\b(AD|BC|BCE|CE)\b|\bcen
 _QUESTION_KINDS = [
     ("email", re.compile(r"\be-?mail (address|addresses)\b", re.I)),
     # "website" names the answer only when asked for ("What is the Hub's website?"), not as a place to look.
-    ("web", re.compile(r"\b(web ?address|url)\b|\bwhat (website|web site|homepage)\b|\b(website|web site|homepage)\s*\??\s*$", re.I)),
+    ("web", re.compile(r"\b(web ?address|url)\b|\bwhat (website|web site|homepage)\b|"
+                       r"\b(website|web site|homepage)\s*\??\s*$", re.I)),
     ("phone", re.compile(r"\b(phone|telephone|fax) (number|numbers)\b", re.I)),
     ("money", re.compile(r"\bhow much\b.{0,120}?\b(cost|costs|costed|pay|paid|spend|spent|earn|earns|earned|"
                          r"charge|charged|budget|fund|funding|worth|price|salary|fee|money)\b|"
