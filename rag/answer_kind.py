@@ -31,9 +31,10 @@ _QUESTION_KINDS = [
                          r"\bwhat (is|was|were|are) the (total |annual |overall )?(budget|cost|price|salary|fee)s?\b|"
                          r"\bwhat (salary|budget|price|fee)\b", re.I)),
     ("share", re.compile(r"\bwhat (percent|percentage|proportion|fraction)\b|\bhow many percent\b", re.I)),
-    ("year", re.compile(r"\b(what|which) (year|decade|century)\b", re.I)),
-    ("date", re.compile(r"\b(what|which) (date|day|month)\b", re.I)),
-    ("count", re.compile(r"\bhow many\b|\bhow old\b|\b(what|which) age\b", re.I)),
+    # Not "what day-to-day …", "what age group": the kind word must stand alone.
+    ("year", re.compile(r"\b(what|which) (year|decade|century)\b(?!-)", re.I)),
+    ("date", re.compile(r"\b(what|which) (date|day|month)\b(?!-)", re.I)),
+    ("count", re.compile(r"\bhow many\b|\bhow old\b|\b(what|which) age\b(?!-|\s+(group|range|bracket|categor))", re.I)),
     # Not "how long": a span of time is often told by its ends ("inhabited since the Paleolithic").
     ("measure", re.compile(r"\bhow (far|tall|high|wide|deep|heavy)\b", re.I)),
 ]

@@ -25,6 +25,8 @@ from rag.answer_kind import KINDS, asked_kind, holds_kind
     ("How much influence did the talks have?", None),
     ("What did he say in his email?", None),
     ("What was discussed?", None),
+    ("What day-to-day tasks does the Hub support?", None),
+    ("What age group took part?", None),
 ])
 def test_the_asked_kind_is_read_from_plain_question_words(question, kind):
     assert asked_kind(question) == kind
