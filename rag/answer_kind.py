@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
     "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
@@ -46,7 +46,7 @@ _HOLDS = {
                         r"pesos?|rupees?|USD|EUR|GBP|KZT|cents?|free|charge|thousand|million|billion)\b", re.I),
     "share": re.compile(r"%|\bper ?cent\b|\d|\b(" + _NUMBER_WORDS + r")\b|\bmajority\b|\bmost\b|\ball\b", re.I),
     "year": re.compile(_YEAR, re.I),
-    "date": re.compile(rf"\b({_MONTHS}|{_WEEKDAYS})s?\b|\b(today|yesterday|tomorrow)\b|{_YEAR}|\d", re.I),
+    "date": re.compile(rf"\b({MONTHS}|{WEEKDAYS})s?\b|\b(today|yesterday|tomorrow)\b|{_YEAR}|\d", re.I),
     "count": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b", re.I),
     "measure": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b|\b(long|short|far|near|close|tall|high|wide|narrow|deep|"
                           r"shallow|heavy|light)\b", re.I),

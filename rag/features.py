@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answer_kind import MONTHS, WEEKDAYS
 from rag.lexical import terms
 
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _TYPE_PATTERNS = {
     "number": re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I),
-    "date": re.compile(rf"\b({_MONTHS}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|(1[5-9]|20)\d\d)\b"),
+    "date": re.compile(rf"\b({MONTHS}|{WEEKDAYS}|(1[5-9]|20)\d\d)\b"),
     "person": re.compile(r"\b(Mr|Ms|Mrs|Dr|Prof|H\.E)\.|\b[A-Z][a-z]+ [A-Z][a-z]+"),
     "place": re.compile(r"\b(in|at|to|from) (the )?[A-Z][a-z]+"),
 }
