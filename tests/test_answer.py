@@ -257,7 +257,7 @@ def test_short_answers_are_exact_spans_inside_a_quoted_sentence(assistant):
     assert shown >= 3
 
 
-QUESTION_SETS = [ROOT / "tests" / "data" / name for name in ("questions.jsonl", "heldout.jsonl", "heldout2.jsonl")]
+QUESTION_SETS = [ROOT / "tests" / "data" / name for name in ("questions.jsonl", "heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl")]
 
 
 def test_english_questions_are_never_taken_for_another_language():
