@@ -29,7 +29,7 @@ _QUESTION_KINDS = [
     ("money", re.compile(r"\bhow much\b.{0,120}?\b(cost|costs|costed|pay|paid|spend|spent|earn|earns|earned|"
                          r"charge|charged|budget|fund|funding|worth|price|salary|fee|money)\b|"
                          r"\bwhat (is|was|were|are) the (total |annual |overall )?(budget|cost|price|salary|fee)s?\b|"
-                         r"\bwhat (salary|budget|price|fee)\b", re.I)),
+                         r"\bwhat (salary|budget|price|fee)\b|\b(monetary|cash|dollar) (value|worth)\b", re.I)),
     ("share", re.compile(r"\bwhat (percent|percentage|proportion|fraction)\b|\bhow many percent\b", re.I)),
     # Not "what day-to-day …", "what age group": the kind word must stand alone.
     ("year", re.compile(r"\b(what|which) (year|decade|century)\b(?!-)", re.I)),

@@ -12,6 +12,7 @@ from rag.answer_kind import KINDS, asked_kind, holds_kind
     ("What day of the week does it meet?", "date"),
     ("How much did the study visit cost?", "money"),
     ("What was the budget of the conference?", "money"),
+    ("What is the monetary value of the award?", "money"),
     ("What percentage of staff work remotely?", "share"),
     ("What is the email address of the Hub?", "email"),
     ("What is the phone number of the centre?", "phone"),
