@@ -19,6 +19,7 @@ from rag.chunking import Chunk, chunk_article
 from rag.corpus import Article, Corpus, load_corpus
 from rag.embedding import Embedder, get_embedder, resolve_model
 from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest, chunker_settings, lexical_settings, stale_reason
+from rag.lexical import passage_text
 from rag.settings import Settings
 from rag.index import Index
 from rag.sentences import Sentence
@@ -201,7 +202,7 @@ def _add_chunks(rows: Rows, article: Article, chunks: list[Chunk]) -> None:
         rows.chunks.append(chunk)
         rows.chunk_sentences.append(ids)
         rows.chunk_src.append(("new", len(rows.to_embed)))
-        rows.to_embed.append(chunk.text)
+        rows.to_embed.append(passage_text(chunk.title, chunk.text, chunk.chunk_no))
 
 
 def _chunks_fitting_model(article: Article, settings: Settings, embedder: Embedder) -> list[Chunk]:
@@ -210,7 +211,7 @@ def _chunks_fitting_model(article: Article, settings: Settings, embedder: Embedd
     window = min(settings.model_max_tokens, embedder.max_tokens)
     while True:
         chunks = chunk_article(article, count_tokens, budget, settings.overlap_sentences)
-        if all(embedder.count_tokens(c.text) <= window for c in chunks) or budget <= 16:
+        if all(embedder.count_tokens(passage_text(c.title, c.text, c.chunk_no)) <= window for c in chunks) or budget <= 16:
             return chunks
         budget = int(budget * 0.75)
 
@@ -251,9 +252,12 @@ def late_chunk_vectors(rows: Rows, embedder: Embedder, progress: bool, first_onl
     new = [(row, j) for row, (where, j) in enumerate(rows.chunk_src) if where == "new"]
     if new:
         log.info(f"embedding {len(new)} passages from {len(rows.embedded)} article(s), sentences pooled from them")
-    spans = [[(rows.sentences[s].start - rows.chunks[row].start, rows.sentences[s].end - rows.chunks[row].start)
-              for s in rows.chunk_sentences[row]] for row, _ in new]
-    chunk_vectors, pooled = embedder.encode_spans([rows.chunks[row].text for row, _ in new], spans, progress)
+    texts = [passage_text(rows.chunks[row].title, rows.chunks[row].text, rows.chunks[row].chunk_no) for row, _ in new]
+    # A sentence's offsets inside what the model reads: past the title a later chunk opens with.
+    shift = [len(t) - len(rows.chunks[row].text) - rows.chunks[row].start for t, (row, _) in zip(texts, new)]
+    spans = [[(rows.sentences[s].start + d, rows.sentences[s].end + d) for s in rows.chunk_sentences[row]]
+             for d, (row, _) in zip(shift, new)]
+    chunk_vectors, pooled = embedder.encode_spans(texts, spans, progress)
     out = np.zeros((len(rows.to_embed), embedder.dim), dtype=np.float32)
     by_sentence: dict[int, list[np.ndarray]] = {}  # sentence row -> its vectors, in chunk order
     for (row, j), vector, per_span in zip(new, chunk_vectors, pooled):

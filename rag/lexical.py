@@ -26,8 +26,9 @@ def terms(text: str) -> list[str]:
 
 
 def passage_text(title: str, text: str, chunk_no: int) -> str:
-    """What BM25 indexes for a passage: a later chunk carries its article's title (the first one
-    already opens with it). Every lexical engine indexes this, so their scores agree."""
+    """What BM25 indexes and the embedding model reads for a passage: a later chunk carries its
+    article's title (the first one already opens with it). Every engine indexes this, so their
+    scores agree."""
     return f"{title}\n{text}" if chunk_no else text
 
 

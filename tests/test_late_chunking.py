@@ -8,6 +8,7 @@ import pytest
 from rag.embedding import get_embedder, pool_spans
 from rag.corpus import load_corpus
 from rag.indexing import Reuse, build, chunk_corpus, late_chunk_vectors
+from rag.lexical import passage_text
 from rag.manifest import stale_reason
 from rag.settings import from_env
 from rag.store import load_index
@@ -31,8 +32,9 @@ def test_every_sentence_gets_a_unit_vector_and_chunks_keep_theirs(pooled, embedd
     _, index = pooled
     assert len(index.sentence_vectors) == len(index.sentences) > 0
     assert np.allclose(np.linalg.norm(index.sentence_vectors, axis=1), 1.0, atol=1e-5)
-    # The chunk pass is the usual encoding: chunk vectors are what `encode` gives.
-    separate = embedder.encode([c.text for c in index.chunks])
+    # The chunk pass is the usual encoding: chunk vectors are what `encode` gives for what the
+    # model reads of a chunk (a later one after its article's title).
+    separate = embedder.encode([passage_text(c.title, c.text, c.chunk_no) for c in index.chunks])
     assert np.min(np.sum(separate * index.chunk_vectors, axis=1)) > 0.9999
     # Pooled vectors describe the same sentence as its own encoding, though not equal to it.
     own = embedder.encode([s.text for s in index.sentences])
@@ -75,6 +77,24 @@ def test_sentences_no_chunk_covers_are_encoded_alone():
     vectors = late_chunk_vectors(rows, blind, progress=False)
     for s, (_, j) in enumerate(rows.sent_src):
         assert np.allclose(vectors[j], blind.encode([rows.sentences[s].text])[0])
+
+
+def test_pooled_spans_point_at_each_sentence_in_what_the_model_reads():
+    """A later chunk is read after its article's title, so its sentences' spans are shifted past it."""
+    class Recorder(HashEmbedder):
+        def encode_spans(self, texts, spans, progress=False):
+            self.read = list(zip(texts, spans))
+            return self.encode(texts), [[None] * len(s) for s in spans]
+
+    settings = from_env(env={}, corpus_dir=SEEDS)
+    recorder = Recorder()
+    rows = chunk_corpus(load_corpus(SEEDS), Reuse(), settings, recorder)
+    late_chunk_vectors(rows, recorder, progress=False)
+    assert len(recorder.read) == len(rows.chunks)
+    for chunk, ids, (text, spans) in zip(rows.chunks, rows.chunk_sentences, recorder.read):
+        assert text == passage_text(chunk.title, chunk.text, chunk.chunk_no)
+        assert [text[a:b] for a, b in spans] == [rows.sentences[s].text for s in ids]
+    assert any(c.chunk_no for c in rows.chunks)
 
 
 def test_overlap_rule_and_index_identity(pooled, embedder, tmp_path):

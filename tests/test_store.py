@@ -138,3 +138,29 @@ def test_an_index_built_with_other_bm25_constants_is_rebuilt_keeping_its_vectors
     assert summary.embedded_articles == [] and len(summary.reused_articles) == 5
     question = lexical.terms("How many people attended the webinars?")
     assert not np.allclose(new.lexical.scores(question), old.lexical.scores(question))
+
+
+def test_a_later_chunk_is_embedded_after_its_title_and_older_indexes_are_rebuilt(settings):
+    """A later chunk is embedded as BM25 reads it, after its article's title; an index from before
+    (its chunker settings without the rule) is stale."""
+    import copy
+
+    from rag.corpus import load_corpus
+    from rag.embedding import get_embedder
+    from rag.manifest import stale_reason
+
+    build(settings, progress=False)
+    index = load_index(settings.index_dir)
+    later = [i for i, c in enumerate(index.chunks) if c.chunk_no]
+    first = [i for i, c in enumerate(index.chunks) if not c.chunk_no]
+    assert later and first
+    embedder = get_embedder()
+    read = embedder.encode([f"{index.chunks[i].title}\n{index.chunks[i].text}" for i in later])
+    assert np.min(np.sum(read * index.chunk_vectors[later], axis=1)) > 0.9999
+    alone = embedder.encode([index.chunks[i].text for i in later])
+    assert np.max(np.sum(alone * index.chunk_vectors[later], axis=1)) < 0.999
+    own = embedder.encode([index.chunks[i].text for i in first])  # the first chunk opens with the title
+    assert np.min(np.sum(own * index.chunk_vectors[first], axis=1)) > 0.9999
+    before = copy.deepcopy(index.manifest)
+    del before.chunker["passage_title"]
+    assert stale_reason(before, load_corpus(settings.corpus_dir), settings, before.model_id) == "chunking settings changed"
