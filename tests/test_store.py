@@ -164,3 +164,26 @@ def test_a_later_chunk_is_embedded_after_its_title_and_older_indexes_are_rebuilt
     before = copy.deepcopy(index.manifest)
     del before.chunker["passage_title"]
     assert stale_reason(before, load_corpus(settings.corpus_dir), settings, before.model_id) == "chunking settings changed"
+
+
+def test_chunks_fit_the_model_window_with_the_title_they_are_read_after(corpus_copy):
+    """The window check counts the title a later chunk is embedded after: with a window the chunk
+    text alone would fit, the budget shrinks until title and text fit together."""
+    from rag.corpus import load_corpus
+    from rag.indexing import Reuse, chunk_corpus
+    from rag.lexical import passage_text
+    from tests.conftest import HashEmbedder
+
+    class Window(HashEmbedder):
+        max_tokens = 40
+
+    article = corpus_copy / "002_c697df2783ecb75a.txt"
+    text = article.read_text(encoding="utf-8")
+    article.write_text("A long title of fifteen words that every later chunk carries before its own text\n"
+                       + text.split("\n", 1)[1], encoding="utf-8")
+    settings = from_env(env={}, corpus_dir=corpus_copy, chunk_tokens=40)
+    embedder = Window()
+    rows = chunk_corpus(load_corpus(corpus_copy), Reuse(), settings, embedder)
+    later = [c for c in rows.chunks if c.chunk_no]
+    assert later
+    assert all(embedder.count_tokens(passage_text(c.title, c.text, c.chunk_no)) <= 40 for c in rows.chunks)
