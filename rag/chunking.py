@@ -22,6 +22,12 @@ class Chunk:
     text: str
     sentences: list[Sentence] = field(default_factory=list)
 
+    @property
+    def passage(self) -> str:
+        """What BM25 indexes and the embedding model reads: a later chunk after its article's
+        title (the first one already opens with it). Every engine reads this, so their scores agree."""
+        return f"{self.title}\n{self.text}" if self.chunk_no else self.text
+
     def to_row(self) -> dict:
         """The chunk's row in chunks.json, without its sentence ids (the store adds them); sentences
         are stored as [start, end] pairs, the shape format 2 has always written."""

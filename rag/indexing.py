@@ -19,7 +19,6 @@ from rag.chunking import Chunk, chunk_article
 from rag.corpus import Article, Corpus, load_corpus
 from rag.embedding import Embedder, get_embedder, resolve_model
 from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest, chunker_settings, lexical_settings, stale_reason
-from rag.lexical import passage_text
 from rag.settings import Settings
 from rag.index import Index
 from rag.sentences import Sentence
@@ -202,7 +201,7 @@ def _add_chunks(rows: Rows, article: Article, chunks: list[Chunk]) -> None:
         rows.chunks.append(chunk)
         rows.chunk_sentences.append(ids)
         rows.chunk_src.append(("new", len(rows.to_embed)))
-        rows.to_embed.append(passage_text(chunk.title, chunk.text, chunk.chunk_no))
+        rows.to_embed.append(chunk.passage)
 
 
 def _chunks_fitting_model(article: Article, settings: Settings, embedder: Embedder) -> list[Chunk]:
@@ -211,7 +210,7 @@ def _chunks_fitting_model(article: Article, settings: Settings, embedder: Embedd
     window = min(settings.model_max_tokens, embedder.max_tokens)
     while True:
         chunks = chunk_article(article, count_tokens, budget, settings.overlap_sentences)
-        if all(embedder.count_tokens(passage_text(c.title, c.text, c.chunk_no)) <= window for c in chunks) or budget <= 16:
+        if all(embedder.count_tokens(c.passage) <= window for c in chunks) or budget <= 16:
             return chunks
         budget = int(budget * 0.75)
 
@@ -252,7 +251,7 @@ def late_chunk_vectors(rows: Rows, embedder: Embedder, progress: bool, first_onl
     new = [(row, j) for row, (where, j) in enumerate(rows.chunk_src) if where == "new"]
     if new:
         log.info(f"embedding {len(new)} passages from {len(rows.embedded)} article(s), sentences pooled from them")
-    texts = [passage_text(rows.chunks[row].title, rows.chunks[row].text, rows.chunks[row].chunk_no) for row, _ in new]
+    texts = [rows.chunks[row].passage for row, _ in new]
     # A sentence's offsets inside what the model reads: past the title a later chunk opens with.
     shift = [len(t) - len(rows.chunks[row].text) - rows.chunks[row].start for t, (row, _) in zip(texts, new)]
     spans = [[(rows.sentences[s].start + d, rows.sentences[s].end + d) for s in rows.chunk_sentences[row]]

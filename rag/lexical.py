@@ -25,13 +25,6 @@ def terms(text: str) -> list[str]:
     return _stemmer().stemWords(words)
 
 
-def passage_text(title: str, text: str, chunk_no: int) -> str:
-    """What BM25 indexes and the embedding model reads for a passage: a later chunk carries its
-    article's title (the first one already opens with it). Every engine indexes this, so their
-    scores agree."""
-    return f"{title}\n{text}" if chunk_no else text
-
-
 # BM25's term-frequency saturation and length normalisation (Anserini's defaults rather than bm25s's
 # 1.5 and 0.75): chosen on SQuAD's train articles, where they put the right paragraph first for
 # 0.816 of questions against 0.810 and in the top 5 for 0.962 against 0.959 (hybrid, the rest of

@@ -26,7 +26,7 @@ def chunker_settings(settings: Settings) -> dict:
         "overlap_sentences": settings.overlap_sentences,
         "model_max_tokens": settings.model_max_tokens,
         "tokenizer": "cl100k_base",
-        # A later chunk is embedded after its article's title, as BM25 reads it (`passage_text`);
+        # A later chunk is embedded after its article's title, as BM25 reads it (`Chunk.passage`);
         # indexes from before embedded the chunk alone, and are rebuilt.
         "passage_title": True,
     }

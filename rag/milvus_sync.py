@@ -193,14 +193,14 @@ def _index_params(client, kind: str, lexical: dict):
 
 def _rows(index: Index, rows: list[int], sync_no: int) -> Iterator[dict]:
     """The passage rows of local `rows` for sync `sync_no` (a generator, inserted batch by batch)."""
-    from rag.lexical import passage_text, terms
+    from rag.lexical import terms
 
     for row in rows:
         c = index.chunks[row]
         art = article_key(c.doc_id, index.manifest.articles[c.doc_id].sha256)
         yield {"pk": row_key(art, c.chunk_no), "art": art, "sync": sync_no, "doc_id": c.doc_id,
                "chunk_no": c.chunk_no, "start": c.start, "end": c.end, "title": c.title, "text": c.text,
-               "terms": " ".join(terms(passage_text(c.title, c.text, c.chunk_no))),
+               "terms": " ".join(terms(c.passage)),
                "vector": index.chunk_vectors[row].tolist()}
 
 

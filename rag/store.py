@@ -29,7 +29,7 @@ import numpy as np
 from rag.chunking import Chunk
 from rag.errors import RagError
 from rag.embedding import sha256_file
-from rag.lexical import LexicalIndex, passage_text
+from rag.lexical import LexicalIndex
 from rag.index import Index
 from rag.manifest import FORMAT_VERSION, Manifest
 from rag.sentences import Sentence
@@ -238,7 +238,7 @@ def _write_files(tmp: Path, manifest: Manifest, texts: dict[str, str], chunks: l
     np.save(tmp / "chunk_vectors.npy", chunk_vectors)
     np.save(tmp / "sentence_vectors.npy", sentence_vectors)
     faiss.write_index(build_index(chunk_vectors, manifest.vector_index), str(tmp / "vectors.faiss"))
-    LexicalIndex.build([passage_text(c.title, c.text, c.chunk_no) for c in chunks],
+    LexicalIndex.build([c.passage for c in chunks],
                        manifest.lexical["bm25_k1"], manifest.lexical["bm25_b"]).save(tmp / "bm25")
     manifest.files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     raw_manifest = json.dumps(manifest.to_json(), ensure_ascii=False, indent=1).encode("utf-8")

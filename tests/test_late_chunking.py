@@ -8,7 +8,6 @@ import pytest
 from rag.embedding import get_embedder, pool_spans
 from rag.corpus import load_corpus
 from rag.indexing import Reuse, build, chunk_corpus, late_chunk_vectors
-from rag.lexical import passage_text
 from rag.manifest import stale_reason
 from rag.settings import from_env
 from rag.store import load_index
@@ -34,7 +33,7 @@ def test_every_sentence_gets_a_unit_vector_and_chunks_keep_theirs(pooled, embedd
     assert np.allclose(np.linalg.norm(index.sentence_vectors, axis=1), 1.0, atol=1e-5)
     # The chunk pass is the usual encoding: chunk vectors are what `encode` gives for what the
     # model reads of a chunk (a later one after its article's title).
-    separate = embedder.encode([passage_text(c.title, c.text, c.chunk_no) for c in index.chunks])
+    separate = embedder.encode([c.passage for c in index.chunks])
     assert np.min(np.sum(separate * index.chunk_vectors, axis=1)) > 0.9999
     # Pooled vectors describe the same sentence as its own encoding, though not equal to it.
     own = embedder.encode([s.text for s in index.sentences])
@@ -92,7 +91,7 @@ def test_pooled_spans_point_at_each_sentence_in_what_the_model_reads():
     late_chunk_vectors(rows, recorder, progress=False)
     assert len(recorder.read) == len(rows.chunks)
     for chunk, ids, (text, spans) in zip(rows.chunks, rows.chunk_sentences, recorder.read):
-        assert text == passage_text(chunk.title, chunk.text, chunk.chunk_no)
+        assert text == chunk.passage
         assert [text[a:b] for a, b in spans] == [rows.sentences[s].text for s in ids]
     assert any(c.chunk_no for c in rows.chunks)
 

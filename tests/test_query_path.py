@@ -50,9 +50,7 @@ def test_the_index_build_embeds_with_onnx_and_matches_pytorch(assistant, tmp_pat
     assert build_runtime(settings.replace(sentence_vectors="pooled")) == "torch"
     torch_side = get_embedder(runtime="torch")
     assert isinstance(torch_side, Embedder)
-    from rag.lexical import passage_text
-
-    chunk_texts = [passage_text(c.title, c.text, c.chunk_no) for c in index.chunks]  # what the model reads
+    chunk_texts = [c.passage for c in index.chunks]  # what the model reads
     sentence_texts = [s.text for s in index.sentences]
     assert (torch_side.encode(chunk_texts) * index.chunk_vectors).sum(1).min() >= 0.99999
     assert (torch_side.encode(sentence_texts) * index.sentence_vectors).sum(1).min() >= 0.99999

@@ -171,7 +171,6 @@ def test_chunks_fit_the_model_window_with_the_title_they_are_read_after(corpus_c
     text alone would fit, the budget shrinks until title and text fit together."""
     from rag.corpus import load_corpus
     from rag.indexing import Reuse, chunk_corpus
-    from rag.lexical import passage_text
     from tests.conftest import HashEmbedder
 
     class Window(HashEmbedder):
@@ -186,4 +185,4 @@ def test_chunks_fit_the_model_window_with_the_title_they_are_read_after(corpus_c
     rows = chunk_corpus(load_corpus(corpus_copy), Reuse(), settings, embedder)
     later = [c for c in rows.chunks if c.chunk_no]
     assert later
-    assert all(embedder.count_tokens(passage_text(c.title, c.text, c.chunk_no)) <= 40 for c in rows.chunks)
+    assert all(embedder.count_tokens(c.passage) <= 40 for c in rows.chunks)

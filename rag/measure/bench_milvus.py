@@ -29,7 +29,7 @@ def synthetic_index(n: int, pool: list[str], base: np.ndarray, rng: np.random.Ge
     """An in-memory Index of `n` one-passage articles, and the seconds its FAISS and BM25 indexes took."""
     from rag.chunking import Chunk
     from rag.index import Index, Sentence
-    from rag.lexical import LexicalIndex, passage_text
+    from rag.lexical import LexicalIndex
     from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest
     from rag.measure.bench import synthetic_vectors
     from rag.vectors import build_index, choose_kind
@@ -50,7 +50,7 @@ def synthetic_index(n: int, pool: list[str], base: np.ndarray, rng: np.random.Ge
     manifest = Manifest(FORMAT_VERSION, "", model_id, int(vectors.shape[1]), {"bench": "synthetic"}, "", kind,
                         Counts(n, n, n), articles, [])
     faiss_index, faiss_s = timed(build_index, vectors, kind)
-    lexical, bm25_s = timed(LexicalIndex.build, [passage_text(c.title, c.text, c.chunk_no) for c in chunks])
+    lexical, bm25_s = timed(LexicalIndex.build, [c.passage for c in chunks])
     index = Index(folder, manifest, chunks, [[i] for i in range(n)], sentences, vectors, vectors, faiss_index, lexical,
                   texts=texts)
     return index, faiss_s + bm25_s

@@ -54,9 +54,7 @@ def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
         # the two builds, so drift of the CPU's speed over the run does not favour either side.
         report, first_s = timed(lambda: build(s, progress=False))
         index = load_index(s.index_dir)
-        from rag.lexical import passage_text
-
-        texts = [passage_text(c.title, c.text, c.chunk_no) for c in index.chunks] + [x.text for x in index.sentences]
+        texts = [c.passage for c in index.chunks] + [x.text for x in index.sentences]
         _, raw_s = timed(lambda: embedder.encode(texts))
         _, second_s = timed(lambda: build(s.replace(index_dir=work / "index-2"), progress=False))
         build_s = (first_s + second_s) / 2
