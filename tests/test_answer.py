@@ -268,6 +268,31 @@ def test_english_questions_are_never_taken_for_another_language():
     assert [q for q in english if foreign_language(q)] == []
 
 
+def test_the_cached_language_model_classifies_as_py3langid_loads_it(tmp_path, monkeypatch):
+    """The identifier read from the decompressed copy in the cache is py3langid's own model: the
+    same language and confidence on every text, from the copy made on first use and from the copy
+    found there the next time."""
+    from pathlib import Path
+
+    import py3langid.langid as langid
+
+    from rag.language import load_identifier
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path))
+    own = langid.LanguageIdentifier.from_modelpath(
+        str(Path(langid.__file__).parent / langid.MODEL_FILE), norm_probs=True)
+    texts = ["How many people attended the webinars?", "Who spoke?", "Wie viele Personen nahmen teil?",
+             "Сколько человек посетили вебинары?", "¿Cuántas personas asistieron?", "参加者は何人でしたか？", ""]
+    made = load_identifier()
+    assert list((tmp_path / "langid").glob("model-*.npz")), "the decompressed model is cached"
+    found = load_identifier()
+    for text in texts:
+        expected = own.classify(text)
+        for identifier in (made, found):
+            code, confidence = identifier.classify(text)
+            assert code == expected[0] and confidence == pytest.approx(expected[1], abs=1e-9), text
+
+
 @pytest.mark.parametrize("question", [
     "Combien de personnes ont assisté aux webinaires sur les pratiques RH belges ?",
     "Wie viele Personen nahmen an den Webinaren über belgische HR-Praktiken teil?",
