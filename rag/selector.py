@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -104,17 +105,24 @@ def probability(z: np.ndarray, coef, intercept: float) -> np.ndarray:
 
 
 def _lightgbm():
-    """lightgbm, imported without its optional scikit-learn interface when nothing has loaded
-    scikit-learn yet: that import costs ~0.9 s of a fresh `rag ask`, and only the Booster is used."""
+    """lightgbm, imported without its optional scikit-learn and pandas interfaces when nothing has
+    loaded them yet: they cost ~0.9 and ~0.4 s of a fresh `rag ask`, and only the Booster is used
+    (on numpy arrays). pandas is kept out only on the main thread: a server imports it elsewhere
+    (gradio) while its models load in a thread, and must not find it blocked."""
     if "lightgbm" in sys.modules or "sklearn" in sys.modules:
         import lightgbm
 
         return lightgbm
-    sys.modules["sklearn"] = None  # `import sklearn` inside lightgbm now fails fast; it then skips its wrappers
+    blocked = ["sklearn"]
+    if "pandas" not in sys.modules and threading.current_thread() is threading.main_thread():
+        blocked.append("pandas")
+    for name in blocked:
+        sys.modules[name] = None  # `import name` inside lightgbm now fails fast; it then skips that part
     try:
         import lightgbm
     finally:
-        del sys.modules["sklearn"]
+        for name in blocked:
+            del sys.modules[name]
     return lightgbm
 
 

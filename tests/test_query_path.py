@@ -139,7 +139,7 @@ def test_a_question_is_answered_without_importing_torch(seed_settings, assistant
         "a = Assistant(progress=False)\n"
         "answer = a.ask('How many people attended the webinars?')\n"
         "assert '120' in answer.answer, answer.answer\n"
-        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'sklearn') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'sklearn', 'pandas') if m in sys.modules]\n"
         "print('loaded:', heavy)\n"
     )
     env = dict(os.environ, RAG_INDEX_DIR=str(seed_settings.index_dir), RAG_CORPUS_DIR=str(seed_settings.corpus_dir))
