@@ -716,6 +716,12 @@ def test_the_bench_section_compares_both_backends_on_a_synthetic_index():
     (row,) = rows
     assert row["size"] == 300 and row["kind"] == "flat" and row["milvus_ingest_per_s"] > 0
     for mode in MODES:
-        assert row[f"{mode}_ratio_p50"] > 0 and row[f"{mode}_same_top"] == 1.0
-    assert row["dense_overlap10"] == 1.0
+        assert row[f"{mode}_ratio_p50"] > 0
+    # FLAT on the same vectors: the dense rankings are the same. BM25 is scored by Milvus from its
+    # own statistics, not bm25s's, and the synthetic passages (random draws from one pool of 200
+    # sentences) leave near ties: bm25s's top two are within 0.3-1.3% for three of the five
+    # questions. One question in five may put the other passage first (seen once, in a clean-clone
+    # run on a slow host).
+    assert row["dense_same_top"] == 1.0 and row["dense_overlap10"] == 1.0
+    assert row["hybrid_same_top"] >= 0.8 and row["bm25_same_top"] >= 0.8
     assert "| 300 | hybrid |" in format_milvus(rows)
