@@ -69,6 +69,17 @@ def test_answer_found_handles_punctuation_and_case_like_squad():
     assert not M.answer_found("", ["anything"]) and not M.answer_found("the", ["the"])  # nothing left after normalising
 
 
+def test_answer_found_inside_hyphenated_and_possessive_words():
+    """Deleting punctuation joins words ("11-year" -> "11year"): the gold answer "11" of "an 11-year
+    veteran" is in the sentence all the same, and so is a name before "'s" or a closing note mark."""
+    assert M.answer_found("Thomas Davis, an 11-year veteran, played.", ["11"])
+    assert M.answer_found("Despite Manning's problems with interceptions", ["Manning"])
+    assert M.answer_found("he relocated to New York City:57–60 where", ["New York City"])
+    assert M.answer_found("change into English-medium schools", ["English"])
+    assert not M.answer_found("an 11-year veteran", ["110"]) and not M.answer_found("Manningham", ["Manning"])
+    assert not M.answer_found("golden anniversary", ["gold"])  # still whole words only
+
+
 def test_abstention_scores_with_nothing_to_measure():
     assert M.abstention_scores([], []) == {"abstain_precision": None, "abstain_recall": None, "false_abstention": None}
     only_unanswerable = M.abstention_scores([True, False], [False, False])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from collections import Counter
 
 _PUNCT = set(string.punctuation)
@@ -61,10 +62,21 @@ def reciprocal_rank(ranked: list[str], gold: set[str], k: int = 10) -> float:
     return 0.0
 
 
+def _split_words(text: str) -> str:
+    """Lower-case words with every punctuation mark (ASCII or not) a word break, no articles."""
+    text = "".join(" " if c in _PUNCT or unicodedata.category(c)[0] == "P" else c for c in text.lower())
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
 def answer_found(quoted: str, gold_answers: list[str]) -> bool:
-    """A normalised gold answer is contained in the normalised quoted text."""
-    text = f" {normalize_answer(quoted)} "
-    return any(g and f" {g} " in text for g in map(normalize_answer, gold_answers))
+    """A gold answer's words are whole words of the quoted text, under SQuAD's normalisation (which
+    deletes punctuation: "Levi's" is "levis") or with punctuation breaking words instead, so that
+    "an 11-year veteran" holds "11" and "Manning's problems" holds "Manning"."""
+    for normalize in (normalize_answer, _split_words):
+        text = f" {normalize(quoted)} "
+        if any(g and f" {g} " in text for g in map(normalize, gold_answers)):
+            return True
+    return False
 
 
 def citation_precision(cited: list[str], gold: set[str]) -> float | None:
