@@ -25,7 +25,7 @@ class Passage:
     end: int
     text: str
     # `doc`: the field's description in the API's schema (rag.api_schema).
-    score: float = field(metadata={"doc": "the fused score the passages are ranked by"})
+    score: float = field(metadata={"doc": "its fused score (the passage ranker, when on, orders the best 40 by its own)"})
     dense_score: float | None = field(default=None, metadata={"doc": "its dense score; null when the dense search did not rank it"})
     dense_rank: int | None = field(default=None, metadata={"doc": "its rank in the dense search, from 1; null when not ranked there"})
     lexical_score: float | None = field(default=None, metadata={"doc": "its BM25 score; null when BM25 did not rank it"})
@@ -73,11 +73,17 @@ def convex(dense: dict[int, float], lexical: dict[int, float], dense_weight: flo
 class Retriever:
     """Finds the passages of an index that best match a question."""
 
-    def __init__(self, index: Index, settings, backend: SearchBackend | None = None):
+    def __init__(self, index: Index, settings, backend: SearchBackend | None = None, ranker=None):
         self.index = index
         self.settings = settings
         # Who ranks passage rows; the index still holds the rows, texts and sentence vectors.
         self.backend = backend or LocalBackend(index)
+        # The learned passage ranker (`rag.passage_ranker`): the shipped one unless given or switched off.
+        if ranker is None and getattr(settings, "passage_ranker", False):
+            from rag.passage_ranker import get_passage_ranker
+
+            ranker = get_passage_ranker()
+        self.ranker = ranker
 
     def search(self, question: str, qvec: np.ndarray | None, k: int | None = None, mode: str = "hybrid",
                timings: dict[str, float] | None = None) -> list[Passage]:
@@ -160,6 +166,7 @@ class Retriever:
         `qvec`, its BM25 score from `query_terms`. Sentences are read from `reads` (default: the index).
         """
         s = self.settings
+        chunk = dict(dense)  # chunk cosines, before the sentence blend
         if qvec is not None and dense and s.sentence_weight > 0:
             rescored = self.dense_scores(qvec, [r for r, _ in dense], dict(dense), reads)
             dense = sorted(rescored.items(), key=lambda kv: -kv[1])
@@ -175,9 +182,45 @@ class Retriever:
             if query_terms is not None and any(r not in l for r in d):
                 l.update(self.backend.lexical_scores(query_terms, [r for r in d if r not in l]))
             fused = convex(d, l, s.dense_weight, s.lexical_weight)
+            if mode == "hybrid" and self.ranker is not None and qvec is not None and query_terms is not None:
+                fused = self.rerank(fused, d, l, chunk, qvec, query_terms, reads)
         else:
             fused = rrf([[r for r, _ in dense], [r for r, _ in lexical]], [s.dense_weight, s.lexical_weight], s.rrf_k)
         return self._passages(fused[:k], dense, lexical)
+
+    def candidate_features(self, fused: list[tuple[int, float]], dense: dict[int, float], lexical: dict[int, float],
+                           chunk: dict[int, float], qvec: np.ndarray, query_terms: list[str], reads=None) -> tuple[list[int], np.ndarray]:
+        """(the best `RERANK` fused rows, their passage-ranker features): `dense`, `lexical` and
+        `chunk` hold every candidate's scores (chunk cosines computed here where missing)."""
+        from rag.passage_ranker import RERANK, passage_features
+
+        reads = reads if reads is not None else self.index
+        rows = [r for r, _ in fused[:RERANK]]
+        missing = [r for r in rows if r not in chunk]
+        chunk = dict(chunk)
+        if missing:
+            chunk.update(zip(missing, (self.index.chunk_vectors_of(missing) @ qvec).tolist()))
+        groups = [list(reads.sentences_of(r)) for r in rows]
+        flat = [i for g in groups for i in g]
+        sims = reads.sentence_vectors_of(np.array(flat, dtype=np.int64)) @ qvec if flat else np.zeros(0, dtype=np.float32)
+        overlaps = reads.term_overlap(query_terms, flat) if flat else np.zeros(0, dtype=np.float32)
+        cosines, overlap_of, at = {}, {}, 0
+        for r, g in zip(rows, groups):
+            cosines[r], overlap_of[r] = sims[at:at + len(g)], overlaps[at:at + len(g)]
+            at += len(g)
+        chunk_no = {r: self.index.chunks[r].chunk_no for r in rows}
+        return rows, passage_features(rows, dict(fused), dense, chunk, lexical, cosines, overlap_of, chunk_no,
+                                      len(query_terms))
+
+    def rerank(self, fused: list[tuple[int, float]], dense: dict[int, float], lexical: dict[int, float],
+               chunk: dict[int, float], qvec: np.ndarray, query_terms: list[str], reads=None) -> list[tuple[int, float]]:
+        """`fused` with its best `RERANK` rows in the passage ranker's order (each keeps its fused
+        score); ties keep fusion's order."""
+        rows, features = self.candidate_features(fused, dense, lexical, chunk, qvec, query_terms, reads)
+        scores = self.ranker.score(features, rows)
+        order = np.argsort(-scores, kind="stable")
+        top = dict(fused[:len(rows)])
+        return [(rows[i], top[rows[i]]) for i in order] + fused[len(rows):]
 
     def _passages(self, fused: list[tuple[int, float]], dense: list[tuple[int, float]],
                   lexical: list[tuple[int, float]]) -> list[Passage]:

@@ -230,7 +230,11 @@ def calibrate_on_question_set(fitted: dict, files: dict, folder: Path, reader, q
     from rag.assistant import Assistant
     from rag.selector import RANKER, Selector, SelectorConfig
 
+    from rag.passage_ranker import WEIGHTS as PASSAGE_WEIGHTS, PassageRanker
+
     selector = Selector(folder / RANKER.name, SelectorConfig(**fitted, files=files, notes={}))
-    assistant = Assistant(question_settings, progress=False, answer_models=False)
+    ranker = PassageRanker(folder / PASSAGE_WEIGHTS.name) if PASSAGE_WEIGHTS.name in files else None
+    assistant = Assistant(question_settings.replace(passage_ranker=False), progress=False, answer_models=False)
+    assistant.retriever.ranker = ranker  # the one fitted with this selector, not the shipped one
     probs = question_set_answerable(assistant, questions, selector, reader)
     return min(fitted["abstain_below"], abstain_below(probs, false_abstention))

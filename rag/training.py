@@ -2,7 +2,8 @@
 
     rag train --squad ../shared/data/squad/dev-v1.1.json
 
-Steps: index all 48 articles (as `rag eval --squad` does, cached), retrieve for every train-split
+Steps: index all 48 articles (as `rag eval --squad` does, cached), fit the passage ranker
+(`rag.passage_ranker`) on the "fit" articles' questions, retrieve with it for every train-split
 question, gather candidate sentences and features (`rag.features`), fine-tune the reader's top
 layers on the "fit" articles (listwise loss over each question's candidates plus the answer-span
 loss), then fit the selector on the held-apart "calibrate" articles, whose questions the reader
@@ -48,6 +49,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     import torch
 
     from rag.assistant import Assistant
+    from rag.passage_ranker import WEIGHTS as PASSAGE_WEIGHTS, PassageRanker, fit_passage_ranker, ranker_examples
     from rag.reader import WEIGHTS as READER_WEIGHTS, Reader
     from rag.reader_files import layers_in
     from rag.selector import ANSWERABLE, COMBINED, CONFIG, RANKER, Selector, SelectorConfig
@@ -57,7 +59,11 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         epoch_rates(reader_lr, epochs)  # a wrong count fails now, not after the retrieval pass
     torch.manual_seed(seed)
     fit_q, calibrate_q = training_questions(squad)
-    assistant = Assistant(settings, progress=True, answer_models=False)
+    assistant = Assistant(settings.replace(passage_ranker=False), progress=True, answer_models=False)
+    # The passage ranker first: what it puts on top is what the answer models then learn from.
+    log.info("fitting the passage ranker on %d questions", len(fit_q))
+    files = {PASSAGE_WEIGHTS.name: fit_passage_ranker(ranker_examples(assistant, fit_q), output / PASSAGE_WEIGHTS.name, seed)}
+    assistant.retriever.ranker = PassageRanker(output / PASSAGE_WEIGHTS.name)
     log.info("retrieving for %d + %d train questions", len(fit_q), len(calibrate_q))
     fit = make_examples(assistant, fit_q, settings.k)
     calibrate = make_examples(assistant, calibrate_q, settings.k)
@@ -66,7 +72,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     # Stage 1 also sees the fit questions asked without their article, so its score means
     # "this answers" in absolute terms, not only "best of these candidates".
     fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
-    files = {RANKER.name: fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)}
+    files[RANKER.name] = fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)
     files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_lr, reader_weights, seed,
                                          reader_layers, reader_context)
     # Stage 2 and the thresholds are fitted on the scores of the product's runtime (int8), as the bar below is.

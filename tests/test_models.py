@@ -11,11 +11,12 @@ from rag.training import train_roles, training_questions
 
 def test_shipped_models_load_and_are_small():
     selector = Selector.load()
-    assert set(selector.config.files) == {"ranker.txt.xz", "reader.safetensors.xz", "span_reader.safetensors.xz"}
+    assert set(selector.config.files) == {"ranker.txt.xz", "reader.safetensors.xz", "span_reader.safetensors.xz",
+                                          "passage_ranker.txt.xz"}
     assert sum((MODELS / name).stat().st_size for name in [*selector.config.files, CONFIG.name]) <= 10 * 2**20
 
 
-@pytest.mark.parametrize("name", ["ranker.txt.xz", "reader.safetensors.xz", "span_reader.safetensors.xz"])
+@pytest.mark.parametrize("name", ["ranker.txt.xz", "reader.safetensors.xz", "span_reader.safetensors.xz", "passage_ranker.txt.xz"])
 def test_a_tampered_model_file_is_refused(tmp_path, name):
     for f in MODELS.iterdir():
         shutil.copy(f, tmp_path / f.name)
