@@ -72,7 +72,8 @@ def test_each_mode_returns_k_distinct_exact_passages(fake, mode):
         passages = assistant.retriever.search(question, assistant.embed_question(question), k=5, mode=mode)
         assert 1 <= len(passages) <= 5
         assert len({(p.doc_id, p.start) for p in passages}) == len(passages)
-        assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+        if mode != "hybrid":  # hybrid's best are in the passage ranker's order (tests/test_retrieval.py)
+            assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
         for p in passages:
             assert assistant.index.texts[p.doc_id][p.start : p.end] == p.text
 
@@ -93,8 +94,9 @@ def test_answers_quote_their_citations_exactly(fake):
         if answer.citations:  # the passage the answer quotes is listed first, the rest keep their order
             quoted = [c.passage for c in answer.citations if c.passage is not None]
             assert answer.passages[0] is quoted[0]
-            rest = [p for p in answer.passages if all(p is not q for q in quoted)]
-            assert [p.score for p in rest] == sorted((p.score for p in rest), reverse=True)
+            rest = [p.row for p in answer.passages if all(p is not q for q in quoted)]
+            retrieved = [p.row for p in assistant.retriever.search(question, assistant.embed_question(question))]
+            assert rest == [r for r in retrieved if r in rest]
     assert answered >= len(QUESTIONS) // 2  # bag-of-words vectors still find most of them
 
 

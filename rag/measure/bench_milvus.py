@@ -82,6 +82,7 @@ def _row(n: int, queries: int, settings, pool: list[str], base: np.ndarray, mode
             side.search(questions[0], qvecs[0])
         times = {(s, m): [] for s in sides for m in MODES}
         same_top = {m: 0 for m in MODES}
+        top_in_3 = {m: 0 for m in MODES}
         overlap = []
         for q, v in zip(questions, qvecs):
             for mode in MODES:
@@ -91,6 +92,7 @@ def _row(n: int, queries: int, settings, pool: list[str], base: np.ndarray, mode
                     times[(s, mode)].append(dt)
                 a, b = ([p.doc_id for p in found[s]] for s in ("local", "milvus"))
                 same_top[mode] += a[:1] == b[:1]
+                top_in_3[mode] += bool(b[:1]) and b[0] in a[:3]  # tolerant of near ties in BM25
             d_local = {r for r, _ in sides["local"].backend.dense_search(v, 10)}
             d_milvus = {r for r, _ in backend.dense_search(v, 10)}
             overlap.append(len(d_local & d_milvus) / 10)
@@ -99,6 +101,7 @@ def _row(n: int, queries: int, settings, pool: list[str], base: np.ndarray, mode
         for m in MODES:
             row[f"{m}_ratio_p50"] = row[f"milvus_{m}_p50_ms"] / row[f"local_{m}_p50_ms"]
             row[f"{m}_same_top"] = same_top[m] / queries
+            row[f"{m}_top_in_local3"] = top_in_3[m] / queries
         row["dense_overlap10"] = float(np.mean(overlap))
         log(f"milvus {n:,}: hybrid p50 local {row['local_hybrid_p50_ms']:.2f} ms, Milvus Lite "
             f"{row['milvus_hybrid_p50_ms']:.2f} ms ({row['hybrid_ratio_p50']:.1f}x); same top passage "
