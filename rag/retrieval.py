@@ -1,4 +1,5 @@
-"""Retrieval: dense (FAISS) and lexical (BM25) rankings, fused by reciprocal rank or a convex combination of scores."""
+"""Retrieval: dense (FAISS) and lexical (BM25) rankings, fused by reciprocal rank or a convex
+combination of scores; the learned passage ranker (`rag.passage_ranker`) then reorders the best."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -164,6 +165,7 @@ class Retriever:
         With `qvec`, dense candidates are re-scored by `dense_scores` (sentence blend); under
         convex fusion every candidate also gets the side it is missing: its dense score from
         `qvec`, its BM25 score from `query_terms`. Sentences are read from `reads` (default: the index).
+        In hybrid mode the passage ranker, when there is one, reorders the best `RERANK` (`rerank`).
         """
         s = self.settings
         chunk = dict(dense)  # chunk cosines, before the sentence blend
