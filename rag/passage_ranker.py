@@ -81,8 +81,12 @@ class FeatureLog:
     """Stands in for the ranker while `rag train` gathers its data: keeps fusion's order and
     records the rows and features of the last question retrieved for."""
 
-    rows: list[int] = []
-    features = np.zeros((0, len(FEATURES)), dtype=np.float32)
+    def __init__(self):
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the last question's candidates (a search that reranks nothing leaves none)."""
+        self.rows, self.features = [], np.zeros((0, len(FEATURES)), dtype=np.float32)
 
     def score(self, features: np.ndarray, rows: list[int] | None = None) -> np.ndarray:
         """Zeros (a stable sort keeps fusion's order), after noting `rows` and `features`."""
@@ -98,7 +102,7 @@ def ranker_examples(assistant, questions: list[dict]) -> list[tuple[np.ndarray, 
     try:
         out = []
         for q, qvec in zip(questions, assistant.encoder.encode([q["question"] for q in questions])):
-            log.rows, log.features = [], np.zeros((0, len(FEATURES)), dtype=np.float32)
+            log.clear()
             assistant.retriever.search(q["question"], qvec)
             labels = np.array([assistant.index.chunks[r].doc_id in q["sources"] for r in log.rows], dtype=np.int8)
             out.append((log.features, labels))

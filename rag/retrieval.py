@@ -8,6 +8,7 @@ import numpy as np
 
 from rag.lexical import terms
 from rag.index import Index
+from rag.passage_ranker import RERANK, get_passage_ranker, passage_features
 from rag.search_backend import LocalBackend, SearchBackend
 from rag.stopwatch import Stopwatch
 
@@ -80,9 +81,7 @@ class Retriever:
         # Who ranks passage rows; the index still holds the rows, texts and sentence vectors.
         self.backend = backend or LocalBackend(index)
         # The learned passage ranker (`rag.passage_ranker`): the shipped one unless given or switched off.
-        if ranker is None and getattr(settings, "passage_ranker", False):
-            from rag.passage_ranker import get_passage_ranker
-
+        if ranker is None and settings.passage_ranker:
             ranker = get_passage_ranker()
         self.ranker = ranker
 
@@ -194,8 +193,6 @@ class Retriever:
                            chunk: dict[int, float], qvec: np.ndarray, query_terms: list[str], reads=None) -> tuple[list[int], np.ndarray]:
         """(the best `RERANK` fused rows, their passage-ranker features): `dense`, `lexical` and
         `chunk` hold every candidate's scores (chunk cosines computed here where missing)."""
-        from rag.passage_ranker import RERANK, passage_features
-
         reads = reads if reads is not None else self.index
         rows = [r for r, _ in fused[:RERANK]]
         missing = [r for r in rows if r not in chunk]

@@ -8,12 +8,13 @@ import unicodedata
 from collections import Counter
 
 _PUNCT = set(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
 def normalize_answer(text: str) -> str:
     """SQuAD v1.1 normalisation: lower-case, no punctuation, no articles, single spaces."""
     text = "".join(c for c in text.lower() if c not in _PUNCT)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -65,7 +66,7 @@ def reciprocal_rank(ranked: list[str], gold: set[str], k: int = 10) -> float:
 def _split_words(text: str) -> str:
     """Lower-case words with every punctuation mark (ASCII or not) a word break, no articles."""
     text = "".join(" " if c in _PUNCT or unicodedata.category(c)[0] == "P" else c for c in text.lower())
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def answer_found(quoted: str, gold_answers: list[str]) -> bool:
