@@ -194,7 +194,8 @@ def cmd_train(args) -> int:
     summary = run(args.squad, args.output, settings, epochs=args.epochs, shortlist=args.shortlist, seed=args.seed,
                   questions=questions, question_settings=from_env(model=args.model), reader_weights=args.reader,
                   span_epochs=args.span_epochs, span_weights=args.span_reader, reader_lr=args.reader_lr,
-                  reader_layers=args.reader_layers, reader_context=args.reader_context)
+                  reader_layers=args.reader_layers, reader_context=args.reader_context, beir=args.beir,
+                  beir_weight=args.beir_weight)
     print(json.dumps(summary, indent=1))
     return 0
 

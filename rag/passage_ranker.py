@@ -122,21 +122,25 @@ def get_passage_ranker() -> PassageRanker | None:
     return PassageRanker(WEIGHTS)
 
 
-def fit_passage_ranker(groups: list[tuple[np.ndarray, np.ndarray]], path: Path, seed: int = 0) -> str:
-    """LightGBM `lambdarank` over (features, labels) per question, written as text at `path`;
-    returns its sha256. Questions without a gold candidate teach nothing and are left out."""
+def fit_passage_ranker(groups: list[tuple[np.ndarray, np.ndarray]], path: Path, seed: int = 0,
+                       weights: list[float] | None = None) -> str:
+    """LightGBM `lambdarank` over (features, labels) per question, each question weighted by
+    `weights` (default 1), written as text at `path`; returns its sha256. Questions without a gold
+    candidate teach nothing and are left out."""
     import lightgbm
 
     from rag.embedding import sha256_file
     from rag.model_files import write_model_bytes
 
-    groups = [(X, y) for X, y in groups if len(y) and y.max() > 0]
+    kept = [(g, w) for g, w in zip(groups, weights or [1.0] * len(groups)) if len(g[1]) and g[1].max() > 0]
+    groups = [g for g, _ in kept]
     X = np.vstack([g[0] for g in groups])
     y = np.concatenate([g[1] for g in groups])
+    row_weights = np.concatenate([np.full(len(g[1]), w, dtype=np.float32) for g, w in kept])
     params = {"objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 50,
               "lambdarank_truncation_level": 10, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
               "seed": seed, "num_threads": 1, "deterministic": True, "force_row_wise": True, "verbose": -1}
-    data = lightgbm.Dataset(X, y, group=[len(g[1]) for g in groups])
+    data = lightgbm.Dataset(X, y, group=[len(g[1]) for g in groups], weight=row_weights)
     booster = lightgbm.train(params, data, num_boost_round=300)
     write_model_bytes(path, booster.model_to_string().encode("utf-8"))
     return sha256_file(path)

@@ -1,10 +1,11 @@
 """`rag train`: fit the reader and the answer selector on SQuAD's *train* articles only.
 
-    rag train --squad ../shared/data/squad/dev-v1.1.json
+    rag train --squad ../shared/data/squad/dev-v1.1.json --beir ../shared/data/beir/scifact
 
 Steps: index all 48 articles (as `rag eval --squad` does, cached), fit the passage ranker
-(`rag.passage_ranker`) on the "fit" articles' questions, retrieve with it for every train-split
-question, gather candidate sentences and features (`rag.features`), fine-tune the reader's top
+(`rag.passage_ranker`) on the "fit" articles' questions (and, with --beir, the BEIR set's train
+claims over its own index, cached as `rag eval --beir` builds it), retrieve with it for every
+train-split question, gather candidate sentences and features (`rag.features`), fine-tune the reader's top
 layers on the "fit" articles (listwise loss over each question's candidates plus the answer-span
 loss), then fit the selector on the held-apart "calibrate" articles, whose questions the reader
 never saw. Test articles are never read. Seeded; PyTorch's multi-threaded sums make a re-run
@@ -20,7 +21,7 @@ from pathlib import Path
 from rag.reader_training import epoch_rates, save_reader, train_reader
 from rag.selector_fitting import calibrate_on_question_set, fit_ranker, fit_selector
 from rag.short_answer_training import span_examples, train_span_reader
-from rag.training_data import make_examples, train_roles, training_questions
+from rag.training_data import claim_questions, make_examples, train_roles, training_questions
 
 __all__ = ["run", "train_roles", "training_questions"]
 
@@ -33,7 +34,8 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         false_abstention: float = 0.03, max_words: float = 35.0, short_min_f1: float = 0.5,
         questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,
         reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None,
-        reader_lr: float | list[float] = 5e-5, reader_layers: int | None = None, reader_context: int = 0) -> dict:
+        reader_lr: float | list[float] = 5e-5, reader_layers: int | None = None, reader_context: int = 0,
+        beir: Path | None = None, beir_weight: float = 3.0) -> dict:
     """Everything `rag train` does; returns the summary it prints. Writes into `output`:
     ranker.txt.xz, reader.safetensors.xz, span_reader.safetensors.xz and selector.json (which holds the
     others' sha256).
@@ -45,7 +47,8 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     how many characters of the sentence before it the reader reads before each sentence.
     `reader_weights` skips training the reader and uses those weights (for a refit after a change
     to retrieval or features); `span_weights` likewise for the short-answer reader, which is
-    otherwise trained from the reader's weights for `span_epochs`."""
+    otherwise trained from the reader's weights for `span_epochs`. `beir` (a BEIR data set folder)
+    adds its train claims to the passage ranker's data, each weighing `beir_weight` questions."""
     import torch
 
     from rag.assistant import Assistant
@@ -61,8 +64,14 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     fit_q, calibrate_q = training_questions(squad)
     assistant = Assistant(settings.replace(passage_ranker=False), progress=True, answer_models=False)
     # The passage ranker first: what it puts on top is what the answer models then learn from.
-    log.info("fitting the passage ranker on %d questions", len(fit_q))
-    files = {PASSAGE_WEIGHTS.name: fit_passage_ranker(ranker_examples(assistant, fit_q), output / PASSAGE_WEIGHTS.name, seed)}
+    groups = ranker_examples(assistant, fit_q)
+    weights, ranker_data = [1.0] * len(groups), f"{len(fit_q)} fit questions"
+    if beir is not None:
+        claims = _claim_examples(beir, settings)
+        groups, weights = groups + claims, weights + [beir_weight] * len(claims)
+        ranker_data += f" + {len(claims)} {beir.name} train claims, each weighing {beir_weight:g}"
+    log.info("fitting the passage ranker on %d questions", len(groups))
+    files = {PASSAGE_WEIGHTS.name: fit_passage_ranker(groups, output / PASSAGE_WEIGHTS.name, seed, weights)}
     assistant.retriever.ranker = PassageRanker(output / PASSAGE_WEIGHTS.name)
     log.info("retrieving for %d + %d train questions", len(fit_q), len(calibrate_q))
     fit = make_examples(assistant, fit_q, settings.k)
@@ -89,6 +98,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         notes={
             "data": f"{squad.name}: {len(fit)} questions fit the ranker and reader, {len(calibrate)} calibrate "
                     "(and, asked without their article, teach abstention); test articles unread",
+            "passage_ranker": ranker_data,
             "false_abstention": false_abstention, "max_words": max_words, "short_min_f1": short_min_f1,
             "question_set_false_abstention": question_false_abstention if questions else None,
             "epochs": epochs, "reader_lr": reader_lr, "reader_layers": layers_in(output / READER_WEIGHTS.name), "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
@@ -96,6 +106,21 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     )
     (output / CONFIG.name).write_text(config.to_json() + "\n", encoding="utf-8")
     return config.__dict__
+
+
+def _claim_examples(beir: Path, settings) -> list:
+    """Passage-ranker examples of a BEIR data set's *train* claims, over its own index (the one
+    `rag eval --beir` caches; built when missing)."""
+    from rag.assistant import Assistant
+    from rag.measure.beir import beir_index_settings
+    from rag.measure.beir_data import read_beir
+    from rag.passage_ranker import ranker_examples
+
+    bset = read_beir(beir, "train")
+    claims = Assistant(beir_index_settings(bset, settings.replace(passage_ranker=False)), progress=True,
+                       answer_models=False)
+    log.info("gathering passage-ranker examples for %d %s train claims", len(bset.queries), beir.name)
+    return ranker_examples(claims, claim_questions(bset))
 
 
 def _copied(weights: Path, target: Path) -> str:

@@ -44,6 +44,14 @@ def training_questions(squad: Path) -> tuple[list[dict], list[dict]]:
             [q for q in train_q if roles[q["article"]] == "calibrate"])
 
 
+def claim_questions(bset) -> list[dict]:
+    """A BEIR set's judged queries as passage-ranker questions: the query's text, and the article
+    stems of the documents judged relevant as its `sources`."""
+    stem = {d.beir_id: d.stem for d in bset.docs}
+    return [{"question": text, "sources": [stem[d] for d, score in bset.qrels[q].items() if score > 0]}
+            for q, text in bset.queries.items()]
+
+
 def _article(doc_id: str) -> str:
     return doc_id.rsplit("_", 1)[0]  # SQuAD paragraph ids are <article>_<n>
 

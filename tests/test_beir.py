@@ -147,3 +147,12 @@ def test_scifact_floor(tmp_path):
     assert m["hybrid"]["ndcg10"] >= 0.735 and m["dense"]["ndcg10"] >= 0.695 and m["bm25"]["ndcg10"] >= 0.665
     assert m["hybrid"]["ndcg10"] >= max(m["bm25"]["ndcg10"], m["dense"]["ndcg10"])
     assert m["hybrid"]["recall100"] >= 0.95
+
+
+def test_claim_questions_name_the_judged_articles(tmp_path):
+    from rag.training_data import claim_questions
+
+    folder = write_beir(tmp_path / "beir")
+    assert claim_questions(read_beir(folder, "train")) == [{"question": "A train query only", "sources": ["d1"]}]
+    # `sources` are the article files' stems, which is what retrieval reports
+    assert claim_questions(read_beir(folder, "test"))[3]["sources"] == ["d_4", "d3"]

@@ -137,3 +137,26 @@ def test_the_shipped_passage_ranker_is_on_by_default(assistant):
     # A deeper search (a benchmark's) starts with the same passages: the ranker's inputs for the
     # best candidates do not depend on how deep the lists go.
     assert [p.row for p in assistant.retriever.search(q, qvec, k=30)][:5] == [p.row for p in passages]
+
+
+def test_fit_passage_ranker_weighs_questions(tmp_path):
+    import numpy as np
+
+    from rag.passage_ranker import FEATURES, PassageRanker, fit_passage_ranker
+
+    # Two kinds of question that disagree: in one the candidate scoring 1 on the first feature is
+    # the answer, in the other the candidate scoring 0. The heavier kind decides the order.
+    def group(answer_high: bool, seed: int):
+        X = np.random.default_rng(seed).random((2, len(FEATURES)), dtype=np.float32)
+        X[:, 0] = [1.0, 0.0]
+        return X, np.array([answer_high, not answer_high], dtype=np.int8)
+
+    groups = [group(i % 2 == 0, i) for i in range(400)]
+    probe = np.zeros((2, len(FEATURES)), dtype=np.float32)
+    probe[:, 0] = [1.0, 0.0]
+    for heavy_high in (True, False):
+        weights = [4.0 if (i % 2 == 0) == heavy_high else 1.0 for i in range(len(groups))]
+        path = tmp_path / f"ranker-{heavy_high}.txt.xz"
+        fit_passage_ranker(groups, path, weights=weights)
+        high, low = PassageRanker(path).score(probe)
+        assert (high > low) == heavy_high

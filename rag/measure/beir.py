@@ -136,6 +136,18 @@ def format_build(build: dict) -> str:
             f"built in {build['seconds']:.0f} s ({build['seconds'] / 60:.1f} min, {build['texts_per_s']:.0f} texts/s)")
 
 
+def beir_index_settings(bset: BeirSet, base, index: Path | None = None):
+    """`base` settings over `bset`'s corpus, written as article files and indexed under the rag
+    cache folder (keyed by the corpus file's digest) unless `index` names a folder; every split
+    and `rag train` share it."""
+    from rag.embedding import cache_dir
+    from rag.measure.evaluation import cached_index
+
+    root = Path(index) if index else cache_dir() / "beir" / bset.digest
+    write_corpus(bset.docs, root / "corpus")
+    return base.replace(corpus_dir=root / "corpus", index_dir=cached_index(root, base))
+
+
 def _build(settings, root: Path) -> dict:
     """Build (or find up to date) the index under `root`; the build time of the last real build is
     kept in root/build.json, since a cached index is not rebuilt."""
@@ -166,8 +178,7 @@ def run_cli(args) -> int:
     import sys
 
     from rag.assistant import Assistant
-    from rag.embedding import cache_dir
-    from rag.measure.evaluation import _modes, cached_index
+    from rag.measure.evaluation import _modes
     from rag.measure.report import plot_hit_curve
     from rag.settings import from_env
     from rag.store import load_index
@@ -180,11 +191,8 @@ def run_cli(args) -> int:
     split = args.split or "test"
     log = lambda m: print(m, file=sys.stderr)  # noqa: E731  stdout carries only the results
     bset = read_beir(Path(args.beir), split)
-    root = Path(args.index) if args.index else cache_dir() / "beir" / bset.digest
-    write_corpus(bset.docs, root / "corpus")
-    settings = from_env(model=args.model)
-    settings = settings.replace(corpus_dir=root / "corpus", index_dir=cached_index(root, settings))
-    build = _build(settings, root)
+    settings = beir_index_settings(bset, from_env(model=args.model), args.index)
+    build = _build(settings, settings.corpus_dir.parent)
     judged = sum(len(v) for v in bset.qrels.values())
     note = (f"BEIR {Path(args.beir).name} ({split}): {len(bset.queries)} judged queries, {judged} judgments; "
             f"{len(bset.docs)} documents; document rank = best passage rank among the top {PASSAGES} per mode")
