@@ -192,13 +192,8 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     is_title = cands.features[shortlist, FEATURES.index("is_title")] > 0
     picked = choose(probs, is_title, index.sentence_vectors_of(ids), 0.0, config.second_within,
                     settings.max_answer_sentences)
-    citations: list[Citation] = []
-    for pos in picked:
-        sid = ids[pos]
-        passage = passages[cands.passage_of[int(shortlist[pos])]]
-        for ctx in context_before(index, sid):
-            citations.append(_citation(index, ctx, passage, len(citations) + 1, float(probs[pos]), context=True))
-        citations.append(_citation(index, sid, passage, len(citations) + 1, float(probs[pos])))
+    citations = quote(index, [(ids[pos], passages[cands.passage_of[int(shortlist[pos])]], float(probs[pos]))
+                              for pos in picked])
     if settings.answer_kind and not holds_kind(" ".join(c.text for c in citations), asked_kind(question)):
         return Selection([], True, answerable)  # e.g. "how many" answered by a sentence with no number
     short = None
@@ -207,6 +202,20 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
         short = short_answer(question, window, short_reader, short_answer_bar(settings, config))
         lap("short")
     return Selection(citations, False, answerable, short)
+
+
+def quote(index, picks: list[tuple[int, Passage, float]]) -> list[Citation]:
+    """Citations of the answer sentences `picks` (sentence row, the passage it was found in, its
+    probability), best first, each after the sentences it leans on (`context_before`); a sentence
+    is quoted once, so a second answer leaning on the first does not repeat it."""
+    citations: list[Citation] = []
+    quoted: set[int] = set()
+    for sid, passage, prob in picks:
+        for row, context in [*((c, True) for c in context_before(index, sid)), (sid, False)]:
+            if row not in quoted:
+                quoted.add(row)
+                citations.append(_citation(index, row, passage, len(citations) + 1, prob, context=context))
+    return citations
 
 
 def quoted_window(index, sid: int) -> Window:

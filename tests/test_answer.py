@@ -356,3 +356,22 @@ def test_a_short_answer_keeps_its_brackets_and_quote_marks_paired(text, span, ex
     a = text.index(span)
     lo, hi = balanced_span(text, a, a + len(span), (0, len(text)))
     assert text[lo:hi] == expected
+
+
+def test_a_sentence_is_quoted_once_when_a_second_answer_leans_on_the_first(assistant):
+    from rag.answer import quote
+    from rag.retrieval import Passage
+
+    index = assistant.index
+    rows = {s.text.split(",")[0]: i for i, s in enumerate(index.sentences) if s.doc_id.startswith("002_")}
+    first, leaning = rows["From 4 to 6 June 2025"], rows["The delegation"]
+    assert first in context_before(index, leaning)  # "The delegation" leans back to the sentence naming it
+    row = next(r for r, c in enumerate(index.chunks) if c.doc_id.startswith("002_"))
+    c = index.chunks[row]
+    passage = Passage(row, c.doc_id, c.title, c.chunk_no, c.start, c.end, c.text, 1.0)
+    citations = quote(index, [(first, passage, 0.6), (leaning, passage, 0.5)])
+    spans = [(x.start, x.end) for x in citations]
+    assert len(spans) == len(set(spans)) and spans == sorted(spans)
+    assert spans[0] == (index.sentences[first].start, index.sentences[first].end) and not citations[0].context
+    assert citations[-1].text.startswith("The delegation") and not citations[-1].context
+    assert [x.n for x in citations] == list(range(1, len(citations) + 1))
