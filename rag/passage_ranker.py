@@ -3,8 +3,9 @@ their retrieval scores and ranks and over how well their best sentences cover th
 
 Fusion adds two normalised scores with fixed weights; the trees also read what fusion cannot, such
 as a passage whose one sentence holds every rare term of the question. Fitted by `rag train` on
-SQuAD's train articles (LightGBM `lambdarank`), shipped as `rag/models/passage_ranker.txt.xz` with
-its sha256 in the selector's config; `RAG_PASSAGE_RANKER=off` keeps fusion's order.
+SQuAD's train articles and SciFact's train claims (LightGBM `lambdarank`), shipped as
+`rag/models/passage_ranker.txt.xz` with its sha256 in the selector's config;
+`RAG_PASSAGE_RANKER=off` keeps fusion's order.
 """
 from __future__ import annotations
 
@@ -29,10 +30,14 @@ FEATURES = (
 
 
 def _ranks(scores: dict[int, float], positive: bool = False) -> dict[int, int]:
-    """Each row's rank (from 0) by descending score; with `positive`, only rows scoring above 0
-    are ranked (a BM25 score of 0 matches nothing, and its ties have no order to learn from)."""
-    ranked = [(r, v) for r, v in scores.items() if v > 0 or not positive]
-    return {r: i for i, (r, _) in enumerate(sorted(ranked, key=lambda kv: -kv[1]))}
+    """Each row's rank (from 0) by descending score, rows with equal scores sharing the best rank
+    of their tie (backends list tied rows in different orders); with `positive`, only rows scoring
+    above 0 are ranked (a BM25 score of 0 matches nothing)."""
+    kept = {r: v for r, v in scores.items() if v > 0 or not positive}
+    first: dict[float, int] = {}
+    for i, v in enumerate(sorted(kept.values(), reverse=True)):
+        first.setdefault(v, i)
+    return {r: first[v] for r, v in kept.items()}
 
 
 def passage_features(rows: list[int], fused: dict[int, float], dense: dict[int, float], chunk: dict[int, float],

@@ -139,12 +139,13 @@ def test_eval_beir_end_to_end(tmp_path, capsys):
 def test_scifact_floor(tmp_path):
     """SciFact test claims: the floors under the figures measured when this test was written
     (README: hybrid nDCG@10 0.739, dense 0.700, BM25 0.668; hybrid recall@100 0.963; since BM25's
-    k1 0.9, b 0.4: hybrid 0.736, BM25 0.676)."""
+    k1 0.9, b 0.4: hybrid 0.736, BM25 0.676; since the passage ranker learns from the train claims
+    too: hybrid 0.749, recall@100 0.970)."""
     out = tmp_path / "out"
     assert main(["eval", "--beir", str(SCIFACT), "--output", str(out)]) == 0
     m = json.loads((out / "report.json").read_text(encoding="utf-8"))["metrics"]
     assert m["hybrid"]["queries"] == 300
-    assert m["hybrid"]["ndcg10"] >= 0.735 and m["dense"]["ndcg10"] >= 0.695 and m["bm25"]["ndcg10"] >= 0.665
+    assert m["hybrid"]["ndcg10"] >= 0.745 and m["dense"]["ndcg10"] >= 0.695 and m["bm25"]["ndcg10"] >= 0.665
     assert m["hybrid"]["ndcg10"] >= max(m["bm25"]["ndcg10"], m["dense"]["ndcg10"])
     assert m["hybrid"]["recall100"] >= 0.95
 

@@ -106,6 +106,13 @@ def test_passage_features_by_hand():
     # and so does one BM25 scored 0, whatever order the backend listed its zeros in.
     zero = passage_features([9], {9: 0.2, 7: 0.9}, {9: 0.2, 7: 0.6}, {9: 0.2, 7: 0.5}, {9: 0.0, 7: 0.0}, {}, {}, {9: 0}, 0)
     assert dict(zip(FEATURES, zero[0]))["bm25_rank"] == 2
+    # Tied scores share a rank, whichever order a backend listed them in (Milvus and bm25s differ).
+    for lexical in ({5: 1.5, 18: 1.0, 6: 1.0, 9: 0.5}, {5: 1.5, 6: 1.0, 18: 1.0, 9: 0.5}):
+        rows = [5, 18, 6, 9]
+        tied = passage_features(rows, dict.fromkeys(rows, 0.5), dict.fromkeys(rows, 0.5), dict.fromkeys(rows, 0.5),
+                                lexical, {}, {}, dict.fromkeys(rows, 0), 0)
+        assert [dict(zip(FEATURES, x))["bm25_rank"] for x in tied] == [0, 1, 1, 3]
+        assert [dict(zip(FEATURES, x))["fused_rank"] for x in tied] == [0, 0, 0, 0]
 
 
 def test_the_passage_ranker_reorders_the_best_fused_passages(assistant):
