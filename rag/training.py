@@ -1,4 +1,5 @@
-"""`rag train`: fit the reader and the answer selector on SQuAD's *train* articles only.
+"""`rag train`: fit the answer models on train splits only (SQuAD's *train* articles and, for the
+passage ranker, a BEIR set's train claims).
 
     rag train --squad ../shared/data/squad/dev-v1.1.json --beir ../shared/data/beir/scifact
 
