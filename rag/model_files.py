@@ -25,6 +25,15 @@ def write_model_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_booster(booster, path: Path) -> str:
+    """Write a fitted LightGBM booster as its text at `path` (atomically, as `write_model_bytes`);
+    returns the file's sha256, which the selector's config records."""
+    from rag.embedding import sha256_file
+
+    write_model_bytes(path, booster.model_to_string().encode("utf-8"))
+    return sha256_file(path)
+
+
 def copy_model(source: Path, target: Path) -> None:
     """`source`'s content written as `target` (compressing or decompressing as their names say)."""
     if Path(source).resolve() != Path(target).resolve():

@@ -134,8 +134,7 @@ def fit_passage_ranker(groups: list[tuple[np.ndarray, np.ndarray]], path: Path, 
     candidate teach nothing and are left out."""
     import lightgbm
 
-    from rag.embedding import sha256_file
-    from rag.model_files import write_model_bytes
+    from rag.model_files import write_booster
 
     kept = [(g, w) for g, w in zip(groups, weights or [1.0] * len(groups)) if len(g[1]) and g[1].max() > 0]
     groups = [g for g, _ in kept]
@@ -146,6 +145,4 @@ def fit_passage_ranker(groups: list[tuple[np.ndarray, np.ndarray]], path: Path, 
               "lambdarank_truncation_level": 10, "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
               "seed": seed, "num_threads": 1, "deterministic": True, "force_row_wise": True, "verbose": -1}
     data = lightgbm.Dataset(X, y, group=[len(g[1]) for g in groups], weight=row_weights)
-    booster = lightgbm.train(params, data, num_boost_round=300)
-    write_model_bytes(path, booster.model_to_string().encode("utf-8"))
-    return sha256_file(path)
+    return write_booster(lightgbm.train(params, data, num_boost_round=300), path)

@@ -137,25 +137,34 @@ class Retriever:
         """Dense score of each passage row: its chunk cosine, blended with its best sentence's
         cosine by the `sentence_weight` setting (a passage is often found by one sentence); the
         sentences are read from `reads` (default: the index)."""
-        reads = reads if reads is not None else self.index
         w = self.settings.sentence_weight
         rows = list(rows)
-        known = chunk_scores or {}
-        missing = [r for r in rows if r not in known]
-        chunk = dict(known)
-        if missing:
-            chunk.update(zip(missing, (self.index.chunk_vectors_of(missing) @ qvec).tolist()))
+        chunk = self._chunk_cosines(qvec, rows, chunk_scores or {})
         if w <= 0 or not rows:
             return {r: chunk[r] for r in rows}
-        ids = [reads.sentences_of(r) for r in rows]
-        flat = np.fromiter((i for group in ids for i in group), dtype=np.int64)
-        sims = reads.sentence_vectors_of(flat) @ qvec if len(flat) else np.zeros(0, dtype=np.float32)
-        out, at = {}, 0
-        for r, group in zip(rows, ids):
-            best = float(sims[at:at + len(group)].max()) if group else chunk[r]
-            at += len(group)
+        out = {}
+        for r, sims in zip(rows, self._sentence_cosines(qvec, rows, reads)[0]):
+            best = float(sims.max()) if len(sims) else chunk[r]
             out[r] = (1 - w) * chunk[r] + w * best
         return out
+
+    def _chunk_cosines(self, qvec: np.ndarray, rows: list[int], known: dict[int, float]) -> dict[int, float]:
+        """`known` chunk cosines, with those of `rows` it lacks computed from the index's chunk vectors."""
+        chunk = dict(known)
+        missing = [r for r in rows if r not in chunk]
+        if missing:
+            chunk.update(zip(missing, (self.index.chunk_vectors_of(missing) @ qvec).tolist()))
+        return chunk
+
+    def _sentence_cosines(self, qvec: np.ndarray, rows: list[int], reads=None) -> tuple[list[np.ndarray], list[int]]:
+        """(each row's sentences' cosines to `qvec`, in row order; the sentence ids, flat), read from
+        `reads` (default: the index) in one product."""
+        reads = reads if reads is not None else self.index
+        groups = [list(reads.sentences_of(r)) for r in rows]
+        flat = [i for g in groups for i in g]
+        sims = reads.sentence_vectors_of(np.array(flat, dtype=np.int64)) @ qvec if flat else np.zeros(0, dtype=np.float32)
+        bounds = np.cumsum([0, *map(len, groups)])
+        return [sims[a:b] for a, b in zip(bounds[:-1], bounds[1:])], flat
 
     def fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: str = "hybrid",
              qvec: np.ndarray | None = None, query_terms: list[str] | None = None, reads=None) -> list[Passage]:
@@ -195,18 +204,13 @@ class Retriever:
         `chunk` hold every candidate's scores (chunk cosines computed here where missing)."""
         reads = reads if reads is not None else self.index
         rows = [r for r, _ in fused[:RERANK]]
-        missing = [r for r in rows if r not in chunk]
-        chunk = dict(chunk)
-        if missing:
-            chunk.update(zip(missing, (self.index.chunk_vectors_of(missing) @ qvec).tolist()))
-        groups = [list(reads.sentences_of(r)) for r in rows]
-        flat = [i for g in groups for i in g]
-        sims = reads.sentence_vectors_of(np.array(flat, dtype=np.int64)) @ qvec if flat else np.zeros(0, dtype=np.float32)
+        chunk = self._chunk_cosines(qvec, rows, chunk)
+        per_row, flat = self._sentence_cosines(qvec, rows, reads)
         overlaps = reads.term_overlap(query_terms, flat) if flat else np.zeros(0, dtype=np.float32)
         cosines, overlap_of, at = {}, {}, 0
-        for r, g in zip(rows, groups):
-            cosines[r], overlap_of[r] = sims[at:at + len(g)], overlaps[at:at + len(g)]
-            at += len(g)
+        for r, sims in zip(rows, per_row):
+            cosines[r], overlap_of[r] = sims, overlaps[at:at + len(sims)]
+            at += len(sims)
         chunk_no = {r: self.index.chunks[r].chunk_no for r in rows}
         return rows, passage_features(rows, dict(fused), dense, chunk, lexical, cosines, overlap_of, chunk_no,
                                       len(query_terms))

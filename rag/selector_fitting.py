@@ -21,7 +21,7 @@ def fit_ranker(examples: list[Example], path: Path, seed: int = 0, extra: list[E
     `extra` examples (another domain's questions, far fewer) count `extra_weight` times each."""
     import lightgbm
 
-    from rag.embedding import sha256_file
+    from rag.model_files import write_booster
 
     main = [(e, 1.0) for e in examples if len(e.ids)]
     both = main + [(e, extra_weight) for e in extra if len(e.ids)]
@@ -32,10 +32,7 @@ def fit_ranker(examples: list[Example], path: Path, seed: int = 0, extra: list[E
     params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "seed": seed, "num_threads": 1,
               "deterministic": True, "force_row_wise": True, "verbose": -1}
     booster = lightgbm.train(params, lightgbm.Dataset(X, y, weight=weight), num_boost_round=300)
-    from rag.model_files import write_model_bytes
-
-    write_model_bytes(path, booster.model_to_string().encode("utf-8"))
-    return sha256_file(path)
+    return write_booster(booster, path)
 
 
 @dataclass
@@ -228,9 +225,8 @@ def calibrate_on_question_set(fitted: dict, files: dict, folder: Path, reader, q
     """The abstention threshold that also keeps false abstentions on a question set of the
     product's own domain (news articles, not Wikipedia) at `false_abstention`; the lower of the two."""
     from rag.assistant import Assistant
-    from rag.selector import RANKER, Selector, SelectorConfig
-
     from rag.passage_ranker import WEIGHTS as PASSAGE_WEIGHTS, PassageRanker
+    from rag.selector import RANKER, Selector, SelectorConfig
 
     selector = Selector(folder / RANKER.name, SelectorConfig(**fitted, files=files, notes={}))
     ranker = PassageRanker(folder / PASSAGE_WEIGHTS.name) if PASSAGE_WEIGHTS.name in files else None
