@@ -278,6 +278,22 @@ def test_reader_runtimes_agree(assistant):
     assert same_best >= 0.8 * len(questions)
 
 
+def test_the_onnx_readers_read_a_sentence_the_same_in_any_company(assistant):
+    """Sentences are read one per run (int8 quantises a run's activations with one scale): a
+    sentence's reading does not depend on which sentences are shortlisted with it, nor on their
+    length, and each reading comes back in its sentence's place."""
+    from rag.reader import get_reader
+
+    sentences = sorted((s.text for s in assistant.index.sentences), key=len)
+    short, long = sentences[len(sentences) // 2], sentences[-1]
+    question = _questions()[0]
+    for runtime in ("onnx-int8", "onnx"):
+        reader = get_reader(runtime)
+        alone = {s: reader.read(question, [s])[0] for s in (short, long, sentences[0])}
+        for company in ([short, long], [long, short, sentences[0]]):
+            assert reader.read(question, company) == [alone[s] for s in company]
+
+
 def test_short_answer_reader_runtimes_agree(assistant):
     """The short-answer reader picks the same spans in PyTorch and its float ONNX export, and
     overlapping ones with int8 weights, in the sentences the assistant quotes."""
