@@ -52,6 +52,12 @@ _HOLDS = {
                           r"shallow|heavy|light)\b", re.I),
 }
 KINDS = tuple(k for k, _ in _QUESTION_KINDS)
+# A day of the month is not a quantity: "From November 27 to 30, the Hub organised a workshop" cannot
+# say how many attended. Month names are matched capitalised only ("they may 2…" is no date).
+_DAY = r"\d{1,2}(st|nd|rd|th)?"
+_DAYS_OF_MONTH = re.compile(rf"\b({MONTHS})\s+{_DAY}(\s*(to|–|-|and)\s*{_DAY})?\b|"
+                            rf"\b{_DAY}(\s*(to|–|-|and)\s*{_DAY})?\s+(of\s+)?({MONTHS})\b")
+_QUANTITIES = ("count", "share", "measure")
 
 
 def asked_kind(question: str) -> str | None:
@@ -63,5 +69,8 @@ def asked_kind(question: str) -> str | None:
 
 
 def holds_kind(text: str, kind: str | None) -> bool:
-    """Whether `text` can hold an answer of `kind` (always, when no kind is asked for)."""
+    """Whether `text` can hold an answer of `kind` (always, when no kind is asked for); for a
+    quantity, the days of dates do not count as numbers."""
+    if kind in _QUANTITIES:
+        text = _DAYS_OF_MONTH.sub(" ", text)
     return kind is None or bool(_HOLDS[kind].search(text))
