@@ -226,12 +226,15 @@ class Reader:
             # busier side by side than one padded batch split between them (seed reads ~25% faster
             # on a 2-core host), and as int8 quantises a run's activations with one scale, a sentence
             # read alone reads the same whichever sentences are shortlisted with it.
-            pairs = zip(sentences, contexts or [None] * len(sentences))
-            return list(self._rows.map(lambda p: self.read(question, [p[0]], None if p[1] is None else [p[1]])[0], pairs))
+            contexts = contexts or [None] * len(sentences)
+            return list(self._rows.map(self._read_one, [question] * len(sentences), sentences, contexts))
         enc = encode_pairs(self.tokenizer, question, sentences, contexts)
         logit, start, end = self._forward(enc)
         spans = _char_spans(enc, start, end, sentence_tokens(enc))
         return [Reading(float(logit[row]), span, score) for row, (span, score) in enumerate(spans)]
+
+    def _read_one(self, question: str, sentence: str, context: str | None) -> Reading:
+        return self.read(question, [sentence], None if context is None else [context])[0]
 
     def read_rows(self, question: str, index, rows: list[int]) -> list[Reading]:
         """One Reading per sentence row of `index`, with the context this reader was trained to read."""
