@@ -24,7 +24,7 @@ def _warm_models() -> None:
     on two cores, and the assistant then finds them loaded."""
     try:
         from rag.assistant import preload
-        from rag.question_encoder import get_question_encoder
+        from rag.embedding.question_encoder import get_question_encoder
         from rag.settings import from_env
 
         s = from_env()
@@ -37,11 +37,11 @@ def _warm_models() -> None:
 if __name__ == "__main__":
     threading.Thread(target=_warm_models, name="rag-warm", daemon=True).start()
 
-from rag.api import serve  # noqa: E402
-from rag.guard import is_loopback, slow_login  # noqa: E402
+from rag.serve.api import serve  # noqa: E402
+from rag.serve.guard import is_loopback, slow_login  # noqa: E402
 from rag.logs import show_messages  # noqa: E402
-from rag.server import build_server  # noqa: E402  (imports gradio, while the models warm up)
-from rag.service import Service  # noqa: E402
+from rag.serve.server import build_server  # noqa: E402  (imports gradio, while the models warm up)
+from rag.serve.service import Service  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

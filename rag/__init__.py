@@ -14,15 +14,15 @@ __version__ = "0.1.0"
 # The public API, imported on first use so `import rag` stays light.
 _API = {
     "Assistant": "rag.assistant",
-    "Answer": "rag.answer",
-    "Citation": "rag.answer",
-    "ShortAnswer": "rag.answer",
-    "QuestionError": "rag.answer",
+    "Answer": "rag.answer.records",
+    "Citation": "rag.answer.records",
+    "ShortAnswer": "rag.answer.records",
+    "QuestionError": "rag.answer.records",
     "RagError": "rag.errors",
     "Settings": "rag.settings",
     "from_env": "rag.settings",
-    "build": "rag.indexing",
-    "load_index": "rag.store",
+    "build": "rag.indexing.build",
+    "load_index": "rag.indexing.store",
 }
 __all__ = list(_API)
 

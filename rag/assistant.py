@@ -4,21 +4,21 @@ from __future__ import annotations
 import numbers
 from functools import cached_property
 
-from rag.answer import Answer, QuestionError, answer_first, clean_question, render, select_answer
-from rag.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
-from rag.live import LiveIndex
-from rag.question_encoder import Batcher, get_question_encoder
-from rag.reader import get_reader
-from rag.reader_files import prune_exports
-from rag.short_answer import get_span_reader
-from rag.retrieval import Retriever
-from rag.search_backend import open_backend, open_or_previous
-from rag.selector import get_selector
+from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
+from rag.answer.reader import get_reader
+from rag.answer.reader_files import prune_exports
+from rag.answer.records import Answer, QuestionError, render
+from rag.answer.select import answer_first, clean_question, select_answer
+from rag.answer.selector import get_selector
+from rag.answer.short_answer import get_span_reader
+from rag.embedding.question_encoder import Batcher, get_question_encoder
+from rag.indexing.build import ensure_index
+from rag.indexing.index import Index
+from rag.indexing.live import LiveIndex
+from rag.retrieval.backend import open_backend, open_or_previous
+from rag.retrieval.retriever import Retriever
 from rag.settings import MAX_K, Settings, from_env
 from rag.stopwatch import Stopwatch
-from rag.index import Index
-from rag.indexing import ensure_index
-
 
 K_MESSAGE = f"The number of passages to read (k) must be a whole number from 1 to {MAX_K}."
 

@@ -8,8 +8,8 @@ import os
 import sys
 
 from rag.cli_parser import build_parser
-from rag.corpus_files import safe_name
 from rag.errors import RagError
+from rag.ingest.corpus_files import safe_name
 from rag.logs import show_messages
 from rag.settings import from_env
 
@@ -24,7 +24,7 @@ def _settings(args):
 
 def cmd_index(args) -> int:
     """`rag index`: build or update the index, and say what was embedded, reused and skipped."""
-    from rag.indexing import build
+    from rag.indexing.build import build
 
     settings = _settings(args)
     show_messages()  # progress and skipped files on stderr
@@ -42,7 +42,7 @@ def cmd_index(args) -> int:
 
 def _update_index(settings, quiet: bool) -> str:
     """Bring the index up to date after the corpus changed (only changed articles are embedded); a summary line."""
-    from rag.indexing import build
+    from rag.indexing.build import build
 
     report = build(settings, progress=not quiet)
     return (f"index: {report.articles} article(s), {report.chunks} chunks; embedded {len(report.embedded_articles)}, "
@@ -51,15 +51,15 @@ def _update_index(settings, quiet: bool) -> str:
 
 def _indexed(settings):
     """The index of `settings` (built or refreshed first when missing or stale, as `rag ask` does)."""
-    from rag.indexing import ensure_index
+    from rag.indexing.build import ensure_index
 
     return ensure_index(settings, progress=False)
 
 
 def cmd_add(args) -> int:
     """`rag add`: copy (or link) checked documents into the corpus folder, then update the index."""
-    from rag.intake import Limits
-    from rag.library import add_files
+    from rag.ingest.intake import Limits
+    from rag.ingest.library import add_files
 
     settings = _settings(args)
     show_messages()
@@ -79,7 +79,7 @@ def cmd_add(args) -> int:
 
 def cmd_remove(args) -> int:
     """`rag remove`: delete indexed articles' files from the corpus folder, then update the index."""
-    from rag.library import remove_articles
+    from rag.ingest.library import remove_articles
 
     settings = _settings(args)
     show_messages()
@@ -93,7 +93,7 @@ def cmd_remove(args) -> int:
 
 def cmd_list(args) -> int:
     """`rag list`: the indexed articles, as a table or JSON."""
-    from rag.library import format_table, list_articles
+    from rag.ingest.library import format_table, list_articles
 
     settings = _settings(args)
     show_messages()
@@ -131,7 +131,7 @@ def format_answer(answer) -> str:
 
 def _answer_one(assistant, question: str, args) -> bool:
     """Print one answer (or its error) the way `rag ask` does; False when the question was refused."""
-    from rag.answer import QuestionError
+    from rag.answer.records import QuestionError
 
     try:
         answer = assistant.ask(question, k=args.k, mode=args.mode)
@@ -186,7 +186,7 @@ def cmd_train(args) -> int:
 
     from rag.measure.evaluation import squad_index_settings
     from rag.measure.questions import load_questions
-    from rag.training import run
+    from rag.train.fit import run
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     settings = squad_index_settings(args.squad, from_env(model=args.model), index=args.index)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rag.models import MODELS
+
 
 def _number(raw: str):
     """--k as given: a number, or the raw text, so the assistant's check gives its one message."""
@@ -104,7 +106,7 @@ def _measure_commands(sub) -> None:
     # weight 1: 0.753 + 0.859; 3: 0.758 + 0.860; 5: 0.759 + 0.857; 10: 0.762 + 0.854; 20: 0.762 + 0.852.
     p.add_argument("--beir-weight", type=float, default=3.0, help="how many questions each BEIR claim weighs")
     p.add_argument("--model", help="embedding model: 'bundled' or a local model folder")
-    p.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "models",
+    p.add_argument("--output", type=Path, default=MODELS,
                    help="where to write the models (default: the package's rag/models)")
     # The shipped reader: its top three layers trained one epoch at 1e-4, then one at 2e-4 (calibration
     # first sentence 0.774 after the first, 0.787 after the second; two layers at 5e-5, 5e-5, 2e-4 gave 0.756).

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from rag.corpus import MAX_ARTICLE_BYTES, MAX_UPLOAD_BYTES
+from rag.ingest.corpus import MAX_ARTICLE_BYTES, MAX_UPLOAD_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCE_VECTORS = ("separate", "pooled", "pooled-first")  # see Settings.sentence_vectors
@@ -65,7 +65,7 @@ class Settings:
     # Dense score of a passage = (1 - w) * chunk cosine + w * its best sentence's cosine
     # (SciFact train dense nDCG@10: chunk alone 0.692, w 0.5 0.701).
     sentence_weight: float = 0.5
-    # Reorder the best fused passages with the learned passage ranker (`rag.passage_ranker`, fitted
+    # Reorder the best fused passages with the learned passage ranker (`rag.retrieval.passage_ranker`, fitted
     # by `rag train`); off keeps fusion's order.
     passage_ranker: bool = True
     # Vector index type: "auto" (flat until `flat_max` vectors, then HNSW), "flat" or "hnsw".
@@ -83,7 +83,7 @@ class Settings:
     # recall) or in PyTorch ("torch").
     reader_runtime: str = "onnx-int8"
     # Abstain when a question plainly asks for a kind of answer (a year, a count, a sum, an e-mail
-    # address: `rag.answer_kind`) and the quote holds none: a sentence without a number does not
+    # address: `rag.answer.kind`) and the quote holds none: a sentence without a number does not
     # say how many. Seeds abstention recall 0.54 -> 0.85, held-out 0.38 -> 0.88, no answer lost;
     # SQuAD test 0.29% -> 0.41% of questions withheld, all six more answered wrongly before.
     answer_kind: bool = True

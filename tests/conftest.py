@@ -88,8 +88,8 @@ def free_port() -> int:
 @contextmanager
 def in_process_server(service, login=None):
     """app.py's server (page and JSON API) for `service`, served in this process on a free loopback port."""
-    from rag.api import serve
-    from rag.server import build_server
+    from rag.serve.api import serve
+    from rag.serve.server import build_server
 
     running = serve(build_server(service, login), "127.0.0.1", free_port())
     try:
@@ -101,7 +101,7 @@ def in_process_server(service, login=None):
 @pytest.fixture(scope="session")
 def server(assistant):
     """The page and API over the repository's own seeds: read-only (uploads off), since tests share it."""
-    from rag.service import Service
+    from rag.serve.service import Service
 
     with in_process_server(Service(assistant, assistant.settings.replace(uploads=False))) as url:
         yield url
@@ -109,11 +109,11 @@ def server(assistant):
 
 @pytest.fixture(scope="module")
 def library_service(assistant, tmp_path_factory):
-    """A rag.service.Service over a writable copy of the seeds whose Articles panel takes uploads (each
+    """A rag.serve.service.Service over a writable copy of the seeds whose Articles panel takes uploads (each
     PDF/HTML/DOCX file up to 200 KB). Its index starts as a copy of the session's, so only what a
     test adds is embedded."""
     from rag.assistant import Assistant
-    from rag.service import Service
+    from rag.serve.service import Service
 
     corpus = tmp_path_factory.mktemp("library-corpus")
     for f in SEEDS.glob("*.txt"):

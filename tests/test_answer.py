@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from rag.answer import ABSTAIN_TEXT, QuestionError, choose, clean_question, context_before
-from rag.features import expected_type, leans_back
-from rag.lexical import lexical_overlap
+from rag.answer.features import expected_type, leans_back
+from rag.answer.records import ABSTAIN_TEXT, QuestionError
+from rag.answer.select import choose, clean_question, context_before
+from rag.indexing.lexical import lexical_overlap
 from rag.settings import ROOT
 from tests.conftest import QUESTIONS, SEEDS
 
@@ -129,7 +130,7 @@ def test_a_pronoun_sentence_brings_the_sentence_that_names_its_subject():
 
 
 def test_the_reader_reads_a_sentence_after_the_end_of_the_one_before_it_never_the_title():
-    from rag.reader import encode_pairs, pair_tokenizer, reading_context, sentence_tokens
+    from rag.answer.reader import encode_pairs, pair_tokenizer, reading_context, sentence_tokens
 
     index = _Index([("a", "Title of A"), ("a", "Alikhan Baimenov opened the meeting in Astana."),
                     ("a", "He also noted the surveys."), ("b", "Title of B"), ("b", "Only one.")])
@@ -149,7 +150,7 @@ def test_the_reader_reads_a_sentence_after_the_end_of_the_one_before_it_never_th
 
 
 def test_the_short_answer_window_reads_neighbours_but_never_the_title():
-    from rag.short_answer import window_of
+    from rag.answer.short_answer import window_of
 
     index = _Index([("a", "Title of A"), ("a", "Alikhan Baimenov opened it."), ("a", "He also noted the surveys."),
                     ("a", "They met in May."), ("b", "Title of B"), ("b", "Only one.")])
@@ -165,7 +166,7 @@ def test_the_short_answer_window_reads_neighbours_but_never_the_title():
 
 
 def test_a_short_answer_span_never_crosses_from_one_quoted_sentence_into_another():
-    from rag.reader import best_spans
+    from rag.answer.reader import best_spans
 
     start = np.array([[0.0, 1.0, 0.0, 5.0, 0.0, 0.0]])
     end = np.array([[0.0, 0.0, 0.0, 0.0, 6.0, 0.0]])
@@ -179,8 +180,8 @@ def test_a_short_answer_span_never_crosses_from_one_quoted_sentence_into_another
 def test_a_short_answer_of_punctuation_alone_is_not_given():
     """A span holding no letter or digit (the reader once picked an opening quote mark) answers
     nothing: the sentence is quoted without a short answer."""
-    from rag.answer import short_answer
-    from rag.short_answer import Window
+    from rag.answer.select import short_answer
+    from rag.answer.short_answer import Window
 
     text = "He said “the Hub was founded in 2008”."
 
@@ -261,8 +262,8 @@ QUESTION_SETS = [ROOT / "tests" / "data" / name for name in ("questions.jsonl", 
 
 
 def test_english_questions_are_never_taken_for_another_language():
+    from rag.answer.language import foreign_language
     from rag.measure.questions import load_questions
-    from rag.language import foreign_language
 
     english = [q["question"] for path in QUESTION_SETS for q in load_questions(path)] + OFF_TOPIC + ["Who spoke?"]
     assert [q for q in english if foreign_language(q)] == []
@@ -276,7 +277,7 @@ def test_the_cached_language_model_classifies_as_py3langid_loads_it(tmp_path, mo
 
     import py3langid.langid as langid
 
-    from rag.language import load_identifier
+    from rag.answer.language import load_identifier
 
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path))
     own = langid.LanguageIdentifier.from_modelpath(
@@ -299,7 +300,7 @@ def test_the_cached_language_model_classifies_as_py3langid_loads_it(tmp_path, mo
     "Сколько человек посетили вебинары о бельгийской практике управления персоналом?",
 ])
 def test_a_question_in_another_language_is_told_so_not_told_there_is_no_answer(assistant, question):
-    from rag.language import MESSAGE
+    from rag.answer.language import MESSAGE
 
     answer = assistant.ask(question)
     assert MESSAGE in (answer.notice or "")
@@ -309,7 +310,7 @@ def test_a_question_in_another_language_is_told_so_not_told_there_is_no_answer(a
 
 
 def test_stage1_lead_and_the_stage2_inputs_without_a_reading():
-    from rag.selector import combined_features, stage1_lead
+    from rag.answer.selector import combined_features, stage1_lead
 
     assert stage1_lead(np.array([1.0, 4.0, 2.5])) == pytest.approx(1.5)
     assert stage1_lead(np.array([3.0])) == float("inf")
@@ -320,8 +321,8 @@ def test_stage1_lead_and_the_stage2_inputs_without_a_reading():
 def test_the_reader_reads_only_when_stage_one_is_unsure(assistant):
     """Skipped exactly when stage 1's best leads by the trained lead; with a lead no question
     reaches, every question is read."""
-    from rag.features import gather
-    from rag.selector import stage1_lead
+    from rag.answer.features import gather
+    from rag.answer.selector import stage1_lead
 
     config = assistant.selector.config
     always = type(assistant)(assistant.settings.replace(reader_lead=1000.0), progress=False)
@@ -351,7 +352,7 @@ def test_the_reader_reads_only_when_stage_one_is_unsure(assistant):
     ("plain words", "plain", "plain"),
 ])
 def test_a_short_answer_keeps_its_brackets_and_quote_marks_paired(text, span, expected):
-    from rag.short_answer import balanced_span
+    from rag.answer.short_answer import balanced_span
 
     a = text.index(span)
     lo, hi = balanced_span(text, a, a + len(span), (0, len(text)))
@@ -359,8 +360,8 @@ def test_a_short_answer_keeps_its_brackets_and_quote_marks_paired(text, span, ex
 
 
 def test_a_sentence_is_quoted_once_when_a_second_answer_leans_on_the_first(assistant):
-    from rag.answer import quote
-    from rag.retrieval import Passage
+    from rag.answer.select import quote
+    from rag.retrieval.retriever import Passage
 
     index = assistant.index
     rows = {s.text.split(",")[0]: i for i, s in enumerate(index.sentences) if s.doc_id.startswith("002_")}

@@ -1,7 +1,7 @@
 """The kind of answer a question plainly asks for, and the quotes that can hold it."""
 import pytest
 
-from rag.answer_kind import KINDS, asked_kind, holds_kind
+from rag.answer.kind import KINDS, asked_kind, holds_kind
 
 
 @pytest.mark.parametrize("question,kind", [

@@ -1,4 +1,4 @@
-"""The JSON HTTP API (rag/api.py), over plain HTTP against app.py's real server on loopback:
+"""The JSON HTTP API (rag/serve/api.py), over plain HTTP against app.py's real server on loopback:
 the page and the API on one port, the real model, index and answer layer."""
 import base64
 import http.client
@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from rag.library import list_articles
+from rag.ingest.library import list_articles
 from tests.conftest import in_process_server
 
 WORKSHOP = "Where was the ACSH-ICSC workshop held?"
@@ -66,7 +66,7 @@ def test_malformed_bodies_are_422_without_echoing_them(server):
 
 
 def test_oversized_bodies_are_413_whether_announced_or_chunked(server):
-    from rag.guard import MAX_BODY_BYTES
+    from rag.serve.guard import MAX_BODY_BYTES
 
     big = {"question": "x" * (MAX_BODY_BYTES + 1)}
     reply = requests.post(f"{server}/api/ask", json=big, timeout=60)
@@ -118,8 +118,8 @@ def test_health_and_the_schema(server, assistant):
 
 
 def test_login_is_http_basic_with_the_pages_credentials(assistant):
-    from rag.guard import slow_login
-    from rag.service import Service
+    from rag.serve.guard import slow_login
+    from rag.serve.service import Service
 
     service = Service(assistant, assistant.settings)
     with in_process_server(service, login=slow_login("api-user", "S3cret pw:x")) as url:
@@ -142,7 +142,7 @@ def test_login_is_http_basic_with_the_pages_credentials(assistant):
 
 def test_503_until_the_index_is_loaded_then_answers(tmp_path):
     """Served with no usable articles (the page shows why), then an article appears."""
-    from rag.service import Service
+    from rag.serve.service import Service
     from rag.settings import from_env
 
     corpus = tmp_path / "corpus"

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from rag.page import answer_messages, escape, highlight
-from rag.retrieval import Passage
+from rag.retrieval.retriever import Passage
+from rag.serve.page import answer_messages, escape, highlight
 from rag.settings import ROOT
 from tests.conftest import XSS, app_process
 
@@ -44,7 +44,7 @@ def test_source_endpoint_reads_only_indexed_articles(client):
 
 
 def test_source_text_refuses_paths_outside_the_corpus(tmp_path):
-    from rag.corpus import source_text
+    from rag.ingest.corpus import source_text
 
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "a.txt").write_text("T\n\nBody.", encoding="utf-8")
@@ -56,7 +56,7 @@ def test_source_text_refuses_paths_outside_the_corpus(tmp_path):
 
 
 def test_chat_handler_escapes_and_reports_errors(assistant):
-    from rag.service import Service
+    from rag.serve.service import Service
 
     service = Service(assistant, assistant.settings)
     _, history = service.respond(XSS, [], 8, False)
@@ -70,7 +70,7 @@ def test_chat_handler_escapes_and_reports_errors(assistant):
 
 
 def test_unloadable_index_is_a_message_not_a_crash(tmp_path):
-    from rag.service import Service
+    from rag.serve.service import Service
     from rag.settings import from_env
 
     empty = tmp_path / "corpus"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from rag.cli import main
 from rag.measure.beir import as_run, score_rankings
 from rag.measure.beir_data import read_beir, read_qrels, write_corpus
-from rag.cli import main
 from rag.settings import ROOT
 
 SCIFACT = ROOT.parent / "shared" / "data" / "beir" / "scifact"
@@ -151,7 +151,7 @@ def test_scifact_floor(tmp_path):
 
 
 def test_claim_questions_name_the_judged_articles(tmp_path):
-    from rag.training_data import claim_questions
+    from rag.train.data import claim_questions
 
     folder = write_beir(tmp_path / "beir")
     assert claim_questions(read_beir(folder, "train")) == [{"question": "A train query only", "sources": ["d1"]}]

@@ -1,10 +1,10 @@
 import pytest
 
-from rag.chunking import chunk_article, pack
-from rag.corpus import load_corpus, read_article
-from rag.embedding import get_embedder
-from rag.sentences import Sentence, split_sentences
-from rag.tokens import count_tokens
+from rag.embedding.model import get_embedder
+from rag.indexing.chunking import chunk_article, pack
+from rag.indexing.sentences import Sentence, split_sentences
+from rag.indexing.tokens import count_tokens
+from rag.ingest.corpus import load_corpus, read_article
 from tests.conftest import SEEDS
 
 ARTICLES = load_corpus(SEEDS).articles

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from rag.corpus import decode, load_corpus, read_article
+from rag.ingest.corpus import decode, load_corpus, read_article
 from tests.conftest import SEEDS
 
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from rag.indexing import build
+from rag.indexing.build import build
+from rag.indexing.store import IndexBusy, IndexMissing, build_lock, live_folder, load_index
 from rag.settings import ROOT, from_env
-from rag.store import IndexBusy, IndexMissing, build_lock, live_folder, load_index
 
 
 def start_index(corpus, index):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.corpus import load_corpus
-from rag.documents import extract_docx, extract_html, extract_pdf
+from rag.ingest.corpus import load_corpus
+from rag.ingest.documents import extract_docx, extract_html, extract_pdf
 from rag.settings import from_env
 
 PDF_PAGES = [
@@ -172,7 +172,7 @@ def test_manifest_records_format_and_pages(document_assistant):
 
 
 def test_manifest_entries_written_before_formats_still_read():
-    from rag.manifest import ArticleEntry
+    from rag.indexing.manifest import ArticleEntry
 
     old = {"title": "T", "path": "a.txt", "sha256": "0" * 64, "date": None, "encoding": "utf-8", "chars": 10}
     entry = ArticleEntry.from_json(old)

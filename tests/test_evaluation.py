@@ -6,11 +6,11 @@ import pytest
 
 from rag.cli import main
 from rag.measure.evaluation import rank_articles, summarize
+from rag.measure.metrics import distinct
 from rag.measure.questions import load_questions
 from rag.measure.report import format_table
-from rag.measure.metrics import distinct
-from rag.settings import ROOT
 from rag.measure.squad import read_squad, write_corpus
+from rag.settings import ROOT
 from tests.conftest import SEEDS
 
 QUESTION_SET = ROOT / "tests" / "data" / "questions.jsonl"

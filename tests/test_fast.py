@@ -7,10 +7,10 @@ import shutil
 import pytest
 
 from rag.assistant import Assistant
-from rag.indexing import build
-from rag.page import answer_markdown, sources_html
+from rag.indexing.build import build
+from rag.indexing.store import load_index
+from rag.serve.page import answer_markdown, sources_html
 from rag.settings import from_env
-from rag.store import load_index
 from tests.conftest import QUESTIONS, SEEDS, HashEmbedder
 
 
@@ -40,7 +40,7 @@ def test_one_sentence_record_from_chunk_rows_to_the_files(fake):
     """A chunk holds the index's own sentence records, and the rows write back as format 2 wrote them."""
     import json
 
-    from rag.store import live_folder
+    from rag.indexing.store import live_folder
 
     assistant, _, _ = fake
     index = assistant.index
@@ -136,9 +136,9 @@ def test_the_api_schema_declares_every_field_an_answer_carries():
     """The API's response models are made from the answer dataclasses' fields: every key the JSON has is declared."""
     from dataclasses import fields
 
-    from rag.answer import Answer, Citation, ShortAnswer
-    from rag.api_schema import AskResponse, CitationOut, PassageOut, ShortAnswerOut
-    from rag.retrieval import Passage
+    from rag.answer.records import Answer, Citation, ShortAnswer
+    from rag.retrieval.retriever import Passage
+    from rag.serve.api_schema import AskResponse, CitationOut, PassageOut, ShortAnswerOut
 
     def declared(model):
         return set(model.model_fields)
@@ -162,8 +162,9 @@ def test_every_command_declared_has_code_to_run():
 
 
 def test_answer_first_moves_quoted_passages_ahead_in_citation_order():
-    from rag.answer import Citation, answer_first
-    from rag.retrieval import Passage
+    from rag.answer.records import Citation
+    from rag.answer.select import answer_first
+    from rag.retrieval.retriever import Passage
 
     passages = [Passage(r, f"d{r}", "t", 0, 0, 10, "x", 1.0 - r / 10) for r in range(5)]
     cite = lambda n, p: Citation(n, p.doc_id, "t", 0, 1, "x", 0.5, 0, passage=p)  # noqa: E731

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.indexing import build
+from rag.indexing.build import build
+from rag.indexing.store import CURRENT, live_folder, load_index
 from rag.settings import ROOT, from_env
-from rag.store import CURRENT, live_folder, load_index
 
 DELEGATION = "How many Serbian public administration representatives were in the delegation?"
 SERBIA = "002_c697df2783ecb75a"
@@ -137,7 +137,7 @@ def test_same_stem_files_get_distinct_stable_ids_and_no_orphan_rows(tmp_path):
 
 
 def test_ids_stay_stem_when_unique_and_disambiguate_deterministically(tmp_path):
-    from rag.corpus_files import assign_ids
+    from rag.ingest.corpus_files import assign_ids
 
     names = ["000_x.txt", "report.txt", "report.md", "a.txt.md", "a.txt", "a.md", "sub/b.txt"]
     ids = assign_ids([tmp_path / n for n in names], tmp_path)
@@ -147,8 +147,8 @@ def test_ids_stay_stem_when_unique_and_disambiguate_deterministically(tmp_path):
 
 
 def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path, caplog):
-    from rag.indexing import ensure_index
-    from rag.store import IndexCorrupt
+    from rag.indexing.build import ensure_index
+    from rag.indexing.store import IndexCorrupt
 
     settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
     build(settings, progress=False)
@@ -167,7 +167,7 @@ def test_index_with_rows_of_an_unlisted_article_is_rebuilt(tmp_path, caplog):
 
 
 def test_chunk_spans_that_disagree_with_their_sentence_rows_are_damage(tmp_path):
-    from rag.store import IndexCorrupt
+    from rag.indexing.store import IndexCorrupt
 
     settings = from_env(env={}, corpus_dir=small_corpus(tmp_path / "c"), index_dir=tmp_path / "i")
     build(settings, progress=False)
@@ -209,8 +209,8 @@ def test_served_citations_match_source_while_articles_change(corpus_copy, tmp_pa
     from gradio_client import Client
 
     from rag.assistant import Assistant
-    from rag.server import build_app
-    from rag.service import Service
+    from rag.serve.server import build_app
+    from rag.serve.service import Service
     from tests.conftest import free_port
 
     settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
@@ -287,7 +287,7 @@ def test_questions_during_a_rebuild_are_answered_from_the_index_in_use(corpus_co
     import threading
 
     from rag.assistant import Assistant
-    from rag.onnx_encoder import OnnxEncoder
+    from rag.embedding.onnx_encoder import OnnxEncoder
 
     settings = from_env(env={}, corpus_dir=corpus_copy, index_dir=tmp_path / "index")
     assistant = Assistant(settings, progress=False)
@@ -432,7 +432,7 @@ def test_app_does_not_retry_a_failed_rebuild_on_every_question(read_only_index):
 
 @pytest.mark.parametrize("k", [-100, -1, 0, 51, 10**9, "5", 1.5, True, float("nan"), [3]])
 def test_k_out_of_range_or_not_a_whole_number_is_refused(assistant, k):
-    from rag.answer import QuestionError
+    from rag.answer.records import QuestionError
     from rag.assistant import K_MESSAGE
 
     with pytest.raises(QuestionError) as caught:
@@ -561,7 +561,7 @@ def test_wrong_passwords_are_slowed_down_on_the_real_server(seed_settings, assis
 
 @pytest.mark.parametrize("sep", ["\t", "\u00a0", " \t "])
 def test_a_huge_line_without_punctuation_is_cut_between_words(sep):
-    from rag.sentences import split_sentences
+    from rag.indexing.sentences import split_sentences
 
     words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "kappa"]
     line = sep.join(words[i % 7] + str(i % 13) for i in range(30_000))[:200_000]

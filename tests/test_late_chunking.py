@@ -5,12 +5,12 @@ checked is how its token embeddings are pooled."""
 import numpy as np
 import pytest
 
-from rag.embedding import get_embedder, pool_spans
-from rag.corpus import load_corpus
-from rag.indexing import Reuse, build, chunk_corpus, late_chunk_vectors
-from rag.manifest import stale_reason
+from rag.embedding.model import get_embedder, pool_spans
+from rag.indexing.build import Reuse, build, chunk_corpus, late_chunk_vectors
+from rag.indexing.manifest import stale_reason
+from rag.indexing.store import load_index
+from rag.ingest.corpus import load_corpus
 from rag.settings import from_env
-from rag.store import load_index
 from tests.conftest import SEEDS, HashEmbedder
 
 

@@ -3,10 +3,10 @@ files that change nothing, and an index updated incrementally after each."""
 import json
 
 import pytest
+from test_documents import DOCX_PARAGRAPHS, PDF_PAGES, make_docx, make_pdf, make_scanned_pdf
 
 from rag.cli import main
-from rag.library import free_name
-from test_documents import DOCX_PARAGRAPHS, PDF_PAGES, make_docx, make_pdf, make_scanned_pdf
+from rag.ingest.library import free_name
 
 
 def test_free_name_never_overwrites_or_takes_an_id(tmp_path):

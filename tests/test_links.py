@@ -5,19 +5,19 @@ import json
 import os
 
 import pytest
-
-import rag.indexing
-from rag.cli import main
-from rag.corpus import load_corpus
-from rag.indexing import build
-from rag.intake import Limits
-from rag.library import add_files, remove_articles
-from rag.links import REGISTRY, read_links
-from rag.live import corpus_signature
-from rag.settings import from_env
-from rag.store import load_index
-from tests.conftest import HashEmbedder
 from test_documents import PDF_PAGES, make_pdf
+
+import rag.indexing.build
+from rag.cli import main
+from rag.indexing.build import build
+from rag.indexing.live import corpus_signature
+from rag.indexing.store import load_index
+from rag.ingest.corpus import load_corpus
+from rag.ingest.intake import Limits
+from rag.ingest.library import add_files, remove_articles
+from rag.ingest.links import REGISTRY, read_links
+from rag.settings import from_env
+from tests.conftest import HashEmbedder
 
 NOTES = "Harbour notes\n\nThe lighthouse was repainted red in May 2023.\n"
 
@@ -32,8 +32,8 @@ def env(tmp_path, monkeypatch):
     (mine / "notes.txt").write_text(NOTES)
     monkeypatch.setenv("RAG_CORPUS_DIR", str(corpus))
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setattr(rag.indexing, "get_embedder", lambda *a, **k: HashEmbedder())
-    monkeypatch.setattr(rag.indexing, "resolve_model", lambda model: (None, HashEmbedder.model_id))  # build and ensure_index
+    monkeypatch.setattr(rag.indexing.build, "get_embedder", lambda *a, **k: HashEmbedder())
+    monkeypatch.setattr(rag.indexing.build, "resolve_model", lambda model: (None, HashEmbedder.model_id))  # build and ensure_index
     return corpus, mine
 
 
@@ -128,7 +128,7 @@ def test_a_linked_file_edited_or_deleted_where_it_lives_is_noticed(env):
     seen = corpus_signature(corpus)
 
     (mine / "notes.txt").write_text(NOTES.replace("red", "bright blue"))
-    assert corpus_signature(corpus) != seen  # what rag/live.py polls
+    assert corpus_signature(corpus) != seen  # what rag/indexing/live.py polls
     build(settings, progress=False, embedder=HashEmbedder())
     assert "bright blue" in load_index(settings.index_dir).texts["notes"]
 

@@ -14,16 +14,16 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 from rag.assistant import Assistant  # noqa: E402
-from rag.indexing import build  # noqa: E402
-from rag.lexical import K1, terms  # noqa: E402
-from rag.milvus_backend import attach, open_milvus  # noqa: E402
-from rag.milvus_client import MilvusProblem, connect  # noqa: E402
-from rag.milvus_sentences import FAMILY  # noqa: E402
-from rag.milvus_sync import alias_target, article_key, collection_name, read_state  # noqa: E402
-from rag.retrieval import Retriever, rrf  # noqa: E402
-from rag.search_backend import LocalBackend  # noqa: E402
+from rag.indexing.build import build  # noqa: E402
+from rag.indexing.lexical import K1, terms  # noqa: E402
+from rag.indexing.store import load_index  # noqa: E402
+from rag.milvus.backend import attach, open_milvus  # noqa: E402
+from rag.milvus.client import MilvusProblem, connect  # noqa: E402
+from rag.milvus.sentences import FAMILY  # noqa: E402
+from rag.milvus.sync import alias_target, article_key, collection_name, read_state  # noqa: E402
+from rag.retrieval.backend import LocalBackend  # noqa: E402
+from rag.retrieval.retriever import Retriever, rrf  # noqa: E402
 from rag.settings import ROOT, from_env  # noqa: E402
-from rag.store import load_index  # noqa: E402
 from tests.conftest import QUESTIONS, SEEDS, HashEmbedder  # noqa: E402
 
 QUESTION_SET = ROOT / "tests" / "data" / "questions.jsonl"
@@ -134,7 +134,7 @@ def test_answers_are_read_from_milvus_rows_not_from_the_local_sentence_arrays(tm
     the Milvus backend still gives every answer it gave before, from one sentence query per question."""
     import pymilvus
 
-    from rag.milvus_reads import SentenceRows
+    from rag.milvus.reads import SentenceRows
 
     settings, index, embedder = fake_index(tmp_path)
     texts = dict(index.texts)
@@ -224,8 +224,8 @@ def test_sync_is_skipped_for_the_same_generation_and_reopens_in_another_process(
     script = f"""
 import json, numpy as np
 from rag.settings import from_env
-from rag.store import load_index
-from rag.milvus_backend import attach
+from rag.indexing.store import load_index
+from rag.milvus.backend import attach
 from pathlib import Path
 s = from_env(env={{}}, index_dir=Path({str(settings.index_dir)!r}), backend="milvus", milvus_uri={settings.milvus_uri!r})
 b = attach(s, load_index(s.index_dir))
@@ -591,10 +591,10 @@ def test_real_model_attendance_answer_and_top_article_parity(assistant, tmp_path
 def following_assistant(settings, embedder, monkeypatch):
     """An Assistant that follows its corpus folder (as the app's does), with the stand-in embedder
     for its rebuilds, checking the folder at every question."""
-    from rag.store import load_index as load
+    from rag.indexing.store import load_index as load
 
     monkeypatch.setattr("rag.assistant.ensure_index", lambda s, progress=True: load(s.index_dir))
-    monkeypatch.setattr("rag.live.build", lambda s, progress=True: build(s, progress=False, embedder=embedder))
+    monkeypatch.setattr("rag.indexing.live.build", lambda s, progress=True: build(s, progress=False, embedder=embedder))
     assistant = Assistant(settings, progress=False, encoder=embedder)
     assistant._live.interval = 0.0
     return assistant

@@ -18,9 +18,9 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 from rag.assistant import Assistant  # noqa: E402
-from rag.milvus_backend import attach  # noqa: E402
-from rag.milvus_client import MilvusProblem  # noqa: E402
-from rag.milvus_sync import alias_target, read_state  # noqa: E402
+from rag.milvus.backend import attach  # noqa: E402
+from rag.milvus.client import MilvusProblem  # noqa: E402
+from rag.milvus.sync import alias_target, read_state  # noqa: E402
 from rag.settings import ROOT  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.test_milvus import edit_corpus, fake_index, question_set, rankings, rebuilt, same_rankings, writable_seeds  # noqa: E402
@@ -91,7 +91,7 @@ import pymilvus
 from pathlib import Path
 from rag.assistant import Assistant
 from rag.settings import from_env
-from rag.store import load_index
+from rag.indexing.store import load_index
 from tests.conftest import HashEmbedder
 
 inserted = []

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from rag.selector import CONFIG, MODELS, Selector
+from rag.answer.selector import CONFIG, MODELS, Selector
 from rag.measure.squad import split_of
-from rag.training import train_roles, training_questions
+from rag.train.fit import train_roles, training_questions
 
 
 def test_shipped_models_load_and_are_small():
@@ -27,11 +27,11 @@ def test_a_tampered_model_file_is_refused(tmp_path, name):
         Selector.load(tmp_path)
 
 
-@pytest.mark.parametrize("module", ["rag.reader", "rag.short_answer"])
+@pytest.mark.parametrize("module", ["rag.answer.reader", "rag.answer.short_answer"])
 def test_readers_refuse_weights_that_fail_their_checksum(module):
     import importlib
 
-    from rag.reader import Reader
+    from rag.answer.reader import Reader
 
     with pytest.raises(RuntimeError, match="hash check"):
         Reader(importlib.import_module(module).WEIGHTS, "0" * 64)
@@ -40,7 +40,7 @@ def test_readers_refuse_weights_that_fail_their_checksum(module):
 def test_stored_reader_weights_are_int8_rows_that_dequantize_closely():
     import torch
 
-    from rag.reader_files import dequantize, quantize
+    from rag.answer.reader_files import dequantize, quantize
 
     torch.manual_seed(0)
     state = {"w": torch.randn(8, 16), "b": torch.randn(16)}
@@ -95,8 +95,8 @@ def test_the_package_root_is_the_public_api():
 
 
 def test_exports_of_weights_no_longer_shipped_are_pruned(tmp_path, monkeypatch):
-    from rag import embedding
-    from rag.reader_files import prune_exports
+    from rag.answer.reader_files import prune_exports
+    from rag.embedding import model as embedding
 
     monkeypatch.setattr(embedding, "cache_dir", lambda: tmp_path)
     folder = tmp_path / "reader"
@@ -113,7 +113,7 @@ def test_exports_of_weights_no_longer_shipped_are_pruned(tmp_path, monkeypatch):
 
 def test_reader_learning_rates_are_one_for_all_epochs_or_one_per_epoch():
     from rag.cli_parser import build_parser
-    from rag.reader_training import epoch_rates
+    from rag.train.reader import epoch_rates
 
     assert epoch_rates(5e-5, 3) == [5e-5] * 3
     assert epoch_rates([5e-5, 5e-5, 2e-4], 3) == [5e-5, 5e-5, 2e-4]

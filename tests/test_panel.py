@@ -1,5 +1,5 @@
 """The page's Articles panel end to end: files go through the real server's upload route, the panel
-(rag/panel.py, what the page's events call) checks and adds them, the live index switches, and the
+(rag/serve/panel.py, what the page's events call) checks and adds them, the live index switches, and the
 JSON API answers from the new article with its page; deleting takes it out of answers and /source.
 The real model and a real server on loopback; the page's own wiring is driven in tests/test_browser.py."""
 import zipfile
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from rag.panel import ArticlesPanel, Editing, editing_for
 from test_documents import PDF_PAGES, make_pdf, make_zip_bomb
+
+from rag.serve.panel import ArticlesPanel, Editing, editing_for
 
 QUESTION = "How many new engineers did the water board hire?"
 
@@ -114,7 +114,7 @@ def test_upload_route_holds_files_to_the_size_limit(library_server):
 def test_read_only_page_lists_without_upload_or_delete(library_service):
     import gradio as gr
 
-    from rag.server import build_app
+    from rag.serve.server import build_app
 
     for editing in (editing_for(library_service.settings.replace(uploads=False), "127.0.0.1", False),
                     editing_for(library_service.settings, "0.0.0.0", False)):

@@ -18,8 +18,8 @@ def _questions() -> list[str]:
 
 
 def test_onnx_and_torch_vectors_agree_on_every_seed_text_and_question(assistant):
-    from rag.embedding import get_embedder
-    from rag.onnx_encoder import OnnxEncoder
+    from rag.embedding.model import get_embedder
+    from rag.embedding.onnx_encoder import OnnxEncoder
 
     index = assistant.index
     texts = [c.text for c in index.chunks] + [s.text for s in index.sentences] + _questions()
@@ -39,9 +39,9 @@ def test_onnx_and_torch_vectors_agree_on_every_seed_text_and_question(assistant)
 def test_the_index_build_embeds_with_onnx_and_matches_pytorch(assistant, tmp_path):
     """The default build runtime: the seed index's vectors are PyTorch's to 1e-5, token counts
     (which decide where chunks end) are the same, and `build_runtime=torch` still builds."""
-    from rag.embedding import Embedder, get_embedder
-    from rag.indexing import build_runtime
-    from rag.onnx_encoder import OnnxEncoder
+    from rag.embedding.model import Embedder, get_embedder
+    from rag.embedding.onnx_encoder import OnnxEncoder
+    from rag.indexing.build import build_runtime
 
     settings, index = assistant.settings, assistant.index
     assert settings.build_runtime == "onnx" and build_runtime(settings) == "onnx"
@@ -62,8 +62,8 @@ def test_the_index_build_embeds_with_onnx_and_matches_pytorch(assistant, tmp_pat
     assert np.allclose(onnx.encode(mixed), torch_side.encode(mixed), atol=1e-5)
     assert onnx.encode([]).shape == (0, onnx.dim)
     # The torch setting builds the same rows with the same vectors.
-    from rag.indexing import build
-    from rag.store import load_index
+    from rag.indexing.build import build
+    from rag.indexing.store import load_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -86,7 +86,7 @@ def test_the_encoder_export_is_fused_and_survives_an_optimiser_failure(assistant
     import onnx
     from onnxruntime.transformers import optimizer
 
-    from rag.onnx_encoder import OnnxEncoder, onnx_path
+    from rag.embedding.onnx_encoder import OnnxEncoder, onnx_path
 
     fused_ops = {n.op_type for n in onnx.load(str(onnx_path("bundled"))).graph.node}
     assert {"Attention", "SkipLayerNormalization"} <= fused_ops
@@ -107,8 +107,8 @@ def test_the_encoder_export_is_fused_and_survives_an_optimiser_failure(assistant
 def test_reader_tokenizer_matches_the_training_tokenizer(assistant):
     from transformers import AutoTokenizer
 
-    from rag.embedding import bundled_model_dir
-    from rag.reader import MAX_TOKENS, encode_pairs, pair_tokenizer
+    from rag.answer.reader import MAX_TOKENS, encode_pairs, pair_tokenizer
+    from rag.embedding.model import bundled_model_dir
 
     sentences = [s.text for s in assistant.index.sentences]
     hf = AutoTokenizer.from_pretrained(str(bundled_model_dir()))
@@ -152,7 +152,7 @@ def test_an_index_is_built_without_importing_torch(assistant, tmp_path):
     # The ONNX export exists (the session's build made it): building an index needs no torch.
     code = (
         "import sys\n"
-        "from rag.indexing import build\n"
+        "from rag.indexing.build import build\n"
         "from rag.settings import from_env\n"
         "report = build(from_env(), progress=False)\n"
         "assert report.chunks > 0 and report.embedded_articles, report\n"
@@ -198,7 +198,7 @@ class _CountingEncoder:
 
 
 def test_batcher_embeds_waiting_questions_together_and_routes_each_result():
-    from rag.question_encoder import Batcher
+    from rag.embedding.question_encoder import Batcher
 
     encoder = _CountingEncoder()
     batcher = Batcher(encoder, max_batch=32)
@@ -215,7 +215,7 @@ def test_batcher_embeds_waiting_questions_together_and_routes_each_result():
 
 
 def test_batcher_gives_an_encoder_error_to_its_callers_and_keeps_working():
-    from rag.question_encoder import Batcher
+    from rag.embedding.question_encoder import Batcher
 
     encoder = _CountingEncoder(fail_on="boom")
     encoder.gate.set()
@@ -226,7 +226,7 @@ def test_batcher_gives_an_encoder_error_to_its_callers_and_keeps_working():
 
 
 def test_a_changed_model_file_is_hashed_again(tmp_path, monkeypatch):
-    from rag.embedding import checked_sha256, sha256_file
+    from rag.embedding.model import checked_sha256, sha256_file
 
     monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path / "cache"))
     f = tmp_path / "weights.bin"
@@ -242,9 +242,9 @@ def test_the_readers_export_form_computes_what_the_network_does(assistant):
     onnxruntime) gives the network's own outputs, bit for bit, on padded batches of seed pairs."""
     import torch
 
-    from rag.reader import WEIGHTS, encode_pairs, export_form, pair_tokenizer
-    from rag.reader_files import INPUTS, load_net
-    from rag.selector import get_selector
+    from rag.answer.reader import WEIGHTS, encode_pairs, export_form, pair_tokenizer
+    from rag.answer.reader_files import INPUTS, load_net
+    from rag.answer.selector import get_selector
 
     net = load_net(WEIGHTS, get_selector().config.files[WEIGHTS.name])
     form = export_form(net)
@@ -259,7 +259,7 @@ def test_the_readers_export_form_computes_what_the_network_does(assistant):
 
 def test_reader_runtimes_agree(assistant):
     """The float ONNX export reads exactly as PyTorch; the int8 one ranks sentences the same way."""
-    from rag.reader import get_reader
+    from rag.answer.reader import get_reader
 
     readers = {name: get_reader(name) for name in ("torch", "onnx", "onnx-int8")}
     # Every seed sentence, read in batches of similar length: one batch padded every row to the
@@ -282,7 +282,7 @@ def test_the_onnx_readers_read_a_sentence_the_same_in_any_company(assistant):
     """Sentences are read one per run (int8 quantises a run's activations with one scale): a
     sentence's reading does not depend on which sentences are shortlisted with it, nor on their
     length, and each reading comes back in its sentence's place."""
-    from rag.reader import get_reader
+    from rag.answer.reader import get_reader
 
     sentences = sorted((s.text for s in assistant.index.sentences), key=len)
     short, long = sentences[len(sentences) // 2], sentences[-1]
@@ -297,8 +297,8 @@ def test_the_onnx_readers_read_a_sentence_the_same_in_any_company(assistant):
 def test_short_answer_reader_runtimes_agree(assistant):
     """The short-answer reader picks the same spans in PyTorch and its float ONNX export, and
     overlapping ones with int8 weights, in the sentences the assistant quotes."""
-    from rag.answer import quoted_window
-    from rag.short_answer import get_span_reader
+    from rag.answer.select import quoted_window
+    from rag.answer.short_answer import get_span_reader
 
     readers = {name: get_span_reader(name) for name in ("torch", "onnx", "onnx-int8")}
     asked = []

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from rag.answer import QuestionError
-from rag.indexing import build
-from rag.language import MESSAGE as LANGUAGE_MESSAGE
+from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE
+from rag.answer.records import QuestionError
+from rag.indexing.build import build
+from rag.indexing.store import load_index
 from rag.settings import ROOT, from_env
-from rag.store import load_index
 from tests.conftest import SEEDS
 
 
@@ -60,7 +60,7 @@ def test_rag_index_reports_each_bad_file_and_indexes_the_rest(messy_corpus, tmp_
 
 def test_non_utf8_articles_are_cited_exactly(messy_corpus, tmp_path):
     from rag.assistant import Assistant
-    from rag.corpus import decode
+    from rag.ingest.corpus import decode
 
     settings = from_env(env={}, corpus_dir=messy_corpus, index_dir=tmp_path / "index")
     assistant = Assistant(settings, progress=False)

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.retrieval import Retriever, convex, rrf
+from rag.retrieval.retriever import Retriever, convex, rrf
 from tests.conftest import QUESTIONS
 
 
@@ -85,7 +85,7 @@ def test_fusion_settings_retrieve_the_right_article(assistant, fusion):
 def test_passage_features_by_hand():
     import numpy as np
 
-    from rag.passage_ranker import FEATURES, passage_features
+    from rag.retrieval.passage_ranker import FEATURES, passage_features
 
     fused = {7: 0.9, 8: 0.5}
     dense, chunk, lexical = {7: 0.6, 8: 0.3}, {7: 0.5, 8: 0.4}, {7: 2.0, 8: 8.0}
@@ -134,7 +134,7 @@ def test_the_passage_ranker_reorders_the_best_fused_passages(assistant):
 
 
 def test_the_shipped_passage_ranker_is_on_by_default(assistant):
-    from rag.passage_ranker import PassageRanker
+    from rag.retrieval.passage_ranker import PassageRanker
 
     assert isinstance(assistant.retriever.ranker, PassageRanker)
     q = QUESTIONS[0][0]
@@ -149,7 +149,7 @@ def test_the_shipped_passage_ranker_is_on_by_default(assistant):
 def test_fit_passage_ranker_weighs_questions(tmp_path):
     import numpy as np
 
-    from rag.passage_ranker import FEATURES, PassageRanker, fit_passage_ranker
+    from rag.retrieval.passage_ranker import FEATURES, PassageRanker, fit_passage_ranker
 
     # Two kinds of question that disagree: in one the candidate scoring 1 on the first feature is
     # the answer, in the other the candidate scoring 0. The heavier kind decides the order.

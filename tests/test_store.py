@@ -4,9 +4,9 @@ import logging
 import numpy as np
 import pytest
 
-from rag.indexing import build, ensure_index
+from rag.indexing.build import build, ensure_index
+from rag.indexing.store import CURRENT, PARTIAL, IndexCorrupt, IndexMissing, live_folder, load_index
 from rag.settings import from_env
-from rag.store import CURRENT, PARTIAL, IndexCorrupt, IndexMissing, live_folder, load_index
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_corpus_without_usable_articles_is_a_clear_error(tmp_path):
 
 def test_the_manifest_reads_and_writes_back_byte_for_byte(settings):
     """The typed Manifest changes nothing on disk: format 2's keys, in their order, with their values."""
-    from rag.manifest import Manifest
+    from rag.indexing.manifest import Manifest
 
     build(settings, progress=False)
     raw = (live_folder(settings.index_dir) / "manifest.json").read_bytes()
@@ -116,8 +116,8 @@ def test_the_manifest_reads_and_writes_back_byte_for_byte(settings):
 def test_an_index_built_with_other_bm25_constants_is_rebuilt_keeping_its_vectors(settings, monkeypatch):
     """An index from before the BM25 constants changed (its manifest without them: bm25s's 1.5 and
     0.75) is stale; the rebuild keeps every vector and scores passages with today's constants."""
-    from rag import lexical
-    from rag.manifest import EARLIER_LEXICAL, lexical_settings, stale_reason
+    from rag.indexing import lexical
+    from rag.indexing.manifest import EARLIER_LEXICAL, lexical_settings, stale_reason
 
     monkeypatch.setattr(lexical, "K1", EARLIER_LEXICAL["bm25_k1"])
     monkeypatch.setattr(lexical, "B", EARLIER_LEXICAL["bm25_b"])
@@ -127,7 +127,7 @@ def test_an_index_built_with_other_bm25_constants_is_rebuilt_keeping_its_vectors
     assert "lexical" not in raw  # written as before the key existed
     assert (old.lexical.bm25.k1, old.lexical.bm25.b) == (1.5, 0.75)
     monkeypatch.undo()
-    from rag.corpus import load_corpus
+    from rag.ingest.corpus import load_corpus
 
     assert stale_reason(old.manifest, load_corpus(settings.corpus_dir), settings, old.manifest.model_id) == "BM25 settings changed"
     summary = build(settings, progress=False)
@@ -145,9 +145,9 @@ def test_a_later_chunk_is_embedded_after_its_title_and_older_indexes_are_rebuilt
     (its chunker settings without the rule) is stale."""
     import copy
 
-    from rag.corpus import load_corpus
-    from rag.embedding import get_embedder
-    from rag.manifest import stale_reason
+    from rag.embedding.model import get_embedder
+    from rag.indexing.manifest import stale_reason
+    from rag.ingest.corpus import load_corpus
 
     build(settings, progress=False)
     index = load_index(settings.index_dir)
@@ -169,8 +169,8 @@ def test_a_later_chunk_is_embedded_after_its_title_and_older_indexes_are_rebuilt
 def test_chunks_fit_the_model_window_with_the_title_they_are_read_after(corpus_copy):
     """The window check counts the title a later chunk is embedded after: with a window the chunk
     text alone would fit, the budget shrinks until title and text fit together."""
-    from rag.corpus import load_corpus
-    from rag.indexing import Reuse, chunk_corpus
+    from rag.indexing.build import Reuse, chunk_corpus
+    from rag.ingest.corpus import load_corpus
     from tests.conftest import HashEmbedder
 
     class Window(HashEmbedder):

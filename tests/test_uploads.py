@@ -1,4 +1,4 @@
-"""The checks a new file passes before anything is written (rag/library.py, shared by the page's
+"""The checks a new file passes before anything is written (rag/ingest/library.py, shared by the page's
 uploads and `rag add`), the settings that turn uploads off, and the server's upload route limits.
 Real files made by the libraries that write them (tests/test_documents.py's helpers); no model."""
 import asyncio
@@ -7,16 +7,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from rag.corpus import read_article
-from rag.guard import RequestLimit
-from rag.intake import Limits, check_content, clean_name, content_kind
-from rag.library import add_named, place
-from rag.library import Listed
-from rag.page import articles_html, human_size
-from rag.panel import editing_for
-from rag.settings import from_env
 from test_documents import DOCX_PARAGRAPHS, PDF_PAGES, make_docx, make_pdf, make_zip_bomb
+
+from rag.ingest.corpus import read_article
+from rag.ingest.intake import Limits, check_content, clean_name, content_kind
+from rag.ingest.library import Listed, add_named, place
+from rag.serve.guard import RequestLimit
+from rag.serve.page import articles_html, human_size
+from rag.serve.panel import editing_for
+from rag.settings import from_env
 from tests.conftest import XSS
 
 

@@ -1,10 +1,10 @@
 import faiss
 import numpy as np
 
-from rag.indexing import build
+from rag.indexing.build import build
+from rag.indexing.store import load_index
+from rag.indexing.vectors import build_index, choose_kind, hnsw_ef_search, search
 from rag.settings import from_env
-from rag.store import load_index
-from rag.vectors import build_index, choose_kind, hnsw_ef_search, search
 
 
 def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:

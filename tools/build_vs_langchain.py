@@ -19,7 +19,7 @@ encoder, batches of 16); `torch` embeds with sentence-transformers (RAG_BUILD_RU
 `torch-b64` also with the earlier batches of 64; `pooled` is late chunking (RAG_SENTENCE_VECTORS=pooled).
 
 Every build is a fresh process, timed from before the model loads to the finished index (ours:
-`rag.indexing.build` into an empty folder; LangChain: HuggingFaceEmbeddings, then
+`rag.indexing.build.build` into an empty folder; LangChain: HuggingFaceEmbeddings, then
 RecursiveCharacterTextSplitter(chunk_size=1000) over each paragraph file's text, then
 FAISS.from_documents). The order within a round is fixed (ours separate, ours pooled, LangChain)
 and rounds repeat, so a machine whose speed drifts affects all three alike.
@@ -51,7 +51,7 @@ def build_ours(corpus: str, kind: str) -> dict:
     """Build our index of `corpus` into a temporary folder; seconds include loading the model."""
     sys.path.insert(0, str(ROOT))
     t0 = time.perf_counter()
-    from rag.indexing import build
+    from rag.indexing.build import build
     from rag.settings import from_env
 
     with tempfile.TemporaryDirectory(prefix="build-vs-lc-") as tmp:
@@ -97,7 +97,7 @@ def run_one(kind: str, corpus: Path, model: Path, lc_python: str) -> dict:
 
 def orchestrate(args) -> int:
     """Rounds of the chosen kinds (LangChain always among them); print the table and write JSON."""
-    from rag.embedding import bundled_model_dir
+    from rag.embedding.model import bundled_model_dir
     from rag.measure.evaluation import squad_index_settings
     from rag.settings import from_env
 

@@ -24,12 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rag.embedding.model import cache_dir, get_embedder  # noqa: E402
+from rag.indexing.lexical import terms  # noqa: E402
+from rag.indexing.store import load_index  # noqa: E402
 from rag.measure.beir import score_rankings  # noqa: E402
 from rag.measure.beir_data import read_beir  # noqa: E402
-from rag.embedding import cache_dir, get_embedder  # noqa: E402
-from rag.lexical import terms  # noqa: E402
 from rag.settings import ROOT  # noqa: E402
-from rag.store import load_index  # noqa: E402
 
 DEPTH = 1000  # candidates per side, as `rag eval --beir` retrieves
 

@@ -1,7 +1,7 @@
 """BEIR-format benchmarks: index, run, score (`rag.measure.beir_data` reads the data set).
 
 Each corpus document becomes an article file (title line, blank line, text) in a cached folder and
-is indexed by `rag.indexing.build` like any corpus, so the benchmark measures the product's own
+is indexed by `rag.indexing.build.build` like any corpus, so the benchmark measures the product's own
 chunking, embedding and retrieval. A document's rank is the rank of its best passage.
 """
 from __future__ import annotations
@@ -140,7 +140,7 @@ def beir_index_settings(bset: BeirSet, base, index: Path | None = None):
     """`base` settings over `bset`'s corpus, written as article files and indexed under the rag
     cache folder (keyed by the corpus file's digest) unless `index` names a folder; every split
     and `rag train` share it."""
-    from rag.embedding import cache_dir
+    from rag.embedding.model import cache_dir
     from rag.measure.evaluation import cached_index
 
     root = Path(index) if index else cache_dir() / "beir" / bset.digest
@@ -151,7 +151,7 @@ def beir_index_settings(bset: BeirSet, base, index: Path | None = None):
 def _build(settings, root: Path) -> dict:
     """Build (or find up to date) the index under `root`; the build time of the last real build is
     kept in root/build.json, since a cached index is not rebuilt."""
-    from rag.indexing import build
+    from rag.indexing.build import build
 
     record_path = root / "build.json"
     report = build(settings, progress=True)
@@ -178,10 +178,10 @@ def run_cli(args) -> int:
     import sys
 
     from rag.assistant import Assistant
+    from rag.indexing.store import load_index
     from rag.measure.evaluation import _modes
     from rag.measure.report import plot_hit_curve
     from rag.settings import from_env
-    from rag.store import load_index
 
     if args.squad or args.questions:
         raise ValueError("use one of --questions, --squad and --beir")

@@ -1,5 +1,5 @@
 """BEIR-format data sets (corpus.jsonl, queries.jsonl, qrels/<split>.tsv): reading one, and writing
-its corpus as article files (title line, blank line, text) that `rag.indexing.build` indexes like
+its corpus as article files (title line, blank line, text) that `rag.indexing.build.build` indexes like
 any corpus. `rag.measure.beir` runs and scores the benchmark.
 """
 from __future__ import annotations

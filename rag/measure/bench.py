@@ -28,8 +28,8 @@ def text_pool(limit: int = 4000) -> list[str]:
     """Real English sentences: the seeds, then package descriptions installed on this machine."""
     from importlib import metadata
 
-    from rag.corpus import load_corpus
-    from rag.sentences import split_sentences
+    from rag.indexing.sentences import split_sentences
+    from rag.ingest.corpus import load_corpus
 
     pool = []
     for a in load_corpus(ROOT / "seeds").articles:
@@ -60,7 +60,7 @@ def synthetic_vectors(base: np.ndarray, n: int, rng: np.random.Generator) -> np.
 
 def _vector_search_row(vectors: np.ndarray, qs: np.ndarray) -> dict:
     """Build time and p50/p95 of top-10 search over `vectors`, flat and HNSW, and HNSW's recall@10."""
-    from rag.vectors import build_index, search
+    from rag.indexing.vectors import build_index, search
 
     row = {}
     flat, row["flat_build_s"] = timed(build_index, vectors, "flat")
@@ -84,7 +84,7 @@ def _vector_search_row(vectors: np.ndarray, qs: np.ndarray) -> dict:
 
 def _bm25_row(pool: list[str], n: int, queries: int, py: random.Random) -> dict:
     """Build time and p50/p95 of BM25 over `n` passages of 3-5 real sentences each."""
-    from rag.lexical import LexicalIndex, terms
+    from rag.indexing.lexical import LexicalIndex, terms
 
     row = {}
     passages = [" ".join(py.sample(pool, py.randint(3, 5))) for _ in range(n)]
@@ -103,7 +103,7 @@ def bench_scale(sizes: list[int], queries: int, settings, log, pool_size: int = 
     """Flat vs approximate vector search, and BM25, at each size."""
     import faiss
 
-    from rag.embedding import get_embedder
+    from rag.embedding.model import get_embedder
 
     pool = text_pool(pool_size)
     embedder = get_embedder(settings.model, settings.batch_size)

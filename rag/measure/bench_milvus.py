@@ -27,12 +27,12 @@ MODES = ("hybrid", "dense", "bm25")
 def synthetic_index(n: int, pool: list[str], base: np.ndarray, rng: np.random.Generator, py: random.Random,
                     folder: Path, settings, model_id: str) -> tuple[object, float]:
     """An in-memory Index of `n` one-passage articles, and the seconds its FAISS and BM25 indexes took."""
-    from rag.chunking import Chunk
-    from rag.index import Index, Sentence
-    from rag.lexical import LexicalIndex
-    from rag.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest
+    from rag.indexing.chunking import Chunk
+    from rag.indexing.index import Index, Sentence
+    from rag.indexing.lexical import LexicalIndex
+    from rag.indexing.manifest import FORMAT_VERSION, ArticleEntry, Counts, Manifest
+    from rag.indexing.vectors import build_index, choose_kind
     from rag.measure.bench import synthetic_vectors
-    from rag.vectors import build_index, choose_kind
 
     chunks, sentences, articles, texts = [], [], {}, {}
     for i in range(n):
@@ -57,11 +57,11 @@ def synthetic_index(n: int, pool: list[str], base: np.ndarray, rng: np.random.Ge
 
 
 def _row(n: int, queries: int, settings, pool: list[str], base: np.ndarray, model_id: str, work: Path, log) -> dict:
-    from rag.milvus_backend import open_milvus
-    from rag.milvus_sync import index_kind
-    from rag.retrieval import Retriever
-    from rag.search_backend import LocalBackend
     from rag.measure.bench import synthetic_vectors
+    from rag.milvus.backend import open_milvus
+    from rag.milvus.sync import index_kind
+    from rag.retrieval.backend import LocalBackend
+    from rag.retrieval.retriever import Retriever
 
     rng, py = np.random.default_rng(n), random.Random(n)
     index, local_s = synthetic_index(n, pool, base, rng, py, work / f"gen-bench-{n}", settings, model_id)
@@ -115,7 +115,7 @@ def bench_milvus(sizes: list[int], queries: int, settings, log, pool_size: int =
     """One row per size: ingest time and rate on each backend, query p50/p95 per mode and the
     Milvus/local ratio, and how often both give the same top passage. `embedder` (anything with
     `encode(texts)` and `model_id`) replaces the model of `settings` for the vector base."""
-    from rag.embedding import get_embedder
+    from rag.embedding.model import get_embedder
     from rag.measure.bench import text_pool
 
     pool = text_pool(pool_size)

@@ -15,7 +15,6 @@ from rag.measure.report import RANK_DEPTH, format_sweep, format_table, write_rep
 from rag.settings import Settings, from_env
 
 
-
 def rank_articles(assistant, answer, mode: str, k: int, depth: int = RANK_DEPTH) -> list[str]:
     """Distinct article ids in the order the assistant presents them, up to `depth`: the articles
     `answer` quotes, then retrieval order (`retrieved_articles`)."""
@@ -133,8 +132,8 @@ def evaluate(assistant, questions: list[dict], modes: list[str], k: int, progres
 
 
 def threshold_in_force(assistant) -> float:
-    """The assistant's abstention threshold (`rag.selector.abstain_threshold`)."""
-    from rag.selector import abstain_threshold
+    """The assistant's abstention threshold (`rag.answer.selector.abstain_threshold`)."""
+    from rag.answer.selector import abstain_threshold
 
     return abstain_threshold(assistant.settings, assistant.selector.config)
 
@@ -166,7 +165,7 @@ def cached_index(root: Path, settings: Settings) -> Path:
     runs with and without late chunking do not rebuild each other's index, and a model fitted on
     the default build's vectors is refitted from them (`index` is the PyTorch build's, made
     before the ONNX build; the two agree to ~2e-7, enough to move a tree's split)."""
-    from rag.indexing import build_runtime
+    from rag.indexing.build import build_runtime
 
     if settings.sentence_vectors != "separate":
         return root / f"index-{settings.sentence_vectors}"
@@ -176,7 +175,7 @@ def cached_index(root: Path, settings: Settings) -> Path:
 def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Path | None = None) -> Settings:
     """Settings over a corpus of every paragraph of a SQuAD file (written and cached once, under
     the rag cache folder unless `index` names a folder); train and test splits share it."""
-    from rag.embedding import cache_dir
+    from rag.embedding.model import cache_dir
     from rag.measure.squad import read_squad, write_corpus
 
     path = Path(path)
@@ -190,7 +189,7 @@ def squad_index_settings(path: Path, base: Settings, paragraphs=None, index: Pat
 
 def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
     """Settings over a corpus of the SQuAD file's paragraphs, its questions, and a note on what was indexed."""
-    from rag.embedding import cache_dir
+    from rag.embedding.model import cache_dir
     from rag.measure.squad import read_squad, split_of, write_corpus
 
     path = Path(args.squad)
@@ -222,7 +221,7 @@ def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
 
 
 def _modes(text: str) -> list[str]:
-    from rag.retrieval import MODES
+    from rag.retrieval.retriever import MODES
 
     modes = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
     unknown = [m for m in modes if m not in MODES]

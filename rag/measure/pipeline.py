@@ -40,9 +40,9 @@ def _cold_start_s(s) -> float:
 def bench_pipeline(settings, queries: int, log, copies: int = 10) -> dict:
     """Encode rate raw vs pipeline, rebuild, cold start, and warm per-stage query latency on the
     seeds and on a build corpus of `copies` versions of each seed article."""
-    from rag.embedding import get_embedder
-    from rag.indexing import build, build_runtime
-    from rag.store import load_index
+    from rag.embedding.model import get_embedder
+    from rag.indexing.build import build, build_runtime
+    from rag.indexing.store import load_index
 
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     try:

@@ -16,6 +16,7 @@ from rag.measure.http_load import free_port, wait_for_server
 from rag.measure.timing import query_latency
 from rag.settings import ROOT
 
+
 def bench_start(settings, queries: int, log) -> dict:
     """Cold start of `rag ask` and of `app.py` with an index on disk, and warm per-stage latency,
     on the seeds (three fresh processes each; medians)."""

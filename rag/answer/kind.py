@@ -1,0 +1,76 @@
+"""The kind of answer a question asks for, when its words leave no doubt (a year, a date, a count,
+a size or distance, a sum of money, a share, an e-mail address, a phone number, a web address),
+and whether a quoted text can hold one. A sentence without a number cannot say how many; quoting
+it anyway answers something else, so the answer layer holds such questions to sentences of the
+asked-for kind. Stricter than `rag.answer.features.expected_type`, a broad guess ("when" for a date, "who"
+for a name) that the ranker weighs as one feature among many, where this one can withhold an answer."""
+from __future__ import annotations
+
+import re
+
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    "hundreds?|thousands?|millions?|billions?|trillions?|dozens?|single|twice|thrice|both|once|"
+    "couple|pair|several|few|many|no|none|half|quarter|third"
+)
+# Digits around a year may be letters ("c1750"), not other digits.
+_YEAR = r"(?<!\d)(1\d|2[01])\d\d(?!\d)|\b\d0s\b|'\d0s\b|\b(AD|BC|BCE|CE)\b|\bcentur(y|ies)\b|\bdecades?\b"
+
+# (kind, question pattern) in the order they are tried: the first that matches decides.
+_QUESTION_KINDS = [
+    ("email", re.compile(r"\be-?mail (address|addresses)\b", re.I)),
+    # "website" names the answer only when asked for ("What is the Hub's website?"), not as a place to look.
+    ("web", re.compile(r"\b(web ?address|url)\b|\bwhat (website|web site|homepage)\b|"
+                       r"\b(website|web site|homepage)\s*\??\s*$", re.I)),
+    ("phone", re.compile(r"\b(phone|telephone|fax) (number|numbers)\b", re.I)),
+    ("money", re.compile(r"\bhow much\b.{0,120}?\b(cost|costs|costed|pay|paid|spend|spent|earn|earns|earned|"
+                         r"charge|charged|budget|fund|funding|worth|price|salary|fee|money)\b|"
+                         r"\bwhat (is|was|were|are) the (total |annual |overall )?(budget|cost|price|salary|fee)s?\b|"
+                         r"\bwhat (salary|budget|price|fee)\b|\b(monetary|cash|dollar) (value|worth)\b", re.I)),
+    ("share", re.compile(r"\bwhat (percent|percentage|proportion|fraction)\b|\bhow many percent\b", re.I)),
+    # Not "what day-to-day …", "what age group": the kind word must stand alone.
+    ("year", re.compile(r"\b(what|which) (year|decade|century)\b(?!-)", re.I)),
+    ("date", re.compile(r"\b(what|which) (date|day|month)\b(?!-)", re.I)),
+    ("count", re.compile(r"\bhow many\b|\bhow old\b|\b(what|which) age\b(?!-|\s+(group|range|bracket|categor))", re.I)),
+    # Not "how long": a span of time is often told by its ends ("inhabited since the Paleolithic").
+    ("measure", re.compile(r"\bhow (far|tall|high|wide|deep|heavy)\b", re.I)),
+]
+_HOLDS = {
+    "email": re.compile(r"\S@\S"),
+    "web": re.compile(r"https?://|\bwww\.|\b[\w-]+\.(com|org|net|gov|int|edu|eu|kz|uk|info)\b", re.I),
+    "phone": re.compile(r"\d[\d ()./-]{5,}\d"),
+    "money": re.compile(r"[$€£¥₸]|\b(dollars?|euros?|pounds?|tenge|yen|yuan|rubles?|roubles?|francs?|marks?|"
+                        r"pesos?|rupees?|USD|EUR|GBP|KZT|cents?|free|charge|thousand|million|billion)\b", re.I),
+    "share": re.compile(r"%|\bper ?cent\b|\d|\b(" + _NUMBER_WORDS + r")\b|\bmajority\b|\bmost\b|\ball\b", re.I),
+    "year": re.compile(_YEAR, re.I),
+    "date": re.compile(rf"\b({MONTHS}|{WEEKDAYS})s?\b|\b(today|yesterday|tomorrow)\b|{_YEAR}|\d", re.I),
+    "count": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b", re.I),
+    "measure": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b|\b(long|short|far|near|close|tall|high|wide|narrow|deep|"
+                          r"shallow|heavy|light)\b", re.I),
+}
+KINDS = tuple(k for k, _ in _QUESTION_KINDS)
+# A day of the month is not a quantity: "From November 27 to 30, the Hub organised a workshop" cannot
+# say how many attended. Month names are matched capitalised only ("they may 2…" is no date).
+_DAY = r"\d{1,2}(st|nd|rd|th)?"
+_DAYS_OF_MONTH = re.compile(rf"\b({MONTHS})\s+{_DAY}(\s*(to|–|-|and)\s*{_DAY})?\b|"
+                            rf"\b{_DAY}(\s*(to|–|-|and)\s*{_DAY})?\s+(of\s+)?({MONTHS})\b")
+_QUANTITIES = ("count", "share", "measure")
+
+
+def asked_kind(question: str) -> str | None:
+    """The kind of answer `question` asks for when its words say so plainly, else None."""
+    for kind, pattern in _QUESTION_KINDS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds_kind(text: str, kind: str | None) -> bool:
+    """Whether `text` can hold an answer of `kind` (always, when no kind is asked for); for a
+    quantity, the days of dates do not count as numbers."""
+    if kind in _QUANTITIES:
+        text = _DAYS_OF_MONTH.sub(" ", text)
+    return kind is None or bool(_HOLDS[kind].search(text))

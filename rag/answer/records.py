@@ -1,0 +1,105 @@
+"""The records of an answer: the quoted sentences with their exact spans (`Citation`), the short
+answer inside them, the selection the answer layer made and the `Answer` the assistant returns, as
+`rag ask --json`, the HTTP API and the page show them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rag.errors import RagError
+from rag.retrieval.retriever import Passage
+
+ABSTAIN_TEXT = "The articles don't answer this."
+# Passages offered instead of an answer when the assistant abstains.
+CLOSEST = 3
+
+
+class QuestionError(RagError, ValueError):
+    """A question that cannot be asked (the message is meant for the user)."""
+
+
+# Made from the index's `Sentence` record (`_citation`); its fields stay flat, since they are the
+# JSON `rag ask --json` and the API return, and the API's schema is derived from them (`doc`: the
+# field's description there).
+@dataclass
+class Citation:
+    """A quoted sentence: `text == source[start:end]` of article `doc_id`."""
+
+    n: int
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    text: str
+    score: float
+    chunk_no: int
+    context: bool = field(default=False, metadata={"doc": "quoted for what the next sentence leans on, not as the answer itself"})
+    passage: Passage | None = field(default=None, repr=False, compare=False)
+    page: int | None = field(default=None, metadata={"doc": "the PDF page the sentence starts on (1-based); null for other formats"})
+
+    def to_dict(self) -> dict:
+        """The JSON shape of a citation (without its passage, which `passages` lists)."""
+        return {k: v for k, v in self.__dict__.items() if k != "passage"}
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The exact span that answers, inside a quoted sentence: `source[start:end] == text`."""
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass
+class Selection:
+    """What the answer layer decided for one question."""
+
+    citations: list[Citation]
+    abstained: bool
+    best_score: float
+    short_answer: ShortAnswer | None = None
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    notice: str | None = None
+    best_score: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    short_answer: ShortAnswer | None = None
+    # The index generation that answered: its texts are what the citations' offsets point into.
+    index: str | None = None
+
+    def quoted(self) -> str:
+        """The quoted sentences only, without citation markers."""
+        return " ".join(c.text for c in self.citations)
+
+    def closest(self) -> list[Passage]:
+        """The passages offered in place of an answer."""
+        return self.passages[:CLOSEST]
+
+    def to_dict(self) -> dict:
+        """The JSON shape of `rag ask --json`."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "short_answer": self.short_answer.__dict__ if self.short_answer else None,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "notice": self.notice,
+            "best_score": round(self.best_score, 4),
+            "index": self.index,
+            "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
+        }
+
+
+def render(citations: list[Citation]) -> str:
+    """The answer text: each quoted sentence followed by its citation marker."""
+    return " ".join(f"{c.text} [{c.n}]" for c in citations) if citations else ABSTAIN_TEXT

@@ -1,0 +1,164 @@
+"""Extractive answers: pick the sentence that answers, bring what it leans on, point at the short
+answer inside it — or abstain.
+
+The candidates are every sentence of the retrieved passages (`rag.answer.features`); the selector ranks
+them and the reader reads the best few (`rag.answer.selector`, `rag.answer.reader`). What is quoted is the best
+sentence, the sentence before it when it opens with a pronoun or a back-reference ("He also
+noted…"), and a second answer only when the selector is nearly as sure of it. Titles are quoted
+only when nothing else answers. The short answer is the span the short-answer reader
+(`rag.answer.short_answer`) finds inside the first answer and the sentences quoted for it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+
+from rag.answer.features import FEATURES, gather, leans_back
+from rag.answer.kind import asked_kind, holds_kind
+from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
+from rag.answer.selector import abstain_threshold, reader_lead, short_answer_bar, stage1_lead
+from rag.answer.short_answer import Window, balanced_span, window_of
+from rag.retrieval.retriever import Passage
+from rag.stopwatch import Stopwatch
+
+# Two quoted answers whose vectors are closer than this say the same thing; the second is dropped.
+REDUNDANT_COSINE = 0.8
+
+
+def clean_question(question: object, max_chars: int) -> tuple[str, str | None]:
+    """Normalise a user's question; returns (question, notice) or raises QuestionError."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in question)
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("Please type a question.")
+    notice = None
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+        notice = f"Your question was long; only its first {len(text):,} characters were used."
+    return text, notice
+
+
+def context_before(index, sid: int, limit: int = 2) -> list[int]:
+    """Sentences before `sid` that it leans on: the previous one when `sid` opens with a pronoun or
+    a back-reference, and further back while those lean too (at most `limit`; never the title)."""
+    out: list[int] = []
+    current = sid
+    while len(out) < limit and leans_back(index.sentences[current].text):
+        prev = index.neighbour(current, -1)
+        if prev is None or prev == index.first_sentence_of(index.sentences[sid].doc_id):
+            break
+        out.insert(0, prev)
+        current = prev
+    return out
+
+
+def choose(probs: np.ndarray, is_title: np.ndarray, vectors: np.ndarray, threshold: float, second_within: float, max_answers: int) -> list[int]:
+    """Positions (into `probs`) of the sentences to quote as answers, best first; [] to abstain.
+
+    Titles count only when no other sentence reaches the threshold; a further answer must come
+    within `second_within` of the best probability and must not repeat one already chosen.
+    """
+    order = [int(i) for i in np.argsort(-probs, kind="stable")]
+    body = [i for i in order if not is_title[i] and probs[i] >= threshold]
+    if not body:
+        titles = [i for i in order if probs[i] >= threshold]
+        return titles[:1]
+    chosen = [body[0]]
+    for i in body[1:]:
+        if len(chosen) >= max_answers or probs[i] < second_within * probs[body[0]]:
+            break
+        if max(float(vectors[i] @ vectors[j]) for j in chosen) <= REDUNDANT_COSINE:
+            chosen.append(i)
+    return chosen
+
+
+def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], index, settings, selector, reader,
+                  timings: dict[str, float] | None = None, short_reader=None) -> Selection:
+    """Choose what to quote for `question` from `passages` (best first), and with `short_reader`
+    the short answer inside it; each stage's seconds go into `timings` when given."""
+    lap = Stopwatch(timings).lap
+    cands = gather(question, qvec, passages, index, settings.answer_dense_weight)
+    lap("candidates")
+    if not len(cands):
+        return Selection([], True, 0.0)
+    config = selector.config
+    stage1 = selector.stage1(cands.features)
+    shortlist = np.argsort(-stage1, kind="stable")[: settings.reader_shortlist or config.shortlist]
+    lap("rank")
+    ids = [cands.ids[i] for i in shortlist]
+    readings = None
+    if stage1_lead(stage1) < reader_lead(settings, config):
+        readings = reader.read_rows(question, index, ids)
+        lap("read")
+    probs = selector.stage2(stage1[shortlist], readings, cands.features[shortlist])
+    answerable = selector.answerable(probs, stage1, cands.features)
+    if answerable < abstain_threshold(settings, config):
+        return Selection([], True, answerable)
+    is_title = cands.features[shortlist, FEATURES.index("is_title")] > 0
+    picked = choose(probs, is_title, index.sentence_vectors_of(ids), 0.0, config.second_within,
+                    settings.max_answer_sentences)
+    citations = quote(index, [(ids[pos], passages[cands.passage_of[int(shortlist[pos])]], float(probs[pos]))
+                              for pos in picked])
+    if settings.answer_kind and not holds_kind(" ".join(c.text for c in citations), asked_kind(question)):
+        return Selection([], True, answerable)  # e.g. "how many" answered by a sentence with no number
+    short = None
+    if short_reader is not None:
+        window = quoted_window(index, ids[picked[0]])
+        short = short_answer(question, window, short_reader, short_answer_bar(settings, config))
+        lap("short")
+    return Selection(citations, False, answerable, short)
+
+
+def quote(index, picks: list[tuple[int, Passage, float]]) -> list[Citation]:
+    """Citations of the answer sentences `picks` (sentence row, the passage it was found in, its
+    probability), best first, each after the sentences it leans on (`context_before`); a sentence
+    is quoted once, so a second answer leaning on the first does not repeat it."""
+    citations: list[Citation] = []
+    quoted: set[int] = set()
+    for sid, passage, prob in picks:
+        for row, context in [*((c, True) for c in context_before(index, sid)), (sid, False)]:
+            if row not in quoted:
+                quoted.add(row)
+                citations.append(_citation(index, row, passage, len(citations) + 1, prob, context=context))
+    return citations
+
+
+def quoted_window(index, sid: int) -> Window:
+    """What the short-answer reader reads for answer sentence `sid`: it and the sentences quoted
+    before it for what it leans on."""
+    return window_of(index, (context_before(index, sid) or [sid])[0], sid)
+
+
+def short_answer(question: str, window: Window, short_reader, at_least: float) -> ShortAnswer | None:
+    """The best span the short-answer reader finds inside one of the quoted sentences, if it scores `at_least`."""
+    (span, score), = short_reader.find_spans(question, [window.text], [window.regions])
+    if span is None or score < at_least:
+        return None
+    region = next((r for r in window.regions if r[0] <= span[0] and span[1] <= r[1]), (span[0], span[1]))
+    a, b = balanced_span(window.text, *span, region)
+    text = window.text[a:b]
+    if not any(ch.isalnum() for ch in text):  # a lone quote mark or full stop answers nothing
+        return None
+    return ShortAnswer(text, window.doc_id, window.start + a, window.start + b, round(score, 3))
+
+
+def _citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:
+    """Citation `n` of sentence row `sid`, found in `passage` (kept when the sentence lies inside it)."""
+    s = index.sentences[sid]
+    inside = passage.doc_id == s.doc_id and passage.start <= s.start and s.end <= passage.end
+    entry = index.article(s.doc_id)
+    return Citation(n, s.doc_id, passage.title, s.start, s.end, s.text, round(score, 4), passage.chunk_no, context,
+                    passage if inside else None, entry.page_of(s.start) if entry is not None else None)
+
+
+def answer_first(passages: list[Passage], citations: list[Citation]) -> list[Passage]:
+    """`passages` with those the citations quote moved to the front, in citation order; the rest keep
+    retrieval order: the reader has read the shortlist's sentences, so the passage it quotes is the
+    right one more often than retrieval's first."""
+    quoted = dict.fromkeys(c.passage.row for c in citations if c.passage is not None)  # ordered, no repeats
+    by_row = {p.row: p for p in passages}
+    return [by_row[r] for r in quoted if r in by_row] + [p for p in passages if p.row not in quoted]

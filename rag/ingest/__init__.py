@@ -1,0 +1,2 @@
+"""Articles into the collection: reading a corpus folder, other document formats, adding and
+removing files, and articles linked in place."""

@@ -1,0 +1,1 @@
+"""`rag train`: fitting the answer models and the passage ranker on train splits only."""
