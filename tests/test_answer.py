@@ -76,6 +76,14 @@ def test_lexical_overlap_weights_rare_terms():
     assert lexical_overlap([], {"rare"}, idf) == 0.0
 
 
+def test_terms_fold_accents():
+    from rag.indexing.lexical import fold, terms
+
+    assert terms("Dr. Danilo Rončević") == terms("dr danilo roncevic") == ["dr", "danilo", "roncev"]
+    assert fold("Łódź, Ørsted, Straße, Æsir") == "lodz, orsted, strasse, aesir"
+    assert fold("Plain ASCII") == "plain ascii"
+
+
 def test_choose_skips_near_duplicates_weak_sentences_and_titles():
     v = np.eye(4, dtype=np.float32)
     v[1] = v[0]  # sentence 1 duplicates sentence 0

@@ -24,6 +24,16 @@ def test_right_article_is_retrieved(assistant, mode):
     assert hits >= (10 if mode == "hybrid" else 8)
 
 
+def test_a_name_typed_without_its_accents_finds_its_sentence(assistant):
+    """BM25 and the term overlap fold accents: "roncevic" matches "Rončević" (the embedding's
+    tokenizer folds them too)."""
+    question = "who is danilo roncevic"
+    passages = assistant.retriever.search(question, assistant.embed_question(question), k=3, mode="bm25")
+    assert passages and "Rončević" in passages[0].text
+    answer = assistant.ask(question)
+    assert any("Rončević" in c.text for c in answer.citations)
+
+
 def test_passages_carry_their_scores_and_spans(assistant):
     q = QUESTIONS[0][0]
     passages = assistant.retriever.search(q, assistant.embed_question(q), k=5)

@@ -119,8 +119,7 @@ def test_an_index_built_with_other_bm25_constants_is_rebuilt_keeping_its_vectors
     from rag.indexing import lexical
     from rag.indexing.manifest import EARLIER_LEXICAL, lexical_settings, stale_reason
 
-    monkeypatch.setattr(lexical, "K1", EARLIER_LEXICAL["bm25_k1"])
-    monkeypatch.setattr(lexical, "B", EARLIER_LEXICAL["bm25_b"])
+    monkeypatch.setattr("rag.indexing.build.lexical_settings", lambda: dict(EARLIER_LEXICAL))
     build(settings, progress=False)
     old = load_index(settings.index_dir)
     raw = json.loads((live_folder(settings.index_dir) / "manifest.json").read_text(encoding="utf-8"))
@@ -132,12 +131,26 @@ def test_an_index_built_with_other_bm25_constants_is_rebuilt_keeping_its_vectors
     assert stale_reason(old.manifest, load_corpus(settings.corpus_dir), settings, old.manifest.model_id) == "BM25 settings changed"
     summary = build(settings, progress=False)
     new = load_index(settings.index_dir)
-    assert new.manifest.lexical == lexical_settings() == {"bm25_k1": lexical.K1, "bm25_b": lexical.B}
+    assert new.manifest.lexical == lexical_settings() == {"bm25_k1": lexical.K1, "bm25_b": lexical.B, "accents": "folded"}
     assert (new.lexical.bm25.k1, new.lexical.bm25.b) == (lexical.K1, lexical.B) != (1.5, 0.75)
     assert np.array_equal(new.chunk_vectors, old.chunk_vectors)
     assert summary.embedded_articles == [] and len(summary.reused_articles) == 5
     question = lexical.terms("How many people attended the webinars?")
     assert not np.allclose(new.lexical.scores(question), old.lexical.scores(question))
+
+
+def test_an_index_from_before_accent_folding_is_stale(settings):
+    """BM25 terms are accent-folded now; an index whose manifest records only the BM25 constants
+    was built without folding, and is rebuilt."""
+    from rag.indexing.manifest import stale_reason
+    from rag.ingest.corpus import load_corpus
+
+    build(settings, progress=False)
+    index = load_index(settings.index_dir)
+    corpus = load_corpus(settings.corpus_dir)
+    assert stale_reason(index.manifest, corpus, settings, index.manifest.model_id) is None
+    index.manifest.lexical = {k: v for k, v in index.manifest.lexical.items() if k != "accents"}
+    assert stale_reason(index.manifest, corpus, settings, index.manifest.model_id) == "BM25 settings changed"
 
 
 def test_a_later_chunk_is_embedded_after_its_title_and_older_indexes_are_rebuilt(settings):

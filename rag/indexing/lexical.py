@@ -1,7 +1,9 @@
-"""Lexical side: one term analyser (lower-case, stop words out, Snowball stems) and a bm25s index."""
+"""Lexical side: one term analyser (lower-case, accents folded, stop words out, Snowball stems) and a
+bm25s index."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,6 +14,18 @@ from bm25s.stopwords import STOPWORDS_EN
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _STOP = frozenset(STOPWORDS_EN)
+# Letters that carry no separable accent in Unicode (NFKD leaves them whole), folded as Lucene's
+# ASCIIFoldingFilter folds them.
+_LETTERS = str.maketrans({"ø": "o", "đ": "d", "ł": "l", "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d", "ı": "i"})
+
+
+def fold(text: str) -> str:
+    """`text` lower-cased with its accents removed: people type "Roncevic" for "Rončević"."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=1)
@@ -20,8 +34,9 @@ def _stemmer() -> Stemmer.Stemmer:
 
 
 def terms(text: str) -> list[str]:
-    """Index terms of `text`: lower-cased words of 2+ characters, stop words removed, stemmed."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    """Index terms of `text`: lower-cased, accent-folded words of 2+ characters, stop words removed,
+    stemmed."""
+    words = [w for w in _WORD.findall(fold(text)) if w not in _STOP]
     return _stemmer().stemWords(words)
 
 

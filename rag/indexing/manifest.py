@@ -38,11 +38,11 @@ def chunker_settings(settings: Settings) -> dict:
 
 
 def lexical_settings() -> dict:
-    """The BM25 constants the lexical side is built with; a change rebuilds the index (its vectors
-    are reused, so only chunks' BM25 is computed again)."""
+    """The BM25 constants and term analyser the lexical side is built with; a change rebuilds the
+    index (its vectors are reused, so only chunks' BM25 is computed again)."""
     from rag.indexing.lexical import K1, B
 
-    return {"bm25_k1": K1, "bm25_b": B}
+    return {"bm25_k1": K1, "bm25_b": B, "accents": "folded"}
 
 
 # Indexes from before the constants were recorded were built with bm25s's defaults.
