@@ -29,6 +29,13 @@ def test_the_webinar_attendance_question_quotes_120(assistant):
     assert answer.short_answer is not None and answer.short_answer.text == "120"
 
 
+def test_a_topic_search_quotes_the_sentence_without_a_short_answer(assistant):
+    """"webinar attendance" asks nothing a span could name: the sentence is quoted, no short answer."""
+    answer = assistant.ask("webinar attendance")
+    assert not answer.abstained and any("120" in c.text for c in answer.citations)
+    assert answer.short_answer is None
+
+
 def test_citations_are_verbatim_spans_of_their_files(assistant):
     for question, _ in QUESTIONS:
         answer = assistant.ask(question)

@@ -1,7 +1,7 @@
 """The kind of answer a question plainly asks for, and the quotes that can hold it."""
 import pytest
 
-from rag.answer.kind import KINDS, asked_kind, holds_kind
+from rag.answer.kind import KINDS, asked_kind, asks_question, holds_kind
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -84,3 +84,13 @@ def test_years_next_to_letters_and_websites_named_in_passing():
     assert not holds_kind("a room 25000 feet long", "year")
     assert asked_kind("What is the search feature on the museum's website called?") is None
     assert asked_kind("What website does the Hub run?") == "web"
+
+
+@pytest.mark.parametrize("text,asks", [
+    ("How many came", True), ("Did the delegation visit Belgium?", True), ("List the tools", True),
+    ("_____ helps the biosphere from UV.", True), ("Name one other fault.", True), ("Telnet was sold to", True),
+    ("differences between X.25 and ARPANET technologies", True),
+    ("webinar attendance", False), ("Gulmira Raisova", False), ("Serbian delegation Belgium", False),
+])
+def test_a_question_is_told_from_a_topic_search(text, asks):
+    assert asks_question(text) is asks

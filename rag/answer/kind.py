@@ -60,6 +60,20 @@ _DAYS_OF_MONTH = re.compile(rf"\b({MONTHS})\s+{_DAY}(\s*(to|–|-|and)\s*{_DAY})
 _QUANTITIES = ("count", "share", "measure")
 
 
+# A question mark, a question word, a blank to fill ("___ helps the biosphere"), a request ("List the
+# tools"), a verb to complete ("Telnet was sold to") or more than a few words: otherwise the text names a
+# topic to find ("webinar attendance", "Gulmira Raisova"), and no span answers it.
+_ASKS = re.compile(r"\?|_{2,}|\b(what|which|who|whom|whose|when|where|why|how|name)\b|"
+                   r"^\W*(list|identify|give|state|define|describe|explain|tell)\b|"
+                   r"\b(is|are|was|were|be|been|has|have|had|do|does|did|can|could|will|would|should|may|might|must)\b", re.I)
+_TOPIC_WORDS = 4
+
+
+def asks_question(text: str) -> bool:
+    """Whether `text` asks something a short answer could name, rather than naming a topic to find."""
+    return len(text.split()) > _TOPIC_WORDS or bool(_ASKS.search(text))
+
+
 def asked_kind(question: str) -> str | None:
     """The kind of answer `question` asks for when its words say so plainly, else None."""
     for kind, pattern in _QUESTION_KINDS:

@@ -16,7 +16,7 @@ import unicodedata
 import numpy as np
 
 from rag.answer.features import FEATURES, gather, leans_back
-from rag.answer.kind import asked_kind, holds_kind
+from rag.answer.kind import asked_kind, asks_question, holds_kind
 from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
 from rag.answer.selector import abstain_threshold, reader_lead, short_answer_bar, stage1_lead
 from rag.answer.short_answer import Window, balanced_span, window_of
@@ -106,7 +106,7 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     if settings.answer_kind and not holds_kind(" ".join(c.text for c in citations), asked_kind(question)):
         return Selection([], True, answerable)  # e.g. "how many" answered by a sentence with no number
     short = None
-    if short_reader is not None:
+    if short_reader is not None and asks_question(question):
         window = quoted_window(index, ids[picked[0]])
         short = short_answer(question, window, short_reader, short_answer_bar(settings, config))
         lap("short")
