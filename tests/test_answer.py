@@ -144,6 +144,23 @@ def test_a_pronoun_sentence_brings_the_sentence_that_names_its_subject():
     assert leans_back("“They said so.") and leans_back("The event ended.") and not leans_back("Theodore came.")
 
 
+def test_the_delegation_brings_the_sentence_naming_the_delegation_not_the_one_between():
+    from rag.answer.select import quoted_window
+
+    index = _Index([
+        ("a", "Title of A"), ("a", "A delegation of 12 officials visited Brussels."), ("a", "The visit gave insight."),
+        ("a", "The delegation, led by Dr. Rončević, studied the model."), ("a", "The event ended."),
+    ])
+    assert context_before(index, 3) == [1]     # named two sentences back: the visit's sentence is skipped
+    assert context_before(index, 2) == [1]     # "The visit" named just before it
+    # No earlier "event": the sentence before, then the one it leans on, as far as two sentences back.
+    assert context_before(index, 4) == [2, 3]
+    window = quoted_window(index, 3)
+    assert window.text.startswith("A delegation") and len(window.regions) == 2  # read, not answered from
+    assert [window.text[a:b] for a, b in window.regions] == ["A delegation of 12 officials visited Brussels.",
+                                                              "The delegation, led by Dr. Rončević, studied the model."]
+
+
 def test_the_reader_reads_a_sentence_after_the_end_of_the_one_before_it_never_the_title():
     from rag.answer.reader import encode_pairs, pair_tokenizer, reading_context, sentence_tokens
 

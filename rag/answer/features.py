@@ -28,8 +28,13 @@ _QUESTION_TYPES = [
     ("place", re.compile(r"\bwhere\b|\bwhich (city|country|countries)\b|\bin what (city|country)\b", re.I)),
 ]
 QUESTION_WORDS = ("what", "which", "who", "when", "where", "why", "how")
-# A sentence that leans on an earlier one for its subject.
-_LEANS = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|that|those|there|such|both|also|however|meanwhile|in addition|moreover|furthermore|the (event|meeting|visit|delegation|programme|program|project|platform|forum|conference|workshop|session|hub|initiative|agreement|document|study|report))\b", re.I)
+# A sentence that leans on an earlier one for its subject: a pronoun, a linking word, or "the" and a
+# noun an earlier sentence names ("The delegation, consisting of …").
+_NAMED = ("event|meeting|visit|delegation|programme|program|project|platform|forum|conference|workshop|"
+          "session|hub|initiative|agreement|document|study|report")
+_LEANS = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|that|those|there|such|both|also|however|"
+                    rf"meanwhile|in addition|moreover|furthermore|the ({_NAMED}))\b", re.I)
+_THE_NAMED = re.compile(rf"^the ({_NAMED})\b", re.I)
 
 FEATURES = (
     "relevance", "cosine", "overlap", "cos_prev", "cos_next", "rel_minus_best", "rel_rank",
@@ -55,6 +60,13 @@ def has_type(sentence: str, kind: str | None) -> bool:
 def leans_back(sentence: str) -> bool:
     """Whether a sentence opens with a pronoun or a back-reference ("He", "This", "The event")."""
     return bool(_LEANS.match(sentence.lstrip("\"'“‘(- ")))
+
+
+def named_back(sentence: str) -> str | None:
+    """The noun of a sentence opening with "the" and a back-referring noun ("delegation" for "The
+    delegation, consisting of …"), lower-cased; None for any other opening."""
+    found = _THE_NAMED.match(sentence.lstrip("\"'“‘(- "))
+    return found.group(1).lower() if found else None
 
 
 def question_word(question: str) -> str | None:

@@ -15,7 +15,7 @@ import unicodedata
 
 import numpy as np
 
-from rag.answer.features import FEATURES, gather, leans_back
+from rag.answer.features import FEATURES, gather, leans_back, named_back
 from rag.answer.kind import asked_kind, asks_question, holds_kind
 from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
 from rag.answer.selector import abstain_threshold, reader_lead, short_answer_bar, stage1_lead
@@ -43,16 +43,26 @@ def clean_question(question: object, max_chars: int) -> tuple[str, str | None]:
 
 
 def context_before(index, sid: int, limit: int = 2) -> list[int]:
-    """Sentences before `sid` that it leans on: the previous one when `sid` opens with a pronoun or
-    a back-reference, and further back while those lean too (at most `limit`; never the title)."""
+    """Sentences before `sid` that it leans on, oldest first: when `sid` opens with a pronoun or a
+    back-reference, the sentence before it, and further back while those lean too; when it opens
+    with "the" and a noun ("The delegation"), the nearest earlier sentence naming that noun instead.
+    All lie within the `limit` sentences before `sid`, never the title."""
+    if not leans_back(index.sentences[sid].text):
+        return []
+    title = index.first_sentence_of(index.sentences[sid].doc_id)
+    reach: list[int] = []  # the sentences before `sid`, nearest first
+    row = index.neighbour(sid, -1)
+    while row is not None and row != title and len(reach) < limit:
+        reach.append(row)
+        row = index.neighbour(row, -1)
     out: list[int] = []
-    current = sid
-    while len(out) < limit and leans_back(index.sentences[current].text):
-        prev = index.neighbour(current, -1)
-        if prev is None or prev == index.first_sentence_of(index.sentences[sid].doc_id):
-            break
-        out.insert(0, prev)
-        current = prev
+    current, pos = sid, 0  # pos: where in `reach` the sentence before `current` is
+    while pos < len(reach) and leans_back(index.sentences[current].text):
+        noun = named_back(index.sentences[current].text)
+        pattern = re.compile(rf"\b{noun}", re.I) if noun else None
+        named = next((k for k in range(pos, len(reach)) if pattern and pattern.search(index.sentences[reach[k]].text)), pos)
+        out.insert(0, reach[named])
+        current, pos = reach[named], named + 1
     return out
 
 
@@ -130,7 +140,8 @@ def quote(index, picks: list[tuple[int, Passage, float]]) -> list[Citation]:
 def quoted_window(index, sid: int) -> Window:
     """What the short-answer reader reads for answer sentence `sid`: it and the sentences quoted
     before it for what it leans on."""
-    return window_of(index, (context_before(index, sid) or [sid])[0], sid)
+    rows = [*context_before(index, sid), sid]
+    return window_of(index, rows[0], sid, quoted=rows)
 
 
 def short_answer(question: str, window: Window, short_reader, at_least: float) -> ShortAnswer | None:

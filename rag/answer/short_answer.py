@@ -7,6 +7,7 @@ noted…". The span lies inside one quoted sentence.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -34,9 +35,10 @@ class Window:
     regions: tuple[tuple[int, int], ...]
 
 
-def window_of(index, first: int, last: int, context: int = CONTEXT) -> Window:
-    """Sentences `first`..`last` (rows of one article, the quoted ones) with up to `context`
-    more sentences on each side; the article's title line is never added."""
+def window_of(index, first: int, last: int, context: int = CONTEXT, quoted: Sequence[int] | None = None) -> Window:
+    """Sentences `first`..`last` (rows of one article) with up to `context` more sentences on each
+    side; the article's title line is never added. A span may come from the `quoted` rows (all of
+    `first`..`last` when not given): a sentence between two quoted ones is read, not answered from."""
     title = index.first_sentence_of(index.sentences[first].doc_id)
     lo, hi = first, last
     for _ in range(context):
@@ -47,7 +49,8 @@ def window_of(index, first: int, last: int, context: int = CONTEXT) -> Window:
         if after is not None:
             hi = after
     start = index.sentences[lo].start
-    regions = tuple((index.sentences[r].start - start, index.sentences[r].end - start) for r in range(first, last + 1))
+    rows = range(first, last + 1) if quoted is None else quoted
+    regions = tuple((index.sentences[r].start - start, index.sentences[r].end - start) for r in rows)
     return Window(index.sentences[first].doc_id, start, index.span_text(lo, hi), regions)
 
 
