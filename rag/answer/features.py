@@ -35,6 +35,7 @@ _NAMED = ("event|meeting|visit|delegation|programme|program|project|platform|for
 _LEANS = re.compile(r"^(he|she|they|it|its|his|her|their|this|these|that|those|there|such|both|also|however|"
                     rf"meanwhile|in addition|moreover|furthermore|the ({_NAMED}))\b", re.I)
 _THE_NAMED = re.compile(rf"^the ({_NAMED})\b", re.I)
+_OPENING_MARKS = "\"'“‘(- "  # quote marks, brackets and dashes before a sentence's first word
 
 FEATURES = (
     "relevance", "cosine", "overlap", "cos_prev", "cos_next", "rel_minus_best", "rel_rank",
@@ -59,13 +60,13 @@ def has_type(sentence: str, kind: str | None) -> bool:
 
 def leans_back(sentence: str) -> bool:
     """Whether a sentence opens with a pronoun or a back-reference ("He", "This", "The event")."""
-    return bool(_LEANS.match(sentence.lstrip("\"'“‘(- ")))
+    return bool(_LEANS.match(sentence.lstrip(_OPENING_MARKS)))
 
 
 def named_back(sentence: str) -> str | None:
     """The noun of a sentence opening with "the" and a back-referring noun ("delegation" for "The
     delegation, consisting of …"), lower-cased; None for any other opening."""
-    found = _THE_NAMED.match(sentence.lstrip("\"'“‘(- "))
+    found = _THE_NAMED.match(sentence.lstrip(_OPENING_MARKS))
     return found.group(1).lower() if found else None
 
 
