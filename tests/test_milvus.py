@@ -188,6 +188,15 @@ def test_a_state_synced_before_sentence_rows_is_refused_then_filled(synced):
         again.close()
 
 
+def test_the_commit_properties_keep_the_names_collections_already_hold(synced):
+    """The properties a commit writes are stored in Milvus: collections synced by earlier versions
+    hold `rag.sentences`, so it is read and written under that name (not a module path)."""
+    settings, index, embedder, backend = synced
+    props = backend.client.describe_collection(backend.name).get("properties", {})
+    assert props["rag.sentences"] == backend.sentences_name
+    assert read_state(backend.client, backend.name).sentences == backend.sentences_name
+
+
 def test_hnsw_answers_with_the_same_top_article_as_flat(tmp_path):
     """Above RAG_FLAT_MAX passages the collection's dense index is HNSW (M 32, efConstruction 80);
     forced here by index_type, on the seeds, against FLAT in another database."""

@@ -1,6 +1,6 @@
 """The sentence collection: each passage collection of `rag.milvus.sync` has a sentence collection
 of the same configuration, filled and retired by the same per-article sync and made visible by
-the same commit (the passage collection's `rag.sync` and `rag.indexing.sentences` properties), so a state
+the same commit (the passage collection's `rag.sync` and `rag.sentences` properties), so a state
 covers both and a reader filters both with `State.visible()`.
 
 A row is one sentence of one article version: pk `art`.`num` (`num`: its number in the article,

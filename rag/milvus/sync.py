@@ -16,7 +16,7 @@ stages its rows in the live collection and commits by one property write:
   3. rows retired by the previous sync are deleted (no current or previous state uses them);
   4. properties `rag.sync` (now committed + 1), `rag.retired` (article versions this sync
      replaced or removed: kept for one more sync, as the local store keeps the previous
-     generation), `rag.generation` and `rag.indexing.sentences` (the sentence collection) are written
+     generation), `rag.generation` and `rag.sentences` (the sentence collection) are written
      on the passage collection in one call: the commit, for both collections.
 A sync cut short before 4 leaves the committed state answering exactly as before (tested); a
 backend opened on a state filters `sync <= its sync and art not in its retired`. A new
@@ -105,7 +105,7 @@ class State:
     @property
     def sentences(self) -> str | None:
         """The sentence collection this state covers (None: committed before sentence rows)."""
-        return self.properties.get("rag.indexing.sentences")
+        return self.properties.get("rag.sentences")
 
     def visible(self) -> str:
         """The filter that shows exactly this state's rows."""
@@ -152,7 +152,7 @@ def _commit(client, name: str, index: Index, sync_no: int, retired: list[str]) -
     """The commit point: one property write makes sync `sync_no` the state searches see, in the
     passage collection `name` and its sentence collection alike."""
     props = {**expected_properties(index), "rag.sync": str(sync_no), "rag.retired": json.dumps(sorted(retired)),
-             "rag.indexing.sentences": sentences.collection_for(name)}
+             "rag.sentences": sentences.collection_for(name)}
     client.alter_collection_properties(name, properties=props)
     return State(sync_no, index.folder.name, tuple(sorted(retired)), props)
 
