@@ -58,9 +58,10 @@ def context_before(index, sid: int, limit: int = 2) -> list[int]:
     out: list[int] = []
     current, pos = sid, 0  # pos: where in `reach` the sentence before `current` is
     while pos < len(reach) and leans_back(index.sentences[current].text):
-        noun = named_back(index.sentences[current].text)
-        pattern = re.compile(rf"\b{noun}", re.I) if noun else None
-        named = next((k for k in range(pos, len(reach)) if pattern and pattern.search(index.sentences[reach[k]].text)), pos)
+        noun, named = named_back(index.sentences[current].text), pos
+        if noun:  # the nearest sentence in reach naming it; else the one before, as for a pronoun
+            names = re.compile(rf"\b{noun}", re.I)
+            named = next((k for k in range(pos, len(reach)) if names.search(index.sentences[reach[k]].text)), pos)
         out.insert(0, reach[named])
         current, pos = reach[named], named + 1
     return out
