@@ -4,6 +4,7 @@ from __future__ import annotations
 import numbers
 from functools import cached_property
 
+from rag.answer.kind import as_question
 from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.answer.reader import get_reader
 from rag.answer.reader_files import prune_exports
@@ -135,14 +136,15 @@ class Assistant:
         text, notice = clean_question(question, self.settings.max_question_chars)
         notice = notice or cut
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
+        asked = as_question(text)  # what the models read; the answer echoes `text` as typed
         watch.lap("clean")
-        qvec = self.embed_question(text)  # answer scoring needs it in every mode
+        qvec = self.embed_question(asked)  # answer scoring needs it in every mode
         watch.lap("embed")
-        passages, sentences = retriever.retrieve(text, qvec, k=k, mode=mode, timings=timings)
+        passages, sentences = retriever.retrieve(asked, qvec, k=k, mode=mode, timings=timings)
         watch.lap("retrieve")
         # The answer layer reads sentences through `sentences`: the local index, or (Milvus) the
         # rows of this question's passages fetched from the sentence collection.
-        chosen = select_answer(text, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
+        chosen = select_answer(asked, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
                                self.span_reader)
         watch.lap("answer")
         watch.total()

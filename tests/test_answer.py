@@ -36,6 +36,19 @@ def test_a_topic_search_quotes_the_sentence_without_a_short_answer(assistant):
     assert answer.short_answer is None
 
 
+@pytest.mark.parametrize("typed,formal", [
+    ("who is alikhan baimenov", "Who is Alikhan Baimenov?"),
+    ("Can you tell me who chairs the ICSC?", "Who chairs the ICSC?"),
+])
+def test_a_question_typed_casually_gets_the_answer_of_its_plain_form(assistant, typed, formal):
+    """The models read a question as SQuAD asks it (no courtesy before it, a question mark after it);
+    the answer echoes what was typed."""
+    casual, plain = assistant.ask(typed), assistant.ask(formal)
+    assert casual.question == typed and not plain.abstained
+    assert [(c.doc_id, c.start, c.end) for c in casual.citations] == [(c.doc_id, c.start, c.end) for c in plain.citations]
+    assert casual.short_answer == plain.short_answer
+
+
 def test_citations_are_verbatim_spans_of_their_files(assistant):
     for question, _ in QUESTIONS:
         answer = assistant.ask(question)

@@ -1,7 +1,7 @@
 """The kind of answer a question plainly asks for, and the quotes that can hold it."""
 import pytest
 
-from rag.answer.kind import KINDS, asked_kind, asks_question, holds_kind
+from rag.answer.kind import KINDS, as_question, asked_kind, asks_question, holds_kind
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -94,3 +94,18 @@ def test_years_next_to_letters_and_websites_named_in_passing():
 ])
 def test_a_question_is_told_from_a_topic_search(text, asks):
     assert asks_question(text) is asks
+
+
+@pytest.mark.parametrize("text,read_as", [
+    ("who is danilo roncevic", "who is danilo roncevic?"), ("In what year was it founded", "In what year was it founded?"),
+    ("Is the Hub in Astana", "Is the Hub in Astana?"), ("What is BOSA.", "What is BOSA?"),
+    ("how many attended  ", "how many attended?"),
+    ("Who is Alikhan Baimenov?", "Who is Alikhan Baimenov?"), ('Who wrote "Fresno?"', 'Who wrote "Fresno?"'),
+    ("webinar attendance", "webinar attendance"),
+    ("List the tools", "List the tools"), ("Telnet was sold to", "Telnet was sold to"),
+    ("Can you tell me who chairs the ICSC?", "who chairs the ICSC?"), ("please, who spoke?", "who spoke?"),
+    ("I would like to know how many came", "how many came?"), ("tell me about the visit", "tell me about the visit"),
+])
+def test_a_question_is_read_as_squad_asks_it(text, read_as):
+    """Without a courtesy before its question word, and with its question mark."""
+    assert as_question(text) == read_as
