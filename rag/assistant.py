@@ -18,6 +18,7 @@ from rag.indexing.index import Index
 from rag.indexing.live import LiveIndex
 from rag.retrieval.backend import open_backend, open_or_previous
 from rag.retrieval.retriever import Retriever
+from rag.retrieval.spelling import english_words, misspelt, respelled
 from rag.settings import MAX_K, Settings, from_env
 from rag.stopwatch import Stopwatch
 
@@ -46,6 +47,7 @@ def preload(settings: Settings) -> None:
     the language identifier, so the first question is as fast as the rest; exports of reader
     weights no longer shipped are deleted from the cache."""
     get_selector(), get_reader(settings.reader_runtime), get_span_reader(settings.reader_runtime), warm_language()
+    english_words()
     prune_exports(set(get_selector().config.files.values()))
 
 
@@ -72,6 +74,8 @@ class Assistant:
         else:
             backend = open_backend(self.settings, self.index)
         self.retriever = Retriever(self.index, self.settings, backend)
+        if answer_models and s.spelling:
+            self.retriever.vocabulary  # noqa: B018 (built now, so the first question is as fast as the rest)
         self._previous: Index | None = None
         self._previous_retriever: Retriever | None = None
         # An index this assistant loaded itself follows its corpus folder (rebuilt in the background).
@@ -85,6 +89,8 @@ class Assistant:
         # The backend first (Milvus: the sync): if it fails, nothing has moved, the index in use
         # keeps answering and LiveIndex retries the swap after a back-off.
         retriever = Retriever(index, self.settings, open_backend(self.settings, index))
+        if self.settings.spelling:
+            retriever.vocabulary  # noqa: B018 (built in the rebuild's thread, not by the next question)
         stale = self._previous_retriever  # two swaps old once this one is done
         self._previous, self._previous_retriever = self.retriever.index, self.retriever
         self.retriever = retriever
@@ -122,6 +128,13 @@ class Assistant:
         """The short-answer reader (loaded on first use)."""
         return get_span_reader(self.settings.reader_runtime)
 
+    def read_as(self, text: str, retriever: Retriever | None = None) -> tuple[str, dict[str, str]]:
+        """(`text` as the models read it, {misspelt word: the collection's word read instead}): the
+        collection's nearest word for a word it lacks that is no English word ("baimanov" →
+        "baimenov"), then the form of SQuAD's questions (`as_question`)."""
+        fixes = misspelt(text, (retriever or self.retriever).vocabulary) if self.settings.spelling else {}
+        return as_question(respelled(text, fixes)), fixes
+
     def embed_question(self, question: str):
         """The question's normalised embedding (truncated to the model window); questions asked at
         the same time are embedded in one batch."""
@@ -136,7 +149,10 @@ class Assistant:
         text, notice = clean_question(question, self.settings.max_question_chars)
         notice = notice or cut
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
-        asked = as_question(text)  # what the models read; the answer echoes `text` as typed
+        asked, fixes = self.read_as(text, retriever)  # what the models read; the answer echoes `text` as typed
+        if fixes:
+            read = ", ".join(f"“{typed}” as “{word}”" for typed, word in fixes.items())
+            notice = " ".join(filter(None, [notice, f"Read {read}."]))
         watch.lap("clean")
         qvec = self.embed_question(asked)  # answer scoring needs it in every mode
         watch.lap("embed")

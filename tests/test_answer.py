@@ -39,14 +39,24 @@ def test_a_topic_search_quotes_the_sentence_without_a_short_answer(assistant):
 @pytest.mark.parametrize("typed,formal", [
     ("who is alikhan baimenov", "Who is Alikhan Baimenov?"),
     ("Can you tell me who chairs the ICSC?", "Who chairs the ICSC?"),
+    ("how many people atended the webinars about belgium", "How many people attended the webinars about Belgium?"),
 ])
 def test_a_question_typed_casually_gets_the_answer_of_its_plain_form(assistant, typed, formal):
-    """The models read a question as SQuAD asks it (no courtesy before it, a question mark after it);
-    the answer echoes what was typed."""
+    """The models read a question as SQuAD asks it (no courtesy before it, a question mark after it)
+    and a word the articles lack as their nearest word; the answer echoes what was typed."""
     casual, plain = assistant.ask(typed), assistant.ask(formal)
     assert casual.question == typed and not plain.abstained
     assert [(c.doc_id, c.start, c.end) for c in casual.citations] == [(c.doc_id, c.start, c.end) for c in plain.citations]
     assert casual.short_answer == plain.short_answer
+    assert ("“atended” as “attended”" in (casual.notice or "")) is ("atended" in typed)
+
+
+def test_spelling_can_be_switched_off(assistant):
+    from rag.assistant import Assistant
+
+    literal = Assistant(assistant.settings.replace(spelling=False), index=assistant.index, progress=False)
+    assert literal.read_as("how many atended") == ("how many atended?", {})
+    assert assistant.read_as("how many atended") == ("how many attended?", {"atended": "attended"})
 
 
 def test_citations_are_verbatim_spans_of_their_files(assistant):

@@ -67,7 +67,9 @@ TABLE_COLUMNS = [("nDCG@10", "ndcg10"), ("recall@100", "recall100"), ("MRR@10", 
 
 
 def rank_documents(assistant, question: str, mode: str, passages: int = PASSAGES) -> list[str]:
-    """Article ids in order of their best passage among the top `passages` in `mode`."""
+    """Article ids in order of their best passage among the top `passages` in `mode`, for
+    `question` read as the assistant reads it (misspelt words, the form of a question)."""
+    question = assistant.read_as(question)[0]
     qvec = assistant.embed_question(question) if mode != "bm25" else None
     hits = assistant.retriever.search(question, qvec, k=passages, mode=mode)
     return list(dict.fromkeys(p.doc_id for p in hits))

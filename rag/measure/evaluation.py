@@ -9,7 +9,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rag.answer.kind import as_question
 from rag.measure import metrics as M
 from rag.measure.questions import QUESTIONS, load_questions, unknown_sources
 from rag.measure.report import RANK_DEPTH, format_sweep, format_table, write_report
@@ -54,7 +53,7 @@ def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
     t0 = time.perf_counter()
     answer = assistant.ask(q["question"], k=k, mode=mode)
     latency = time.perf_counter() - t0
-    retrieved = retrieved_articles(assistant, as_question(answer.question), mode, k)  # as the answer's search read it
+    retrieved = retrieved_articles(assistant, assistant.read_as(answer.question)[0], mode, k)  # as the answer's search read it
     ranked = quoted_first(answer, retrieved)
     gold = set(q["sources"])
     cited = [c.doc_id for c in answer.citations]

@@ -3,6 +3,7 @@ combination of scores; the learned passage ranker (`rag.retrieval.passage_ranker
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from rag.indexing.index import Index
 from rag.indexing.lexical import terms
 from rag.retrieval.backend import LocalBackend, SearchBackend
 from rag.retrieval.passage_ranker import RERANK, get_passage_ranker, passage_features
+from rag.retrieval.spelling import Vocabulary
 from rag.stopwatch import Stopwatch
 
 MODES = ("hybrid", "dense", "bm25")
@@ -84,6 +86,11 @@ class Retriever:
         if ranker is None and settings.passage_ranker:
             ranker = get_passage_ranker()
         self.ranker = ranker
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The words of the index's sentences, for reading a question's misspelt words (built on first use)."""
+        return Vocabulary.of(s.text for s in self.index.sentences)
 
     def search(self, question: str, qvec: np.ndarray | None, k: int | None = None, mode: str = "hybrid",
                timings: dict[str, float] | None = None) -> list[Passage]:
