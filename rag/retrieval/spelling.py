@@ -11,9 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-
-from rapidfuzz import process
-from rapidfuzz.distance import DamerauLevenshtein
+from pathlib import Path
 
 from rag.indexing.lexical import fold
 
@@ -43,6 +41,9 @@ class Vocabulary:
 def corrections(question: str, vocabulary: Vocabulary, known: Callable[[str], bool]) -> dict[str, str]:
     """{word as typed: the collection's word to read instead} for the misspelt words of `question`;
     `known(word)` says whether a folded word is a word of the language though the collection lacks it."""
+    from rapidfuzz import process  # imported on first use: most questions have no word to look up
+    from rapidfuzz.distance import DamerauLevenshtein
+
     out: dict[str, str] = {}
     words = list(vocabulary.counts)
     for typed in dict.fromkeys(_WORD.findall(question)):
@@ -77,10 +78,12 @@ def english_words() -> frozenset[str]:
     frequency dictionary (Google Books n-grams intersected with SCOWL's word lists), which symspellpy
     ships. (The model's 30,000 word pieces were tried first: they lack "lends", "tiers", "usurp", and
     "insufficiently" was read as "sufficiently".)"""
-    from importlib.resources import files
+    from importlib.util import find_spec
 
-    text = (files("symspellpy") / "frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
-    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line)
+    # Found without importing symspellpy, whose speller this does not use.
+    folder = Path(find_spec("symspellpy").submodule_search_locations[0])
+    text = (folder / "frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
+    return frozenset(text.split()[::2])  # lines of "word count"
 
 
 def misspelt(question: str, vocabulary: Vocabulary) -> dict[str, str]:
