@@ -1,8 +1,9 @@
 """A question's misspelt words read as the collection's nearest words: "baimanov" as "baimenov".
 
 A word is taken as misspelt only when the collection never uses it and it is no English word, so
-"tallest" in a question the articles cannot answer stays as typed; it is then read as the collection's word within one edit (two for
-longer words; a swap of neighbouring letters counts as one), the most frequent of the nearest.
+"tallest" in a question the articles cannot answer stays as typed; it is then read as the collection's
+word within one edit (two for longer words; a swap of neighbouring letters counts as one), the most
+frequent of the nearest.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class Vocabulary:
     """The words of a collection, folded to lower case without accents, with how often each occurs."""
 
     counts: dict[str, int]
+    words: tuple[str, ...]  # the keys of `counts`, for the nearest-word search
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> "Vocabulary":
@@ -35,23 +37,23 @@ class Vocabulary:
         counts: Counter[str] = Counter()
         for text in texts:
             counts.update(_WORD.findall(fold(text)))
-        return cls(dict(counts))
+        return cls(dict(counts), tuple(counts))
 
 
 def corrections(question: str, vocabulary: Vocabulary, known: Callable[[str], bool]) -> dict[str, str]:
     """{word as typed: the collection's word to read instead} for the misspelt words of `question`;
     `known(word)` says whether a folded word is a word of the language though the collection lacks it."""
-    from rapidfuzz import process  # imported on first use: most questions have no word to look up
-    from rapidfuzz.distance import DamerauLevenshtein
-
     out: dict[str, str] = {}
-    words = list(vocabulary.counts)
     for typed in dict.fromkeys(_WORD.findall(question)):
         word = fold(typed)
         if len(word) < MIN_LETTERS or "'" in word or "’" in word or word in vocabulary.counts or known(word):
             continue
+        from rapidfuzz import process  # imported here: most questions have no word to look up
+        from rapidfuzz.distance import DamerauLevenshtein
+
         limit = 2 if len(word) >= TWO_EDITS else 1
-        near = process.extract(word, words, scorer=DamerauLevenshtein.distance, score_cutoff=limit, limit=None)
+        near = process.extract(word, vocabulary.words, scorer=DamerauLevenshtein.distance, score_cutoff=limit,
+                               limit=None)
         if near:
             out[typed] = min(near, key=lambda m: (m[1], -vocabulary.counts[m[0]], m[0]))[0]
     return out
