@@ -76,7 +76,7 @@ def respelled(question: str, fixes: dict[str, str]) -> str:
 
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
-    """English words a collection may lack and a question may use: the 82,765 words of SymSpell's
+    """English words a collection may lack and a question may use: the 82,834 words of SymSpell's
     frequency dictionary (Google Books n-grams intersected with SCOWL's word lists), which symspellpy
     ships. (The model's 30,000 word pieces were tried first: they lack "lends", "tiers", "usurp", and
     "insufficiently" was read as "sufficiently".)"""
