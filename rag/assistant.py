@@ -43,11 +43,12 @@ def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
 
 
 def preload(settings: Settings) -> None:
-    """Load the answer models now (each is loaded once per process): the selector, both readers and
-    the language identifier, so the first question is as fast as the rest; exports of reader
-    weights no longer shipped are deleted from the cache."""
+    """Load the answer models now (each is loaded once per process): the selector, both readers, the
+    language identifier and, with spelling on, the English words, so the first question is as fast
+    as the rest; exports of reader weights no longer shipped are deleted from the cache."""
     get_selector(), get_reader(settings.reader_runtime), get_span_reader(settings.reader_runtime), warm_language()
-    english_words()
+    if settings.spelling:
+        english_words()
     prune_exports(set(get_selector().config.files.values()))
 
 

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from rag.indexing.lexical import fold
@@ -29,7 +29,11 @@ class Vocabulary:
     """The words of a collection, folded to lower case without accents, with how often each occurs."""
 
     counts: dict[str, int]
-    words: tuple[str, ...]  # the keys of `counts`, for the nearest-word search
+
+    @cached_property
+    def words(self) -> tuple[str, ...]:
+        """The words, for the nearest-word search (listed once, on the first lookup)."""
+        return tuple(self.counts)
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> "Vocabulary":
@@ -37,7 +41,7 @@ class Vocabulary:
         counts: Counter[str] = Counter()
         for text in texts:
             counts.update(_WORD.findall(fold(text)))
-        return cls(dict(counts), tuple(counts))
+        return cls(dict(counts))
 
 
 def corrections(question: str, vocabulary: Vocabulary, known: Callable[[str], bool]) -> dict[str, str]:
