@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from functools import cached_property
 
+import numpy as np
+
+from rag.answer.conversation import MAX_EARLIER, follows, refers_back, search_text, search_vector
 from rag.answer.kind import as_question
 from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.answer.reader import get_reader
@@ -141,33 +145,61 @@ class Assistant:
         the same time are embedded in one batch."""
         return self._batcher.embed(question)
 
-    def ask(self, question: object, k: int | None = None, mode: str = "hybrid") -> Answer:
-        """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input."""
+    def followed(self, asked: str, earlier: Sequence[str], retriever: Retriever | None = None) -> list[str]:
+        """The earlier questions (as the models read them) that the question read as `asked` follows
+        on from (`rag.answer.conversation.follows`); QuestionError when `earlier` is not a list of texts."""
+        if isinstance(earlier, str) or not all(isinstance(t, str) for t in earlier):
+            raise QuestionError("The earlier questions must be a list of texts.")
+        if not earlier or not refers_back(asked):
+            return []
+        read, limit = [], self.settings.max_question_chars
+        for t in earlier[-MAX_EARLIER:]:
+            try:
+                read.append(self.read_as(clean_question(cut_raw(t, limit)[0], limit)[0], retriever)[0])
+            except QuestionError:  # a blank turn
+                continue
+        return follows(asked, read)
+
+    def search_vector(self, asked: str, followed: list[str]) -> np.ndarray:
+        """The question's vector for the search and the answer's scoring: its own, or for a
+        follow-up, weighted with the vector of the questions it follows (`followed`)."""
+        qvec = self.embed_question(asked)
+        return search_vector(qvec, self.embed_question(" ".join(followed))) if followed else qvec
+
+    def ask(self, question: object, k: int | None = None, mode: str = "hybrid", earlier: Sequence[str] = ()) -> Answer:
+        """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input.
+
+        `earlier`: the conversation's questions before this one, oldest first; a question that
+        points back to them ("When was it founded?") is searched for together with them."""
         timings: dict[str, float] = {}  # each stage below, and the stages of search and select_answer
         watch = Stopwatch(timings)
         k = check_k(k)
         question, cut = cut_raw(question, self.settings.max_question_chars)
         text, notice = clean_question(question, self.settings.max_question_chars)
-        notice = notice or cut
+        notices = [notice or cut]
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
         asked, fixes = self.read_as(text, retriever)  # what the models read; the answer echoes `text` as typed
         if fixes:
-            read = ", ".join(f"“{typed}” as “{word}”" for typed, word in fixes.items())
-            notice = " ".join(filter(None, [notice, f"Read {read}."]))
+            notices.append("Read " + ", ".join(f"“{typed}” as “{word}”" for typed, word in fixes.items()) + ".")
+        followed = self.followed(asked, earlier, retriever)
+        searched = search_text(asked, followed)
+        if followed:
+            notices.append(f"Read as following on from “{followed[0]}”.")
         watch.lap("clean")
-        qvec = self.embed_question(asked)  # answer scoring needs it in every mode
+        qvec = self.search_vector(asked, followed)  # answer scoring needs it in every mode
         watch.lap("embed")
-        passages, sentences = retriever.retrieve(asked, qvec, k=k, mode=mode, timings=timings)
+        passages, sentences = retriever.retrieve(searched, qvec, k=k, mode=mode, timings=timings)
         watch.lap("retrieve")
         # The answer layer reads sentences through `sentences`: the local index, or (Milvus) the
-        # rows of this question's passages fetched from the sentence collection.
+        # rows of this question's passages fetched from the sentence collection. Its models read
+        # the question as asked, not the search text: a follow-up's answer answers the follow-up.
         chosen = select_answer(asked, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
                                self.span_reader)
         watch.lap("answer")
         watch.total()
         reply = render(chosen.citations)
         if foreign_language(text):
-            notice = " ".join(filter(None, [notice, LANGUAGE_MESSAGE]))
+            notices.append(LANGUAGE_MESSAGE)
             if chosen.abstained:  # not "the articles don't answer": they were asked in another language
                 reply = LANGUAGE_MESSAGE
         return Answer(
@@ -176,11 +208,12 @@ class Assistant:
             abstained=chosen.abstained,
             citations=chosen.citations,
             passages=answer_first(passages, chosen.citations),
-            notice=notice,
+            notice=" ".join(filter(None, notices)) or None,
             timings=timings,
             best_score=chosen.best_score,
             short_answer=chosen.short_answer,
             index=retriever.index.folder.name,
+            searched=searched,
         )
 
     def source(self, doc_id: str, index: str | None = None) -> dict:

@@ -129,12 +129,13 @@ def format_answer(answer) -> str:
     return "\n".join(lines)
 
 
-def _answer_one(assistant, question: str, args) -> bool:
-    """Print one answer (or its error) the way `rag ask` does; False when the question was refused."""
+def _answer_one(assistant, question: str, args, earlier: list[str] | None = None) -> bool:
+    """Print one answer (or its error) the way `rag ask` does; False when the question was refused.
+    `earlier`: the questions asked before it in the conversation (`--chat`)."""
     from rag.answer.records import QuestionError
 
     try:
-        answer = assistant.ask(question, k=args.k, mode=args.mode)
+        answer = assistant.ask(question, k=args.k, mode=args.mode, earlier=earlier or [])
     except QuestionError as exc:
         if args.json:
             print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), flush=True)
@@ -150,8 +151,12 @@ def _answer_one(assistant, question: str, args) -> bool:
 
 def cmd_ask(args) -> int:
     """`rag ask`: answer the question given, or each line of standard input."""
+    from rag.answer.conversation import MAX_EARLIER
     from rag.assistant import Assistant
 
+    if args.chat and args.question is not None:
+        print("error: --chat reads a conversation from standard input: give no question", file=sys.stderr)
+        return 2
     show_messages()  # on stderr: keeps stdout clean for --json
     assistant = Assistant(_settings(args), progress=not args.json)
     if args.question is not None:
@@ -160,6 +165,7 @@ def cmd_ask(args) -> int:
     interactive = sys.stdin.isatty()
     if interactive:
         print("Ask a question per line (Ctrl-D to end).", file=sys.stderr)
+    earlier: list[str] = []  # with --chat, the questions so far: a follow-up is read with them
     while True:
         if interactive:
             print("? ", end="", file=sys.stderr, flush=True)
@@ -167,7 +173,10 @@ def cmd_ask(args) -> int:
         if not line:
             return 0
         if line.strip():
-            _answer_one(assistant, line.rstrip("\r\n"), args)
+            question = line.rstrip("\r\n")
+            _answer_one(assistant, question, args, earlier)
+            if args.chat:
+                earlier = [*earlier, question][-MAX_EARLIER:]
             if not args.json:
                 print(flush=True)  # a blank line between answers
 

@@ -59,6 +59,9 @@ def _collection_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (per question)")
     p.add_argument("--k", type=_number, help="passages to read, 1-50")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    p.add_argument("--chat", action="store_true",
+                   help="with questions from standard input: one conversation, a follow-up such as "
+                        "'When was it founded?' read with the questions before it")
 
     p = sub.add_parser("add", help="copy documents into the corpus folder (or link them: --link) and index them")
     _common(p)
@@ -90,6 +93,10 @@ def _measure_commands(sub) -> None:
                         "articles split by `rag.measure.squad.split_of` (default: every question)")
     p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
     p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")
+    p.add_argument("--follow-ups", choices=["pronoun", "alone", "new-topic"],
+                   help="with --squad: ask its questions as follow-ups (rag/measure/followups.py): 'pronoun' "
+                        "(the article's subject made a pronoun, after a question naming it), 'alone' (the same "
+                        "without the question before), 'new-topic' (as written, after another article's question)")
     p.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated retrieval modes")
     p.add_argument("--k", type=int, help="passages read per question (default: the k setting)")
     p.add_argument("--output", type=Path, help="write report.json, report.md and hitk.png here")

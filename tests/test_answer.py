@@ -51,6 +51,36 @@ def test_a_question_typed_casually_gets_the_answer_of_its_plain_form(assistant, 
     assert ("“atended” as “attended”" in (casual.notice or "")) is ("atended" in typed)
 
 
+CONFERENCE = "What was the online conference on current civil service reforms?"
+
+
+def test_a_follow_up_is_searched_with_the_question_it_follows(assistant):
+    """"How many countries did its participants come from?" names nothing the articles can match on
+    its own; after a question about the conference it is searched for with that question."""
+    follow_up = "how many countries did its participants come from"
+    alone = assistant.ask(follow_up)
+    after = assistant.ask(follow_up, earlier=["Who spoke at the webinars?", CONFERENCE])
+    assert alone.abstained and after.question == follow_up
+    assert after.searched == f"{CONFERENCE} {follow_up}?"
+    assert f"following on from “{CONFERENCE}”" in after.notice
+    assert not after.abstained and after.citations[0].doc_id == "001_b514283cee207ec3" and "20 countries" in after.quoted()
+    assert after.short_answer is not None and after.short_answer.text == "20"
+
+
+def test_a_question_that_stands_alone_is_read_alone_after_any_conversation(assistant):
+    def shown(answer):
+        return {k: v for k, v in answer.to_dict().items() if k != "timings_ms"}
+
+    question = "Who received a special ACSH award at the New York workshop?"
+    assert shown(assistant.ask(question, earlier=[CONFERENCE, "Who organized it?"])) == shown(assistant.ask(question))
+    with pytest.raises(QuestionError, match="earlier questions must be a list of texts"):
+        assistant.ask("When was it?", earlier="Who chairs the ICSC?")
+    with pytest.raises(QuestionError, match="earlier questions must be a list of texts"):
+        assistant.ask("When was it?", earlier=[None])
+    blank = assistant.ask("When was it founded?", earlier=["", "  "])  # blank turns are skipped
+    assert blank.searched == "When was it founded?" and blank.notice is None
+
+
 def test_spelling_can_be_switched_off(assistant):
     from rag.assistant import Assistant
 

@@ -43,6 +43,15 @@ def test_ask_returns_the_rag_ask_json_object_with_citations_into_the_sources(ser
     assert len(requests.post(f"{server}/api/ask", json={"question": WORKSHOP, "k": 3}, timeout=60).json()["passages"]) == 3
 
 
+def test_a_follow_up_carries_the_questions_before_it(server, assistant):
+    earlier = ["What was the online conference on current civil service reforms?"]
+    body = {"question": "How many countries did its participants come from?", "earlier": earlier}
+    data = requests.post(f"{server}/api/ask", json=body, timeout=60).json()
+    expected = assistant.ask(body["question"], earlier=earlier).to_dict()
+    assert {k: v for k, v in data.items() if k != "timings_ms"} == {k: v for k, v in expected.items() if k != "timings_ms"}
+    assert data["searched"].startswith(earlier[0]) and data["short_answer"]["text"] == "20"
+
+
 def test_bad_questions_are_400_with_the_messages_of_the_page_and_cli(server):
     from rag.assistant import K_MESSAGE
 
@@ -56,7 +65,9 @@ def test_bad_questions_are_400_with_the_messages_of_the_page_and_cli(server):
 
 def test_malformed_bodies_are_422_without_echoing_them(server):
     bodies = [{}, {"question": 3}, {"question": ["x" * 100_000]}, {"question": "x", "k": "5"},
-              {"question": "x", "k": 1.5}, {"question": "x", "kk": 3}, [WORKSHOP]]
+              {"question": "x", "k": 1.5}, {"question": "x", "kk": 3}, [WORKSHOP],
+              {"question": "x", "earlier": "Who spoke?"}, {"question": "x", "earlier": [3]},
+              {"question": "x", "earlier": ["Who spoke?"] * 21}]
     for body in bodies:
         reply = requests.post(f"{server}/api/ask", json=body, timeout=60)
         assert reply.status_code == 422 and len(reply.content) < 2_000, (body, reply.text[:300])
@@ -111,7 +122,7 @@ def test_health_and_the_schema(server, assistant):
     ask = schema["paths"]["/api/ask"]["post"]
     assert {"200", "400", "413", "422", "503"} <= set(ask["responses"])
     request = schema["components"]["schemas"]["AskRequest"]
-    assert request["required"] == ["question"] and set(request["properties"]) == {"question", "k"}
+    assert request["required"] == ["question"] and set(request["properties"]) == {"question", "k", "earlier"}
     assert "citations" in schema["components"]["schemas"]["AskResponse"]["properties"]
     assert requests.get(f"{server}/api/docs", timeout=60).status_code == 404  # its page would load a CDN's scripts
     assert requests.get(server, timeout=60).status_code == 200  # the page, on the same port

@@ -69,6 +69,20 @@ def test_chat_handler_escapes_and_reports_errors(assistant):
     assert "<mark>At the conclusion of the workshop, Mr. William Shields" in sources["content"] and "score" in sources["content"]
 
 
+def test_the_chat_reads_a_follow_up_with_the_questions_asked_before_it(assistant):
+    from rag.serve.service import Service, asked_before
+
+    service = Service(assistant, assistant.settings)
+    conference = "What was the online conference on current civil service “reforms”?"
+    _, history = service.respond(conference, [], 8, False)
+    _, history = service.respond("How many countries did its participants come from?", history, 8, False)
+    reply = next(m for m in reversed(history) if "metadata" not in m)["content"]
+    assert "following on from" in reply and "**20**" in reply
+    # Gradio hands the history back with each message's content as a list of parts.
+    parts = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in history]
+    assert asked_before(parts) == asked_before(history) == [conference, "How many countries did its participants come from?"]
+
+
 def test_unloadable_index_is_a_message_not_a_crash(tmp_path):
     from rag.serve.service import Service
     from rag.settings import from_env

@@ -66,6 +66,7 @@ GOOD = '{"id": 1, "question": "q", "answers": ["a"], "sources": ["d"], "answerab
     ('{"id": 1, "question": "q", "answers": ["a"], "sources": ["d"], "answerable": "yes"}', "answerable must be true or false"),
     ('{"id": 1, "question": "q", "answers": ["a"], "sources": [], "answerable": true}', "needs at least one answer and one source"),
     (GOOD + "\n\n" + GOOD + "\n", ":3: id '1' already used on line 1"),
+    ('{"id": 1, "question": "q", "answers": [], "sources": [], "answerable": false, "earlier": "p"}', "earlier must be a list"),
 ])
 def test_bad_question_files_are_explained(tmp_path, content, message):
     path = tmp_path / "q.jsonl"
@@ -87,6 +88,8 @@ def test_cli_explains_bad_input_without_a_traceback(tmp_path, capsys):
     assert "unknown mode(s) fuzzy" in capsys.readouterr().err
     assert main(["eval", "--questions", str(bad), "--modes", "dense", "--min-hit5", "0.5"]) == 1
     assert "add hybrid to --modes" in capsys.readouterr().err
+    assert main(["eval", "--questions", str(bad), "--follow-ups", "pronoun"]) == 1
+    assert "--follow-ups goes with --squad" in capsys.readouterr().err
 
 
 def test_summary_with_no_unanswerable_questions_renders_dashes():

@@ -179,6 +179,17 @@ def test_ask_reads_questions_from_stdin_one_per_line(seed_settings, assistant):
     text = subprocess.run([sys.executable, "-m", "rag", "ask"], input="How many people attended the webinars?\n",
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert text.returncode == 0 and "Answer: 120" in text.stdout and "Sources:" in text.stdout
+    # With --chat the lines are one conversation: a follow-up is read with the questions before it.
+    chat = "What was the online conference on current civil service reforms?\nHow many countries did its participants come from?\n"
+    for flags, follows in ((["--chat"], True), ([], False)):
+        out = subprocess.run([sys.executable, "-m", "rag", "ask", "--json", *flags], input=chat, capture_output=True,
+                             text=True, env=env, cwd=ROOT, timeout=300)
+        second = json.loads(out.stdout.splitlines()[1])
+        assert out.returncode == 0 and ("following on from" in (second["notice"] or "")) is follows, out.stderr
+        assert (second["short_answer"] is not None and second["short_answer"]["text"] == "20") is follows
+    refused = subprocess.run([sys.executable, "-m", "rag", "ask", "--chat", "Who spoke?"], capture_output=True, text=True,
+                             env=env, cwd=ROOT, timeout=300)
+    assert refused.returncode == 2 and "--chat reads a conversation" in refused.stderr
 
 
 class _CountingEncoder:

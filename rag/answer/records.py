@@ -75,6 +75,8 @@ class Answer:
     short_answer: ShortAnswer | None = None
     # The index generation that answered: its texts are what the citations' offsets point into.
     index: str | None = None
+    # What the search read: the question as the models read it, after the ones it follows on from.
+    searched: str = ""
 
     def quoted(self) -> str:
         """The quoted sentences only, without citation markers."""
@@ -96,6 +98,7 @@ class Answer:
             "notice": self.notice,
             "best_score": round(self.best_score, 4),
             "index": self.index,
+            "searched": self.searched,
             "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
         }
 

@@ -26,15 +26,15 @@ def quoted_first(answer, retrieved: list[str], depth: int = RANK_DEPTH) -> list[
     return M.distinct([c.doc_id for c in answer.citations] + retrieved)[:depth]
 
 
-def retrieved_articles(assistant, question: str, mode: str, k: int, depth: int = RANK_DEPTH) -> list[str]:
+def retrieved_articles(assistant, question: str, mode: str, k: int, depth: int = RANK_DEPTH, qvec=None) -> list[str]:
     """Distinct article ids in retrieval order, up to `depth` of them.
 
     The first search asks for no more passages than the candidate lists hold, so its order starts
     exactly like the k passages the answer read; a deeper search only extends the tail when that
-    search found fewer than `depth` articles.
+    search found fewer than `depth` articles. `qvec`: the search's vector (default: `question`'s own).
     """
     s = assistant.settings
-    qvec = assistant.embed_question(question)
+    qvec = assistant.embed_question(question) if qvec is None else qvec
     passages = max(k, s.dense_k, s.lexical_k)
     ranked = M.distinct([p.doc_id for p in assistant.retriever.search(question, qvec, k=passages, mode=mode)])
     if len(ranked) < depth:
@@ -51,9 +51,12 @@ def first_answer(answer) -> str:
 def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
     """One question through the same path as the chat page, plus the deeper ranking for hit@k."""
     t0 = time.perf_counter()
-    answer = assistant.ask(q["question"], k=k, mode=mode)
+    answer = assistant.ask(q["question"], k=k, mode=mode, earlier=q.get("earlier", []))
     latency = time.perf_counter() - t0
-    retrieved = retrieved_articles(assistant, assistant.read_as(answer.question)[0], mode, k)  # as the answer's search read it
+    # Deeper, as the answer's search read it (a follow-up with the questions before it).
+    asked = assistant.read_as(answer.question)[0]
+    qvec = assistant.search_vector(asked, assistant.followed(asked, q.get("earlier", [])))
+    retrieved = retrieved_articles(assistant, answer.searched, mode, k, qvec=qvec)
     ranked = quoted_first(answer, retrieved)
     gold = set(q["sources"])
     cited = [c.doc_id for c in answer.citations]
@@ -199,11 +202,13 @@ def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
         paragraphs, questions = read_squad(path)
         roles = split_of([p.article for p in paragraphs])
         questions = [q for q in questions if roles[q["article"]] == split]
+        questions = _follow_ups(args, questions)
         if args.limit is not None and args.limit < len(questions):
             questions = random.Random(args.seed).sample(questions, args.limit)
         digest = None
     else:
         paragraphs, questions = read_squad(path, args.limit, args.seed)
+        questions = _follow_ups(args, questions)
         # Keyed by content (not path) and sample, so a changed file or another sample gets its own index.
         digest = hashlib.sha256(path.read_bytes() + f"|{args.limit}|{args.seed}".encode()).hexdigest()[:16]
     if digest is None:
@@ -216,8 +221,20 @@ def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
     sample = f"{len(questions)} questions (sampled with seed {args.seed})" if args.limit else f"{len(questions)} questions"
     if split:
         sample += f" of the {split} articles"
+    if getattr(args, "follow_ups", None):
+        sample += f", as follow-ups ({args.follow_ups})"
     note = f"SQuAD {path.name}: {sample}; indexed {len(paragraphs)} paragraphs from {articles} articles"
     return base.replace(corpus_dir=root / "corpus", index_dir=cached_index(root, base)), questions, note
+
+
+def _follow_ups(args, questions: list[dict]) -> list[dict]:
+    """`questions`, or with --follow-ups the follow-up set made from them (`rag.measure.followups`)."""
+    kind = getattr(args, "follow_ups", None)
+    if not kind:
+        return questions
+    from rag.measure.followups import follow_ups
+
+    return follow_ups(questions, kind, args.seed)
 
 
 def _modes(text: str) -> list[str]:
@@ -239,6 +256,8 @@ def _checked_modes(args) -> list[str]:
         raise ValueError("--k must be at least 1")
     if args.squad and args.questions:
         raise ValueError("use --questions or --squad, not both")
+    if getattr(args, "follow_ups", None) and not args.squad:
+        raise ValueError("--follow-ups goes with --squad (a question set can give each question its \"earlier\")")
     if args.limit is not None and (args.limit < 1 or not args.squad):
         raise ValueError("--limit takes a positive number and goes with --squad")
     return modes

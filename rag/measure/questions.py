@@ -1,4 +1,5 @@
-"""Question sets for `rag eval`: JSON lines of {id, question, answers, sources, answerable}, checked."""
+"""Question sets for `rag eval`: JSON lines of {id, question, answers, sources, answerable}, checked;
+an optional "earlier" lists the conversation's questions before it (a follow-up is read with them)."""
 from __future__ import annotations
 
 import json
@@ -25,6 +26,9 @@ def _check_question(q: object, where: str) -> dict:
     for key in ("answers", "sources"):
         if not isinstance(q[key], list) or not all(isinstance(x, str) for x in q[key]):
             raise ValueError(f"{where}: {key} must be a list of strings")
+    earlier = q.get("earlier", [])
+    if not isinstance(earlier, list) or not all(isinstance(x, str) for x in earlier):
+        raise ValueError(f"{where}: earlier must be a list of strings")
     if q["answerable"] and not (q["answers"] and q["sources"]):
         raise ValueError(f"{where}: an answerable question needs at least one answer and one source")
     return q

@@ -1,6 +1,6 @@
 """The JSON HTTP API, served beside the chat page on the same server.
 
-    POST /api/ask             {"question": str, "k": int | null} -> the `rag ask --json` object
+    POST /api/ask             {"question": str, "k": int | null, "earlier": [str]} -> the `rag ask --json` object
     GET  /api/articles        the indexed articles: id, title, characters, chunks, date, format, pages
     GET  /api/articles/{id}   one indexed article's text (the page's /source rules)
     GET  /api/health          status, article count, whether a rebuild is running
@@ -114,13 +114,14 @@ def create_api(holder: AssistantHolder, login: Login | None = None, workers: int
     @router.post("/ask", response_model=AskResponse, summary="Answer a question with quoted, cited sentences",
                  responses={400: problem("the question or k was refused (the message says why)"),
                             413: problem(f"the body is over {max_body:,} bytes"),
-                            422: problem('the body is not {"question": string, "k": integer or null}'),
+                            422: problem('the body is not {"question": string, "k": integer or null, "earlier": [string]}'),
                             503: problem("the index is not loaded yet")})
     async def ask(body: AskRequest) -> JSONResponse:
         """The object `rag ask --json` prints. An abstention is a 200 with `"abstained": true`."""
         assistant = ready()
         try:
-            answer = await asyncio.get_running_loop().run_in_executor(pool, assistant.ask, body.question, body.k)
+            answer = await asyncio.get_running_loop().run_in_executor(
+                pool, lambda: assistant.ask(body.question, body.k, earlier=body.earlier))
         except QuestionError as exc:
             raise HTTPException(400, str(exc)) from None
         except Exception as exc:  # the server keeps serving; the caller gets the page's message

@@ -16,6 +16,8 @@ from rag.answer.records import Citation, ShortAnswer
 from rag.retrieval.retriever import Passage
 from rag.settings import MAX_K
 
+MAX_EARLIER_SENT = 20  # earlier questions a request may carry (the last few are read)
+
 
 class AskRequest(BaseModel):
     """A question. JSON types are checked here (422); values (an empty question, k out of range)
@@ -24,6 +26,9 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     question: str = Field(description="the question; longer than the question limit (2,000 characters) is cut, with a notice")
     k: int | None = Field(None, description=f"passages to read, 1 to {MAX_K}; null: the server's setting")
+    earlier: list[str] = Field(default_factory=list, max_length=MAX_EARLIER_SENT,
+                               description="the conversation's questions before this one, oldest first: a question "
+                                           "pointing back to them (\"When was it founded?\") is searched for with them")
 
 
 def response_model(cls: type, name: str, leave_out: tuple[str, ...] = ()) -> type[BaseModel]:
@@ -53,6 +58,8 @@ class AskResponse(BaseModel):
     notice: str | None
     best_score: float
     index: str | None = Field(None, description="the index generation that answered; pass it to /api/articles/{id}?index=")
+    searched: str = Field("", description="what the search read: the question as the models read it, "
+                                          "after the earlier questions a follow-up was read with")
     timings_ms: dict[str, float]
 
 

@@ -6,6 +6,7 @@ No Gradio here (rag/serve/server.py wires these handlers to the page), so it can
 """
 from __future__ import annotations
 
+import html
 import threading
 import time
 import traceback
@@ -96,10 +97,12 @@ class Service:
             return {"doc_id": shown, "error": str(exc)}
 
     def respond(self, message: str, history: list, k: float, show_scores: bool) -> tuple[str, list]:
-        """Chat handler: append the question and its answer (or a clear error) to the history."""
+        """Chat handler: append the question and its answer (or a clear error) to the history; the
+        questions asked before it in the chat are its `earlier` (a follow-up is read with them)."""
+        earlier = asked_before(history or [])
         history = list(history or []) + [{"role": "user", "content": escape(message or "")}]
         try:
-            answer = self.assistant().ask(message, k=k)
+            answer = self.assistant().ask(message, k=k, earlier=earlier)
             history += answer_messages(answer, show_scores)
         except QuestionError as exc:
             history.append({"role": "assistant", "content": f"⚠️ {escape(str(exc))}"})
@@ -107,3 +110,19 @@ class Service:
             traceback.print_exc()
             history.append({"role": "assistant", "content": f"⚠️ The assistant is unavailable: {escape(str(exc))}"})
         return "", history
+
+
+def asked_before(history: list) -> list[str]:
+    """The user's questions in a chat history (Gradio's messages: content a string, or a list of
+    parts with "text"), as typed: the page shows them escaped."""
+    asked = []
+    for message in history:
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        parts = content if isinstance(content, list) else [content]
+        text = " ".join(p if isinstance(p, str) else str(p.get("text", "")) for p in parts
+                        if isinstance(p, str) or isinstance(p, dict))
+        if text.strip():
+            asked.append(html.unescape(text))
+    return asked

@@ -1,0 +1,49 @@
+"""Follow-up questions: "Where is it based?" asked after "Who chairs the ICSC?".
+
+A question whose pronoun points back names nothing the articles can match, so it is searched for
+together with the questions it follows; the answer is still chosen for the question as asked.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+# Personal pronouns only: "this", "that" and "there" open too many questions that stand alone.
+_REFERS = re.compile(r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers)\b", re.I)
+MAX_EARLIER = 3  # a chain of follow-ups reaches back at most this far
+MAX_EARLIER_CHARS = 500  # of each earlier question: a search text, not a document
+# The question's own vector counts twice its predecessors': chosen on SQuAD's train articles
+# (questions naming their article's subject, the subject made a pronoun; see README "Follow-up questions").
+QUESTION_WEIGHT = 2.0
+
+
+def refers_back(question: str) -> bool:
+    """Whether `question` holds a pronoun that may point to something said before ("When was it founded?")."""
+    return bool(_REFERS.search(question))
+
+
+def follows(question: str, earlier: Sequence[str]) -> list[str]:
+    """The earlier questions (oldest first) that `question` follows on from: back to the last one
+    that stands alone, at most MAX_EARLIER; [] when `question` stands alone or nothing came before."""
+    if not refers_back(question):
+        return []
+    chain: list[str] = []
+    for text in reversed([t for t in earlier if t.strip()][-MAX_EARLIER:]):
+        chain.insert(0, text[:MAX_EARLIER_CHARS])
+        if not refers_back(text):
+            break
+    return chain
+
+
+def search_text(question: str, followed: Sequence[str]) -> str:
+    """What the lexical search reads for `question` following on from `followed`: them, then it."""
+    return " ".join([*followed, question])
+
+
+def search_vector(question_vector: np.ndarray, followed_vector: np.ndarray) -> np.ndarray:
+    """The dense search's vector for a follow-up: the question's and its predecessors' (the vector
+    of their joined text), weighted QUESTION_WEIGHT to 1, normalised."""
+    v = QUESTION_WEIGHT * question_vector + followed_vector
+    return (v / np.linalg.norm(v)).astype(question_vector.dtype)

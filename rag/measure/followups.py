@@ -1,0 +1,83 @@
+"""Follow-up questions made from SQuAD's, for `rag eval --squad FILE --follow-ups KIND`.
+
+SQuAD asks each question on its own, naming what it is about ("Where did Super Bowl 50 take
+place?"). In a chat the subject is often said once and then pointed to ("Where did it take
+place?"). These sets rewrite SQuAD's questions that way, by rule, so follow-ups can be measured on
+public questions nobody here wrote:
+
+- `pronoun`: a question naming its article's subject (the title, or the part before a comma:
+  "Fresno" of "Fresno, California"), the subject turned into it / its / they / them / their,
+  asked after the article's previous question naming it (its `earlier`);
+- `alone`: the same rewritten questions without `earlier` (what a follow-up gets when it is read
+  on its own);
+- `new-topic`: every question as written, asked after a question from another article (a change
+  of subject must not be read as a follow-up).
+"""
+from __future__ import annotations
+
+import random
+import re
+
+KINDS = ("pronoun", "alone", "new-topic")
+# After these the subject is a subject ("did they"); after other words (a verb, a preposition) an object.
+_SUBJECT_AFTER = {"is", "are", "was", "were", "do", "does", "did", "have", "has", "had", "can", "could", "will",
+                  "would", "should", "may", "might", "must", "and", "or", "but", "when", "where", "why", "how"}
+# After these the name qualifies a noun ("which Norman leader", "how many Huguenots"): no pronoun fits.
+_QUALIFIED_AFTER = {"a", "an", "which", "what", "whose", "many", "much", "few", "several", "some", "all", "most", "other", "both"}
+
+
+def subject_pattern(title: str) -> re.Pattern:
+    """A mention of article `title`'s subject: "the" optional, a plural ending, a possessive."""
+    name = re.sub(r"\s*\(.*\)", "", title.replace("_", " ")).strip()
+    names = sorted({name, name.split(",")[0].strip()}, key=len, reverse=True)
+    alternatives = "|".join(re.escape(n) for n in names)
+    return re.compile(rf"\b(the )?({alternatives})(s|es)?('s|’s|')?(?![\w-])", re.I)
+
+
+def as_pronoun(question: str, title: str) -> str | None:
+    """`question` with its first mention of `title`'s subject made a pronoun; None without one."""
+    m = subject_pattern(title).search(question)
+    if not m:
+        return None
+    name = m.group(2).lower()
+    plural = bool(m.group(3)) or (name.endswith("s") and not name.endswith("ss"))
+    before = question[: m.start()].split()
+    previous = before[-1].lower() if before else ""
+    following = question[m.end():].split()
+    if previous in _QUALIFIED_AFTER or (following and following[0][:1].isupper()):  # "Sky UK Limited"
+        return None
+    if m.group(4):
+        pronoun = "their" if plural else "its"
+    else:
+        pronoun = "they" if plural else "it"
+        if plural and previous and previous not in _SUBJECT_AFTER:
+            pronoun = "them"
+    if m.start() == 0:
+        pronoun = pronoun.capitalize()
+    return question[: m.start()] + pronoun + question[m.end():]
+
+
+def follow_ups(questions: list[dict], kind: str, seed: int = 0) -> list[dict]:
+    """The questions of set `kind` (see the module's docstring) made from SQuAD `questions` (as
+    `rag.measure.squad.read_squad` reads them, in file order), each with its `earlier` list."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown follow-up set {kind!r}; choose from {', '.join(KINDS)}")
+    if kind == "new-topic":
+        rng = random.Random(seed)
+        out = []
+        for q in questions:
+            other = [x for x in rng.sample(questions, min(len(questions), 20)) if x["article"] != q["article"]]
+            if other:
+                out.append(dict(q, earlier=[other[0]["question"]]))
+        return out
+    out, previous = [], {}
+    for q in questions:
+        title = q["article"]
+        rewritten = as_pronoun(q["question"], title)
+        if rewritten is None:
+            continue
+        if title in previous:
+            out.append(dict(q, question=rewritten, original=q["question"],
+                            earlier=[previous[title]] if kind == "pronoun" else []))
+        previous[title] = q["question"]
+    return out
