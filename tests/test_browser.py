@@ -47,6 +47,11 @@ def test_question_answer_sources_and_escaping(browser, server, tmp_path):
     assert mark.is_visible() and page.locator("#chat mark").count() == page.locator("#chat sup").count()
     page.screenshot(path=str(tmp_path / "sources.png"), full_page=True)  # the open sources, sentence marked
 
+    # A follow-up: the page sends the chat's earlier questions with it, and the answer says so.
+    box.fill("Which organisation is he the executive director of?")
+    box.press("Enter")
+    page.locator("#chat").get_by_text("Read as following on from “Who received a special ACSH award").wait_for(timeout=60_000)
+
     box.fill(XSS)
     box.press("Enter")
     page.get_by_text("Closest passages").first.wait_for(timeout=60_000)
