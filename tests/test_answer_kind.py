@@ -105,7 +105,16 @@ def test_a_question_is_told_from_a_topic_search(text, asks):
     ("List the tools", "List the tools"), ("Telnet was sold to", "Telnet was sold to"),
     ("Can you tell me who chairs the ICSC?", "who chairs the ICSC?"), ("please, who spoke?", "who spoke?"),
     ("I would like to know how many came", "how many came?"), ("tell me about the visit", "tell me about the visit"),
+    # What is said around the asking sentences is dropped, unless they point back to it.
+    ("Hi there! Who won Super Bowl 50?", "Who won Super Bowl 50?"),
+    ("I'm writing a report. Can you tell me who chairs the ICSC? Thanks in advance.", "who chairs the ICSC?"),
+    ("Who is Dr. Danilo Rončević? Thank you!", "Who is Dr. Danilo Rončević?"),  # "Dr." ends no sentence
+    ("Who spoke? And how many attended?", "Who spoke? And how many attended?"),
+    ("Some beroe have strips of adhesive cells. What does it do? Thanks", "Some beroe have strips of adhesive cells. What does it do?"),
+    ("I was reading about the Hub. Thank you.", "I was reading about the Hub. Thank you."),  # nothing asks
+    ("Who chairs the ICSC? Have a nice day!", "Who chairs the ICSC?"),  # the last question mark ends it
+    ("List the tools. Which one is for payroll?", "List the tools. Which one is for payroll?"),
 ])
 def test_a_question_is_read_as_squad_asks_it(text, read_as):
-    """Without a courtesy before its question word, and with its question mark."""
+    """Its asking sentences, without a courtesy before its question word, and with its question mark."""
     assert as_question(text) == read_as

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import re
 
+import pysbd
+
+from rag.answer.conversation import refers_back
+
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _NUMBER_WORDS = (
@@ -85,11 +89,37 @@ _COURTESY = re.compile(rf"^\W*(please\W+)?((can|could|would|will) you (please )?
                        rf"(i'd|i would) like to know|i want to know|i wonder|tell me|please)\W+(?=({_WH})\b)", re.I)
 
 
+_INNER_END = re.compile(r"[.!?]\s+\S")  # a sentence ends and something follows
+_ASKING = re.compile(rf"\?\W*$|^\W*({_WH}|{_AUX}|name|list|identify|give|state|define|describe|explain|tell)\b", re.I)
+
+
+def asking_part(text: str) -> tuple[str, str]:
+    """(the sentences of `text` that ask, the sentences said before them): "Hi! I read about the
+    webinars. Who spoke? Thanks." is ("Who spoke?", "Hi! I read about the webinars."). A text of
+    one sentence, or with none that asks, is all question."""
+    if not _INNER_END.search(text):
+        return text, ""
+    # A segmenter per call: pysbd keeps the text it splits on the instance, so one shared between threads races.
+    sentences = [s.strip() for s in pysbd.Segmenter(language="en", clean=False).segment(text) if s.strip()]
+    asking = [i for i, s in enumerate(sentences) if _ASKING.search(s)]
+    if len(sentences) < 2 or not asking:
+        return text, ""
+    # The last question mark ends it, when there is one: "… ? Have a nice day!" opens with a verb too.
+    marked = [i for i in asking if _MARKED.search(sentences[i])]
+    last = marked[-1] if marked else asking[-1]
+    return " ".join(sentences[asking[0]: last + 1]), " ".join(sentences[: asking[0]])
+
+
 def as_question(text: str) -> str:
-    """`text` as the models read it: a courtesy before its question word dropped ("Can you tell me
-    who …" reads "who …"), and a closing question mark added when it asks with a question word or
-    opens with an auxiliary verb and has none ("who is X" reads "who is X?")."""
-    stripped = _COURTESY.sub("", text.rstrip())
+    """`text` as the models read it: its asking sentences without what is said around them ("Hi! …",
+    "… Thanks.": `asking_part`), unless they point back to it ("… on the stomach wall. What does it
+    do?"); a courtesy before its question word dropped ("Can you tell me who …" reads "who …"); and a
+    closing question mark added when it asks with a question word or opens with an auxiliary verb
+    and has none ("who is X" reads "who is X?")."""
+    asking, said = asking_part(text)
+    if said and refers_back(asking):
+        asking = f"{said} {asking}"
+    stripped = _COURTESY.sub("", asking.rstrip())
     if _MARKED.search(stripped) or not _QUESTION_WORD.search(stripped):
         return stripped
     return stripped.rstrip(".!").rstrip() + "?"
