@@ -7,12 +7,12 @@ from functools import cached_property
 
 import numpy as np
 
-from rag.answer.conversation import MAX_EARLIER, follows, refers_back, search_text, search_vector
+from rag.answer.conversation import MAX_EARLIER, follows, refers_back, says_something, search_vector
 from rag.answer.kind import as_question
 from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.answer.reader import get_reader
 from rag.answer.reader_files import prune_exports
-from rag.answer.records import Answer, QuestionError, render
+from rag.answer.records import Answer, QuestionError, Reading, render
 from rag.answer.select import answer_first, clean_question, select_answer
 from rag.answer.selector import get_selector
 from rag.answer.short_answer import get_span_reader
@@ -26,6 +26,7 @@ from rag.retrieval.spelling import english_words, misspelt, respelled
 from rag.settings import MAX_K, Settings, from_env
 from rag.stopwatch import Stopwatch
 
+MAX_SCANNED = 20  # earlier turns looked through for the last few that say something
 K_MESSAGE = f"The number of passages to read (k) must be a whole number from 1 to {MAX_K}."
 
 
@@ -145,26 +146,33 @@ class Assistant:
         the same time are embedded in one batch."""
         return self._batcher.embed(question)
 
-    def followed(self, asked: str, earlier: Sequence[str], retriever: Retriever | None = None) -> list[str]:
-        """The earlier questions (as the models read them) that the question read as `asked` follows
-        on from (`rag.answer.conversation.follows`); QuestionError when `earlier` is not a list of texts."""
+    def read(self, text: str, earlier: Sequence[str] | None = (), retriever: Retriever | None = None) -> Reading:
+        """How question `text` (cleaned) is read: as the models read it (`read_as`), and the earlier
+        questions of the conversation (oldest first; `rag.answer.conversation.follows`) it follows
+        on from. QuestionError when `earlier` is not a list of texts."""
+        earlier = () if earlier is None else earlier
         if isinstance(earlier, str) or not all(isinstance(t, str) for t in earlier):
             raise QuestionError("The earlier questions must be a list of texts.")
+        asked, fixes = self.read_as(text, retriever)
         if not earlier or not refers_back(asked):
-            return []
+            return Reading(asked, fixes, [])
         read, limit = [], self.settings.max_question_chars
-        for t in earlier[-MAX_EARLIER:]:
+        for t in reversed(earlier[-MAX_SCANNED:]):  # the last turns that say something, newest first
             try:
-                read.append(self.read_as(clean_question(cut_raw(t, limit)[0], limit)[0], retriever)[0])
+                t = clean_question(cut_raw(t, limit)[0], limit)[0]
             except QuestionError:  # a blank turn
                 continue
-        return follows(asked, read)
+            if says_something(t):
+                read.insert(0, self.read_as(t, retriever)[0])
+                if len(read) == MAX_EARLIER:
+                    break
+        return Reading(asked, fixes, follows(asked, read))
 
-    def search_vector(self, asked: str, followed: list[str]) -> np.ndarray:
+    def search_vector(self, reading: Reading) -> np.ndarray:
         """The question's vector for the search and the answer's scoring: its own, or for a
-        follow-up, weighted with the vector of the questions it follows (`followed`)."""
-        qvec = self.embed_question(asked)
-        return search_vector(qvec, self.embed_question(" ".join(followed))) if followed else qvec
+        follow-up, weighted with the vector of the questions it follows."""
+        qvec = self.embed_question(reading.asked)
+        return search_vector(qvec, self.embed_question(" ".join(reading.followed))) if reading.followed else qvec
 
     def ask(self, question: object, k: int | None = None, mode: str = "hybrid", earlier: Sequence[str] = ()) -> Answer:
         """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input.
@@ -178,22 +186,20 @@ class Assistant:
         text, notice = clean_question(question, self.settings.max_question_chars)
         notices = [notice or cut]
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
-        asked, fixes = self.read_as(text, retriever)  # what the models read; the answer echoes `text` as typed
-        if fixes:
-            notices.append("Read " + ", ".join(f"“{typed}” as “{word}”" for typed, word in fixes.items()) + ".")
-        followed = self.followed(asked, earlier, retriever)
-        searched = search_text(asked, followed)
-        if followed:
-            notices.append(f"Read as following on from “{followed[0]}”.")
+        reading = self.read(text, earlier, retriever)  # what the models read; the answer echoes `text` as typed
+        if reading.fixes:
+            notices.append("Read " + ", ".join(f"“{typed}” as “{word}”" for typed, word in reading.fixes.items()) + ".")
+        if reading.followed:
+            notices.append(f"Read as following on from “{reading.followed[0]}”.")
         watch.lap("clean")
-        qvec = self.search_vector(asked, followed)  # answer scoring needs it in every mode
+        qvec = self.search_vector(reading)  # answer scoring needs it in every mode
         watch.lap("embed")
-        passages, sentences = retriever.retrieve(searched, qvec, k=k, mode=mode, timings=timings)
+        passages, sentences = retriever.retrieve(reading.searched, qvec, k=k, mode=mode, timings=timings)
         watch.lap("retrieve")
         # The answer layer reads sentences through `sentences`: the local index, or (Milvus) the
         # rows of this question's passages fetched from the sentence collection. Its models read
         # the question as asked, not the search text: a follow-up's answer answers the follow-up.
-        chosen = select_answer(asked, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
+        chosen = select_answer(reading.asked, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
                                self.span_reader)
         watch.lap("answer")
         watch.total()
@@ -213,7 +219,7 @@ class Assistant:
             best_score=chosen.best_score,
             short_answer=chosen.short_answer,
             index=retriever.index.folder.name,
-            searched=searched,
+            searched=reading.searched,
         )
 
     def source(self, doc_id: str, index: str | None = None) -> dict:

@@ -40,6 +40,7 @@ def test_a_topic_search_quotes_the_sentence_without_a_short_answer(assistant):
     ("who is alikhan baimenov", "Who is Alikhan Baimenov?"),
     ("Can you tell me who chairs the ICSC?", "Who chairs the ICSC?"),
     ("how many people atended the webinars about belgium", "How many people attended the webinars about Belgium?"),
+    ("Hello, I'm writing a report. Who chairs the ICSC? Thank you!", "Who chairs the ICSC?"),
 ])
 def test_a_question_typed_casually_gets_the_answer_of_its_plain_form(assistant, typed, formal):
     """The models read a question as SQuAD asks it (no courtesy before it, a question mark after it)
@@ -59,7 +60,8 @@ def test_a_follow_up_is_searched_with_the_question_it_follows(assistant):
     its own; after a question about the conference it is searched for with that question."""
     follow_up = "how many countries did its participants come from"
     alone = assistant.ask(follow_up)
-    after = assistant.ask(follow_up, earlier=["Who spoke at the webinars?", CONFERENCE])
+    # Blank turns and turns that name nothing ("thanks!") are skipped, however many.
+    after = assistant.ask(follow_up, earlier=["Who spoke at the webinars?", CONFERENCE, "", "thanks!", " ", "ok", "\u200b"])
     assert alone.abstained and after.question == follow_up
     assert after.searched == f"{CONFERENCE} {follow_up}?"
     assert f"following on from “{CONFERENCE}”" in after.notice
@@ -77,8 +79,9 @@ def test_a_question_that_stands_alone_is_read_alone_after_any_conversation(assis
         assistant.ask("When was it?", earlier="Who chairs the ICSC?")
     with pytest.raises(QuestionError, match="earlier questions must be a list of texts"):
         assistant.ask("When was it?", earlier=[None])
-    blank = assistant.ask("When was it founded?", earlier=["", "  "])  # blank turns are skipped
-    assert blank.searched == "When was it founded?" and blank.notice is None
+    for nothing in (["", "  "], None):  # blank turns are skipped; None is no conversation
+        blank = assistant.ask("When was it founded?", earlier=nothing)
+        assert blank.searched == "When was it founded?" and blank.notice is None
 
 
 def test_spelling_can_be_switched_off(assistant):

@@ -73,8 +73,9 @@ def test_the_chat_reads_a_follow_up_with_the_questions_asked_before_it(assistant
     from rag.serve.service import Service, asked_before
 
     service = Service(assistant, assistant.settings)
-    conference = "What was the online conference on current civil service “reforms”?"
+    conference = "What was the Hub's online conference on (current) civil service reforms?"  # escaped on the page
     _, history = service.respond(conference, [], 8, False)
+    assert history[0]["content"] != conference  # shown escaped, read back as typed
     _, history = service.respond("How many countries did its participants come from?", history, 8, False)
     reply = next(m for m in reversed(history) if "metadata" not in m)["content"]
     assert "following on from" in reply and "**20**" in reply

@@ -26,6 +26,9 @@ def test_a_follow_up_reaches_back_to_the_last_question_that_stands_alone():
     assert follows("Who chairs the ICSC?", chat) == []  # stands alone
     assert follows("When did it take place?", []) == []  # nothing before
     assert follows("When was it?", ["", "  ", "Who chairs the ICSC?", ""]) == ["Who chairs the ICSC?"]
+    # A turn that names nothing is no subject: "thanks!" after a question is skipped.
+    assert follows("When was it founded?", ["Who chairs the ICSC?", "thanks!", "ok"]) == ["Who chairs the ICSC?"]
+    assert follows("When was it founded?", ["I am interested in the ICSC."]) == ["I am interested in the ICSC."]
     pronouns_only = [f"What did it say {n}?" for n in range(10)]
     assert len(follows("And then what did it do?", pronouns_only)) == MAX_EARLIER
 

@@ -89,7 +89,7 @@ def test_cli_explains_bad_input_without_a_traceback(tmp_path, capsys):
     assert main(["eval", "--questions", str(bad), "--modes", "dense", "--min-hit5", "0.5"]) == 1
     assert "add hybrid to --modes" in capsys.readouterr().err
     assert main(["eval", "--questions", str(bad), "--follow-ups", "pronoun"]) == 1
-    assert "--follow-ups goes with --squad" in capsys.readouterr().err
+    assert "--follow-ups goes with --squad and --split" in capsys.readouterr().err
 
 
 def test_summary_with_no_unanswerable_questions_renders_dashes():
@@ -109,11 +109,14 @@ def test_summary_with_no_unanswerable_questions_renders_dashes():
 
 
 def test_ranking_starts_with_the_articles_the_answer_quotes_then_read(assistant):
-    for question in ["Where was the ACSH-ICSC workshop held?", "How many people attended the webinars?"]:
+    follow_up = ("How many countries did its participants come from?",  # searched with the question before
+                 ["What was the online conference on current civil service reforms?"])
+    for question, earlier in [("Where was the ACSH-ICSC workshop held?", []),
+                              ("How many people attended the webinars?", []), follow_up]:
         for mode in ("hybrid", "dense", "bm25"):
-            answer = assistant.ask(question, k=3, mode=mode)
+            answer = assistant.ask(question, k=3, mode=mode, earlier=earlier)
             read = distinct([p.doc_id for p in answer.passages])
-            ranked = rank_articles(assistant, answer, mode, k=3)
+            ranked = rank_articles(assistant, answer, mode, k=3, earlier=earlier)
             assert ranked[: len(read)] == read and len(set(ranked)) == len(ranked)
             if not answer.abstained:
                 assert ranked[0] == answer.citations[0].doc_id

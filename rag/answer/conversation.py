@@ -24,13 +24,20 @@ def refers_back(question: str) -> bool:
     return bool(_REFERS.search(question))
 
 
+def says_something(turn: str) -> bool:
+    """Whether an earlier turn can name a subject: not blank, and a question or at least three
+    words ("thanks!" or "ok" between a question and its follow-up name nothing)."""
+    return "?" in turn or len(turn.split()) >= 3
+
+
 def follows(question: str, earlier: Sequence[str]) -> list[str]:
     """The earlier questions (oldest first) that `question` follows on from: back to the last one
-    that stands alone, at most MAX_EARLIER; [] when `question` stands alone or nothing came before."""
+    that stands alone, at most MAX_EARLIER (turns that say nothing skipped); [] when `question`
+    stands alone or nothing came before."""
     if not refers_back(question):
         return []
     chain: list[str] = []
-    for text in reversed([t for t in earlier if t.strip()][-MAX_EARLIER:]):
+    for text in reversed([t for t in earlier if says_something(t)][-MAX_EARLIER:]):
         chain.insert(0, text[:MAX_EARLIER_CHARS])
         if not refers_back(text):
             break

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rag.answer.conversation import search_text
 from rag.errors import RagError
 from rag.retrieval.retriever import Passage
 
@@ -101,6 +102,22 @@ class Answer:
             "searched": self.searched,
             "timings_ms": {k: round(v * 1000, 2) for k, v in self.timings.items()},
         }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a question is read: `asked`, the question as the models read it; `fixes`, each misspelt
+    word and the collection's word read instead; `followed`, the earlier questions (as read) it
+    follows on from, oldest first."""
+
+    asked: str
+    fixes: dict[str, str]
+    followed: list[str]
+
+    @property
+    def searched(self) -> str:
+        """What the lexical search reads: the questions followed, then this one."""
+        return search_text(self.asked, self.followed)
 
 
 def render(citations: list[Citation]) -> str:

@@ -15,10 +15,16 @@ from rag.measure.report import RANK_DEPTH, format_sweep, format_table, write_rep
 from rag.settings import Settings, from_env
 
 
-def rank_articles(assistant, answer, mode: str, k: int, depth: int = RANK_DEPTH) -> list[str]:
+def rank_articles(assistant, answer, mode: str, k: int, depth: int = RANK_DEPTH, earlier=()) -> list[str]:
     """Distinct article ids in the order the assistant presents them, up to `depth`: the articles
-    `answer` quotes, then retrieval order (`retrieved_articles`)."""
-    return quoted_first(answer, retrieved_articles(assistant, answer.question, mode, k, depth), depth)
+    `answer` quotes, then retrieval order (`searched_articles`)."""
+    return quoted_first(answer, searched_articles(assistant, answer, mode, k, depth, earlier), depth)
+
+
+def searched_articles(assistant, answer, mode: str, k: int, depth: int = RANK_DEPTH, earlier=()) -> list[str]:
+    """`retrieved_articles` searched as `answer`'s search read its question (after `earlier`)."""
+    reading = assistant.read(answer.question, earlier)
+    return retrieved_articles(assistant, reading.searched, mode, k, depth, assistant.search_vector(reading))
 
 
 def quoted_first(answer, retrieved: list[str], depth: int = RANK_DEPTH) -> list[str]:
@@ -53,10 +59,7 @@ def ask_one(assistant, q: dict, mode: str, k: int) -> dict:
     t0 = time.perf_counter()
     answer = assistant.ask(q["question"], k=k, mode=mode, earlier=q.get("earlier", []))
     latency = time.perf_counter() - t0
-    # Deeper, as the answer's search read it (a follow-up with the questions before it).
-    asked = assistant.read_as(answer.question)[0]
-    qvec = assistant.search_vector(asked, assistant.followed(asked, q.get("earlier", [])))
-    retrieved = retrieved_articles(assistant, answer.searched, mode, k, qvec=qvec)
+    retrieved = searched_articles(assistant, answer, mode, k, earlier=q.get("earlier", []))
     ranked = quoted_first(answer, retrieved)
     gold = set(q["sources"])
     cited = [c.doc_id for c in answer.citations]
@@ -208,7 +211,6 @@ def _squad_settings(args, base: Settings) -> tuple[Settings, list[dict], str]:
         digest = None
     else:
         paragraphs, questions = read_squad(path, args.limit, args.seed)
-        questions = _follow_ups(args, questions)
         # Keyed by content (not path) and sample, so a changed file or another sample gets its own index.
         digest = hashlib.sha256(path.read_bytes() + f"|{args.limit}|{args.seed}".encode()).hexdigest()[:16]
     if digest is None:
@@ -256,8 +258,8 @@ def _checked_modes(args) -> list[str]:
         raise ValueError("--k must be at least 1")
     if args.squad and args.questions:
         raise ValueError("use --questions or --squad, not both")
-    if getattr(args, "follow_ups", None) and not args.squad:
-        raise ValueError("--follow-ups goes with --squad (a question set can give each question its \"earlier\")")
+    if getattr(args, "follow_ups", None) and not (args.squad and args.split):
+        raise ValueError("--follow-ups goes with --squad and --split (a question set can give each question its \"earlier\")")
     if args.limit is not None and (args.limit < 1 or not args.squad):
         raise ValueError("--limit takes a positive number and goes with --squad")
     return modes
