@@ -113,6 +113,8 @@ def test_a_question_is_told_from_a_topic_search(text, asks):
     ("Some beroe have strips of adhesive cells. What does it do? Thanks", "Some beroe have strips of adhesive cells. What does it do?"),
     ("I was reading about the Hub. Thank you.", "I was reading about the Hub. Thank you."),  # nothing asks
     ("Who chairs the ICSC? Have a nice day!", "Who chairs the ICSC?"),  # the last question mark ends it
+    ("hi! can you tell me who chairs the icsc", "who chairs the icsc?"), ("Hello, who spoke?", "who spoke?"),
+    ("Hello, world", "Hello, world"), ("Hey! Jude", "Hey! Jude"),  # a greeting before no question stays
     ("List the tools. Which one is for payroll?", "List the tools. Which one is for payroll?"),
 ])
 def test_a_question_is_read_as_squad_asks_it(text, read_as):

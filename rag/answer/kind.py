@@ -110,6 +110,11 @@ def asking_part(text: str) -> tuple[str, str]:
     return " ".join(sentences[asking[0]: last + 1]), " ".join(sentences[: asking[0]])
 
 
+# A greeting run into the question ("hi! who chairs …": pysbd starts no sentence at a small letter).
+_GREETING = re.compile(r"^\W*(hi|hello|hey|good (morning|afternoon|evening))( there| all| everyone)?\s*[!,.:;-]+\s*"
+                       rf"(?=.*\b({_WH}|{_AUX})\b)", re.I)
+
+
 def as_question(text: str) -> str:
     """`text` as the models read it: its asking sentences without what is said around them ("Hi! …",
     "… Thanks.": `asking_part`), unless they point back to it ("… on the stomach wall. What does it
@@ -119,7 +124,7 @@ def as_question(text: str) -> str:
     asking, said = asking_part(text)
     if said and refers_back(asking):
         asking = f"{said} {asking}"
-    stripped = _COURTESY.sub("", asking.rstrip())
+    stripped = _COURTESY.sub("", _GREETING.sub("", asking.rstrip()))
     if _MARKED.search(stripped) or not _QUESTION_WORD.search(stripped):
         return stripped
     return stripped.rstrip(".!").rstrip() + "?"
