@@ -15,6 +15,8 @@ from rag.measure.followups import as_pronoun, follow_ups
     ("Who chairs the ICSC?", False),
     ("Which items are on the agenda?", False),  # "it" inside a word is no pronoun
     ("Is there a webinar this year?", False),  # "there" and "this" open too many questions that stand alone
+    ("What about payroll?", True), ("And in Georgia?", True), ("how about the OECD", True),
+    ("And what did the delegation learn about digital HR tools in Belgium?", False),  # long: it asks anew
 ])
 def test_a_question_points_back_with_a_personal_pronoun(question, points_back):
     assert refers_back(question) is points_back

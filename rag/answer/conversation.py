@@ -19,9 +19,15 @@ MAX_EARLIER_CHARS = 500  # of each earlier question: a search text, not a docume
 QUESTION_WEIGHT = 2.0
 
 
+# A short question that opens by adding to the last one: "What about payroll?", "And in Georgia?".
+_ADDS_ON = re.compile(r"^\W*(and|what about|how about|what of)\b", re.I)
+_SHORT = 8  # words
+
+
 def refers_back(question: str) -> bool:
-    """Whether `question` holds a pronoun that may point to something said before ("When was it founded?")."""
-    return bool(_REFERS.search(question))
+    """Whether `question` may point to something said before: it holds a personal pronoun ("When
+    was it founded?"), or it is short and adds on to the question before ("What about payroll?")."""
+    return bool(_REFERS.search(question)) or (bool(_ADDS_ON.search(question)) and len(question.split()) <= _SHORT)
 
 
 def says_something(turn: str) -> bool:
