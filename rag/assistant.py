@@ -8,11 +8,11 @@ from functools import cached_property
 import numpy as np
 
 from rag.answer.conversation import MAX_EARLIER, follows, refers_back, says_something, search_vector
-from rag.answer.kind import as_question
+from rag.answer.kind import as_question, questions_in
 from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.answer.reader import get_reader
 from rag.answer.reader_files import prune_exports
-from rag.answer.records import Answer, QuestionError, Reading, render
+from rag.answer.records import Answer, QuestionError, Reading, merged, render
 from rag.answer.select import answer_first, clean_question, select_answer
 from rag.answer.selector import get_selector
 from rag.answer.short_answer import get_span_reader
@@ -178,14 +178,27 @@ class Assistant:
         """Answer `question` by quoting article sentences, or abstain. Raises QuestionError for bad input.
 
         `earlier`: the conversation's questions before this one, oldest first; a question that
-        points back to them ("When was it founded?") is searched for together with them."""
-        timings: dict[str, float] = {}  # each stage below, and the stages of search and select_answer
-        watch = Stopwatch(timings)
+        points back to them ("When was it founded?") is searched for together with them. A text
+        asking several questions ("Who spoke? How many attended?") gets each answered in turn."""
         k = check_k(k)
         question, cut = cut_raw(question, self.settings.max_question_chars)
         text, notice = clean_question(question, self.settings.max_question_chars)
-        notices = [notice or cut]
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
+        parts = questions_in(text)
+        if len(parts) == 1:
+            answer = self._answer(text, k, mode, earlier, retriever)
+        else:  # each after the ones before it, as a follow-up would be
+            answer = merged(text, [self._answer(part, k, mode, [*earlier, *parts[:i]], retriever)
+                                   for i, part in enumerate(parts)])
+        answer.question = text
+        answer.notice = " ".join(filter(None, [notice or cut, answer.notice])) or None
+        return answer
+
+    def _answer(self, text: str, k: int | None, mode: str, earlier: Sequence[str], retriever: Retriever) -> Answer:
+        """The answer to one cleaned question `text` (see `ask`), from `retriever`'s index."""
+        timings: dict[str, float] = {}  # each stage below, and the stages of search and select_answer
+        watch = Stopwatch(timings)
+        notices = []
         reading = self.read(text, earlier, retriever)  # what the models read; the answer echoes `text` as typed
         if reading.fixes:
             notices.append("Read " + ", ".join(f"“{typed}” as “{word}”" for typed, word in reading.fixes.items()) + ".")
@@ -214,7 +227,7 @@ class Assistant:
             abstained=chosen.abstained,
             citations=chosen.citations,
             passages=answer_first(passages, chosen.citations),
-            notice=" ".join(filter(None, notices)) or None,
+            notice=" ".join(notices) or None,
             timings=timings,
             best_score=chosen.best_score,
             short_answer=chosen.short_answer,

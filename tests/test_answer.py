@@ -84,6 +84,35 @@ def test_a_question_that_stands_alone_is_read_alone_after_any_conversation(assis
         assert blank.searched == "When was it founded?" and blank.notice is None
 
 
+def test_several_questions_in_one_text_are_answered_in_turn(assistant):
+    both = assistant.ask("Who received a special ACSH award? How many people attended the Belgian webinars?")
+    assert not both.abstained and both.notice is None
+    assert "William Shields" in both.quoted() and "120 people" in both.quoted()
+    assert [c.n for c in both.citations] == list(range(1, len(both.citations) + 1))
+    assert both.short_answer.text == "William Shields"  # the first question's
+    for c in both.citations:
+        assert source(c.doc_id)[c.start : c.end] == c.text and f"{c.text} [{c.n}]" in both.answer
+    half = assistant.ask("How many people attended the Belgian webinars? Who won the 2018 FIFA World Cup?")
+    assert not half.abstained and "120 people" in half.quoted()
+    assert half.notice == "The articles don't answer “Who won the 2018 FIFA World Cup?”."
+    neither = assistant.ask("Who won the 2018 FIFA World Cup? Who won the 2014 one?")
+    assert neither.abstained and neither.answer == ABSTAIN_TEXT and neither.citations == []
+
+
+def test_merged_answers_quote_a_sentence_once():
+    from rag.answer.records import Answer, Citation, merged
+
+    def cite(n, start):
+        return Citation(n, "a", "T", start, start + 5, "x" * 5, 0.5, 0)
+
+    one = Answer("Q1?", "", False, [cite(1, 0), cite(2, 10)], [], timings={"total": 0.01}, best_score=0.9, searched="Q1?")
+    two = Answer("Q2?", "", False, [cite(1, 10), cite(2, 20)], [], timings={"total": 0.02}, best_score=0.4, searched="Q2?")
+    answer = merged("Q1? Q2?", [one, two])
+    assert [(c.n, c.start) for c in answer.citations] == [(1, 0), (2, 10), (3, 20)]
+    assert answer.timings == {"total": pytest.approx(0.03)} and answer.best_score == 0.9 and not answer.abstained
+    assert answer.searched == "Q1? Q2?" and answer.answer.endswith("[3]")
+
+
 def test_spelling_can_be_switched_off(assistant):
     from rag.assistant import Assistant
 

@@ -1,7 +1,7 @@
 """The kind of answer a question plainly asks for, and the quotes that can hold it."""
 import pytest
 
-from rag.answer.kind import KINDS, as_question, asked_kind, asks_question, holds_kind
+from rag.answer.kind import KINDS, as_question, asked_kind, asks_question, holds_kind, questions_in
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -120,3 +120,14 @@ def test_a_question_is_told_from_a_topic_search(text, asks):
 def test_a_question_is_read_as_squad_asks_it(text, read_as):
     """Its asking sentences, without a courtesy before its question word, and with its question mark."""
     assert as_question(text) == read_as
+
+
+@pytest.mark.parametrize("text,parts", [
+    ("Who spoke? How many attended?", ["Who spoke?", "How many attended?"]),
+    ("Hi! Who spoke? And how many attended? Thanks.", ["Hi! Who spoke?", "And how many attended?"]),
+    ("Who spoke? I mean the main speaker. What was her role?", ["Who spoke?", "I mean the main speaker. What was her role?"]),
+    ('Who said, "Here I stand. I can do no other"?', ['Who said, "Here I stand. I can do no other"?']),
+    ("Who spoke?", ["Who spoke?"]), ("Who? What? When? Where?", ["Who? What? When? Where?"]),  # more than 3: one
+])
+def test_a_text_asking_several_questions_is_split_into_them(text, parts):
+    assert questions_in(text) == parts

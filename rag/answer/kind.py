@@ -110,6 +110,31 @@ def asking_part(text: str) -> tuple[str, str]:
     return " ".join(sentences[asking[0]: last + 1]), " ".join(sentences[: asking[0]])
 
 
+MAX_QUESTIONS = 3  # questions of one text answered in turn; more are asked as one
+
+
+def questions_in(text: str) -> list[str]:
+    """The questions `text` asks in turn, when it asks several, each up to its question mark ("Who
+    spoke? How many attended?" is two; "Who said 'Here I stand.'?" one); [text] otherwise."""
+    if text.count("?") < 2:
+        return [text]
+    asking, said = asking_part(text)
+    sentences = [s.strip() for s in pysbd.Segmenter(language="en", clean=False).segment(asking) if s.strip()]
+    parts, current = [], []
+    for sentence in sentences:
+        current.append(sentence)
+        if _MARKED.search(sentence):
+            parts.append(" ".join(current))
+            current = []
+    if current:
+        parts[-1:] = [" ".join([*parts[-1:], *current])]
+    if len(parts) < 2 or len(parts) > MAX_QUESTIONS:
+        return [text]
+    if said:
+        parts[0] = f"{said} {parts[0]}"  # what was said before belongs to the first (as_question decides)
+    return parts
+
+
 # A greeting run into the question ("hi! who chairs …": pysbd starts no sentence at a small letter).
 _GREETING = re.compile(r"^\W*(hi|hello|hey|good (morning|afternoon|evening))( there| all| everyone)?\s*[!,.:;-]+\s*"
                        rf"(?=.*\b({_WH}|{_AUX})\b)", re.I)

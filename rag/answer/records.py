@@ -3,7 +3,7 @@ answer inside them, the selection the answer layer made and the `Answer` the ass
 `rag ask --json`, the HTTP API and the page show them."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.answer.conversation import search_text
 from rag.errors import RagError
@@ -118,6 +118,39 @@ class Reading:
     def searched(self) -> str:
         """What the lexical search reads: the questions followed, then this one."""
         return search_text(self.asked, self.followed)
+
+
+def merged(question: str, answers: list[Answer]) -> Answer:
+    """One answer to a text asking several questions, from `answers` (one per question, in order):
+    their citations in turn (a sentence quoted once, renumbered), the first short answer given, and
+    a notice naming the questions the articles do not answer."""
+    citations: list[Citation] = []
+    for answer in answers:
+        for c in answer.citations:
+            if not any((q.doc_id, q.start, q.end) == (c.doc_id, c.start, c.end) for q in citations):
+                citations.append(replace(c, n=len(citations) + 1))
+    passages = list({(p.doc_id, p.start, p.end): p for a in answers for p in a.passages}.values())
+    unanswered = [a.question for a in answers if a.abstained]
+    notices = [a.notice for a in answers if a.notice]
+    if citations and unanswered:
+        notices.append("The articles don't answer " + ", ".join(f"“{q}”" for q in unanswered) + ".")
+    timings: dict[str, float] = {}
+    for a in answers:
+        for stage, seconds in a.timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+    return Answer(
+        question=question,
+        answer=render(citations) if citations else answers[0].answer,
+        abstained=not citations,
+        citations=citations,
+        passages=passages,
+        notice=" ".join(dict.fromkeys(notices)) or None,
+        timings=timings,
+        best_score=max(a.best_score for a in answers),
+        short_answer=next((a.short_answer for a in answers if a.short_answer), None),
+        index=answers[0].index,
+        searched=" ".join(a.searched for a in answers),
+    )
 
 
 def render(citations: list[Citation]) -> str:
