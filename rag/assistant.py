@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import time
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -180,29 +181,38 @@ class Assistant:
         `earlier`: the conversation's questions before this one, oldest first; a question that
         points back to them ("When was it founded?") is searched for together with them. A text
         asking several questions ("Who spoke? How many attended?") gets each answered in turn."""
+        start = time.perf_counter()
         k = check_k(k)
         question, cut = cut_raw(question, self.settings.max_question_chars)
         text, notice = clean_question(question, self.settings.max_question_chars)
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
         parts = questions_in(text)
+        if len(parts) > 1 and foreign_language(text):  # one question: split, its parts are too short to tell
+            parts = [text]
+        before = time.perf_counter() - start  # cleaning and splitting: part of the "clean" stage
         if len(parts) == 1:
             answer = self._answer(text, k, mode, earlier, retriever)
         else:  # each after the ones before it, as a follow-up would be
-            answer = merged(text, [self._answer(part, k, mode, [*earlier, *parts[:i]], retriever)
+            own = [self.read_as(part, retriever)[0] for part in parts]
+            answer = merged(text, [self._answer(part, k, mode, [*earlier, *parts[:i]], retriever, own)
                                    for i, part in enumerate(parts)])
+        for stage in ("clean", "total"):
+            answer.timings[stage] = answer.timings.get(stage, 0.0) + before
         answer.question = text
         answer.notice = " ".join(filter(None, [notice or cut, answer.notice])) or None
         return answer
 
-    def _answer(self, text: str, k: int | None, mode: str, earlier: Sequence[str], retriever: Retriever) -> Answer:
-        """The answer to one cleaned question `text` (see `ask`), from `retriever`'s index."""
+    def _answer(self, text: str, k: int | None, mode: str, earlier: Sequence[str], retriever: Retriever,
+                own: Sequence[str] = ()) -> Answer:
+        """The answer to one cleaned question `text` (see `ask`), from `retriever`'s index; `own`: the
+        questions of the same message, as read (following on from them needs no notice)."""
         timings: dict[str, float] = {}  # each stage below, and the stages of search and select_answer
         watch = Stopwatch(timings)
         notices = []
         reading = self.read(text, earlier, retriever)  # what the models read; the answer echoes `text` as typed
         if reading.fixes:
             notices.append("Read " + ", ".join(f"“{typed}” as “{word}”" for typed, word in reading.fixes.items()) + ".")
-        if reading.followed:
+        if reading.followed and reading.followed[0] not in own:
             notices.append(f"Read as following on from “{reading.followed[0]}”.")
         watch.lap("clean")
         qvec = self.search_vector(reading)  # answer scoring needs it in every mode
@@ -222,7 +232,7 @@ class Assistant:
             if chosen.abstained:  # not "the articles don't answer": they were asked in another language
                 reply = LANGUAGE_MESSAGE
         return Answer(
-            question=text,
+            question=reading.asked if own else text,  # a part of a message is named as read
             answer=reply,
             abstained=chosen.abstained,
             citations=chosen.citations,

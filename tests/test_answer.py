@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from rag.answer.features import expected_type, leans_back
+from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE
 from rag.answer.records import ABSTAIN_TEXT, QuestionError
 from rag.answer.select import choose, clean_question, context_before
 from rag.indexing.lexical import lexical_overlap
@@ -97,20 +98,34 @@ def test_several_questions_in_one_text_are_answered_in_turn(assistant):
     assert half.notice == "The articles don't answer “Who won the 2018 FIFA World Cup?”."
     neither = assistant.ask("Who won the 2018 FIFA World Cup? Who won the 2014 one?")
     assert neither.abstained and neither.answer == ABSTAIN_TEXT and neither.citations == []
+    # Another language is told from the whole text: its questions split would be too short to tell.
+    foreign = assistant.ask("¿Quién habló en el seminario? ¿Cuántas personas asistieron?")
+    assert foreign.abstained and foreign.answer == LANGUAGE_MESSAGE
 
 
 def test_merged_answers_quote_a_sentence_once():
     from rag.answer.records import Answer, Citation, merged
+    from rag.retrieval.retriever import Passage
 
-    def cite(n, start):
-        return Citation(n, "a", "T", start, start + 5, "x" * 5, 0.5, 0)
+    first, second, third = (Passage(i, "a", "T", i, 100 * i, 100 * i + 90, "x" * 90, 0.5) for i in range(3))
 
-    one = Answer("Q1?", "", False, [cite(1, 0), cite(2, 10)], [], timings={"total": 0.01}, best_score=0.9, searched="Q1?")
-    two = Answer("Q2?", "", False, [cite(1, 10), cite(2, 20)], [], timings={"total": 0.02}, best_score=0.4, searched="Q2?")
-    answer = merged("Q1? Q2?", [one, two])
-    assert [(c.n, c.start) for c in answer.citations] == [(1, 0), (2, 10), (3, 20)]
+    def cite(n, start, passage, context=False):
+        return Citation(n, "a", "T", start, start + 5, "x" * 5, 0.5, 0, context=context, passage=passage)
+
+    one = Answer("Q1?", "", False, [cite(1, 0, first), cite(2, 110, second, context=True)], [third, first, second],
+                 timings={"total": 0.01}, best_score=0.9, searched="Q1?")
+    two = Answer("Q2?", "", False, [cite(1, 110, second), cite(2, 120, second)], [second, third],
+                 timings={"total": 0.02}, best_score=0.4, searched="Q2?")
+    none = Answer("Q3?", ABSTAIN_TEXT, True, [], [third], best_score=0.01, searched="Q3?")
+    answer = merged("Q1? Q2? Q3?", [one, two, none])
+    assert [(c.n, c.start, c.context) for c in answer.citations] == [(1, 0, False), (2, 110, False), (3, 120, False)]
+    assert [f"[{c.n}]" in answer.answer for c in answer.citations] == [True] * 3
+    assert [p.row for p in answer.passages] == [0, 1, 2]  # the quoted passages first
+    assert all(c.passage in answer.passages for c in answer.citations)
     assert answer.timings == {"total": pytest.approx(0.03)} and answer.best_score == 0.9 and not answer.abstained
-    assert answer.searched == "Q1? Q2?" and answer.answer.endswith("[3]")
+    assert answer.searched == "Q1? | Q2? | Q3?" and answer.notice == "The articles don't answer “Q3?”."
+    nothing = merged("Q3? Q3?", [none, none])
+    assert nothing.abstained and nothing.answer == ABSTAIN_TEXT and nothing.citations == [] and nothing.notice is None
 
 
 def test_spelling_can_be_switched_off(assistant):

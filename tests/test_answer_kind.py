@@ -114,6 +114,8 @@ def test_a_question_is_told_from_a_topic_search(text, asks):
     ("I was reading about the Hub. Thank you.", "I was reading about the Hub. Thank you."),  # nothing asks
     ("Who chairs the ICSC? Have a nice day!", "Who chairs the ICSC?"),  # the last question mark ends it
     ("hi! can you tell me who chairs the icsc", "who chairs the icsc?"), ("Hello, who spoke?", "who spoke?"),
+    ("Hi-Tech Park: where is it?", "Hi-Tech Park: where is it?"),  # no greeting
+    ("Thanks for that. And who chairs the ICSC?", "And who chairs the ICSC?"),  # points back to no sentence of its own
     ("Hello, world", "Hello, world"), ("Hey! Jude", "Hey! Jude"),  # a greeting before no question stays
     ("List the tools. Which one is for payroll?", "List the tools. Which one is for payroll?"),
 ])
@@ -128,6 +130,11 @@ def test_a_question_is_read_as_squad_asks_it(text, read_as):
     ("Who spoke? I mean the main speaker. What was her role?", ["Who spoke?", "I mean the main speaker. What was her role?"]),
     ('Who said, "Here I stand. I can do no other"?', ['Who said, "Here I stand. I can do no other"?']),
     ("Who spoke?", ["Who spoke?"]), ("Who? What? When? Where?", ["Who? What? When? Where?"]),  # more than 3: one
+    # Each part must ask on its own; a web address's "?" asks nothing.
+    ("Really?! Who won the cup? And when?", ["Really?! Who won the cup? And when?"]),
+    ("Webinars? Who spoke?", ["Webinars? Who spoke?"]),
+    ("Is https://astanahub.com/?lang=en down? Who runs it?", ["Is https://astanahub.com/?lang=en down? Who runs it?"]),
+    ("See https://a.org/?q=1 who spoke? How many came?", ["See https://a.org/?q=1 who spoke? How many came?"]),
 ])
 def test_a_text_asking_several_questions_is_split_into_them(text, parts):
     assert questions_in(text) == parts

@@ -24,10 +24,15 @@ _ADDS_ON = re.compile(r"^\W*(and|what about|how about|what of)\b", re.I)
 _SHORT = 8  # words
 
 
+def has_pronoun(text: str) -> bool:
+    """Whether `text` holds a personal pronoun, which may stand for something named before it."""
+    return bool(_REFERS.search(text))
+
+
 def refers_back(question: str) -> bool:
     """Whether `question` may point to something said before: it holds a personal pronoun ("When
     was it founded?"), or it is short and adds on to the question before ("What about payroll?")."""
-    return bool(_REFERS.search(question)) or (bool(_ADDS_ON.search(question)) and len(question.split()) <= _SHORT)
+    return has_pronoun(question) or (bool(_ADDS_ON.search(question)) and len(question.split()) <= _SHORT)
 
 
 def says_something(turn: str) -> bool:

@@ -10,7 +10,7 @@ import re
 
 import pysbd
 
-from rag.answer.conversation import refers_back
+from rag.answer.conversation import has_pronoun
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -107,16 +107,19 @@ def asking_part(text: str) -> tuple[str, str]:
     # The last question mark ends it, when there is one: "… ? Have a nice day!" opens with a verb too.
     marked = [i for i in asking if _MARKED.search(sentences[i])]
     last = marked[-1] if marked else asking[-1]
+    if asking[0] == 0 and last == len(sentences) - 1:
+        return text, ""  # all of it asks: as typed (pysbd also splits at a web address's "?")
     return " ".join(sentences[asking[0]: last + 1]), " ".join(sentences[: asking[0]])
 
 
 MAX_QUESTIONS = 3  # questions of one text answered in turn; more are asked as one
+_WEB = re.compile(r"\b(https?://|www\.)\S+", re.I)  # a web address's "?" asks nothing
 
 
 def questions_in(text: str) -> list[str]:
     """The questions `text` asks in turn, when it asks several, each up to its question mark ("Who
     spoke? How many attended?" is two; "Who said 'Here I stand.'?" one); [text] otherwise."""
-    if text.count("?") < 2:
+    if _WEB.sub("", text).count("?") < 2:
         return [text]
     asking, said = asking_part(text)
     sentences = [s.strip() for s in pysbd.Segmenter(language="en", clean=False).segment(asking) if s.strip()]
@@ -128,7 +131,8 @@ def questions_in(text: str) -> list[str]:
             current = []
     if current:
         parts[-1:] = [" ".join([*parts[-1:], *current])]
-    if len(parts) < 2 or len(parts) > MAX_QUESTIONS:
+    # Each part must ask on its own ("Really?! Who won?" or "Is https://x/?a=b down?" is one question).
+    if not 2 <= len(parts) <= MAX_QUESTIONS or not all(_QUESTION_WORD.search(_WEB.sub("", p)) for p in parts):
         return [text]
     if said:
         parts[0] = f"{said} {parts[0]}"  # what was said before belongs to the first (as_question decides)
@@ -136,7 +140,7 @@ def questions_in(text: str) -> list[str]:
 
 
 # A greeting run into the question ("hi! who chairs …": pysbd starts no sentence at a small letter).
-_GREETING = re.compile(r"^\W*(hi|hello|hey|good (morning|afternoon|evening))( there| all| everyone)?\s*[!,.:;-]+\s*"
+_GREETING = re.compile(r"^\W*(hi|hello|hey|good (morning|afternoon|evening))( there| all| everyone)?\s*[!,.:;]+\s*"
                        rf"(?=.*\b({_WH}|{_AUX})\b)", re.I)
 
 
@@ -147,7 +151,7 @@ def as_question(text: str) -> str:
     closing question mark added when it asks with a question word or opens with an auxiliary verb
     and has none ("who is X" reads "who is X?")."""
     asking, said = asking_part(text)
-    if said and refers_back(asking):
+    if said and has_pronoun(asking):
         asking = f"{said} {asking}"
     stripped = _COURTESY.sub("", _GREETING.sub("", asking.rstrip()))
     if _MARKED.search(stripped) or not _QUESTION_WORD.search(stripped):

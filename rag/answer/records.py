@@ -76,7 +76,8 @@ class Answer:
     short_answer: ShortAnswer | None = None
     # The index generation that answered: its texts are what the citations' offsets point into.
     index: str | None = None
-    # What the search read: the question as the models read it, after the ones it follows on from.
+    # What the search read: the question as the models read it, after the ones it follows on from
+    # (several questions in one text: each search's text, joined by " | ").
     searched: str = ""
 
     def quoted(self) -> str:
@@ -121,15 +122,21 @@ class Reading:
 
 
 def merged(question: str, answers: list[Answer]) -> Answer:
-    """One answer to a text asking several questions, from `answers` (one per question, in order):
-    their citations in turn (a sentence quoted once, renumbered), the first short answer given, and
-    a notice naming the questions the articles do not answer."""
+    """One answer to a text asking several questions, from `answers` (one per question, in order,
+    each named by its question): their citations in turn (a sentence quoted once, renumbered; quoted
+    as an answer anywhere, it is no mere context), the quoted passages first, the first short answer
+    given, and a notice naming the questions the articles do not answer."""
     citations: list[Citation] = []
     for answer in answers:
         for c in answer.citations:
-            if not any((q.doc_id, q.start, q.end) == (c.doc_id, c.start, c.end) for q in citations):
+            same = next((i for i, q in enumerate(citations) if (q.doc_id, q.start, q.end) == (c.doc_id, c.start, c.end)), None)
+            if same is None:
                 citations.append(replace(c, n=len(citations) + 1))
-    passages = list({(p.doc_id, p.start, p.end): p for a in answers for p in a.passages}.values())
+            elif citations[same].context and not c.context:
+                citations[same] = replace(citations[same], context=False)
+    passages: dict[tuple, Passage] = {}
+    for p in [c.passage for c in citations if c.passage is not None] + [p for a in answers for p in a.passages]:
+        passages.setdefault((p.doc_id, p.start, p.end), p)
     unanswered = [a.question for a in answers if a.abstained]
     notices = [a.notice for a in answers if a.notice]
     if citations and unanswered:
@@ -143,13 +150,13 @@ def merged(question: str, answers: list[Answer]) -> Answer:
         answer=render(citations) if citations else answers[0].answer,
         abstained=not citations,
         citations=citations,
-        passages=passages,
+        passages=list(passages.values()),
         notice=" ".join(dict.fromkeys(notices)) or None,
         timings=timings,
         best_score=max(a.best_score for a in answers),
         short_answer=next((a.short_answer for a in answers if a.short_answer), None),
         index=answers[0].index,
-        searched=" ".join(a.searched for a in answers),
+        searched=" | ".join(a.searched for a in answers),
     )
 
 

@@ -59,7 +59,8 @@ class AskResponse(BaseModel):
     best_score: float
     index: str | None = Field(None, description="the index generation that answered; pass it to /api/articles/{id}?index=")
     searched: str = Field("", description="what the search read: the question as the models read it, "
-                                          "after the earlier questions a follow-up was read with")
+                                          "after the earlier questions a follow-up was read with (a text "
+                                          "asking several questions: each search's text, joined by ' | ')")
     timings_ms: dict[str, float]
 
 
