@@ -133,6 +133,7 @@ def test_a_question_is_read_as_squad_asks_it(text, read_as):
     # Each part must ask on its own; a web address's "?" asks nothing.
     ("Really?! Who won the cup? And when?", ["Really?! Who won the cup? And when?"]),
     ("Webinars? Who spoke?", ["Webinars? Who spoke?"]),
+    ("Name the speaker? How many came?", ["Name the speaker?", "How many came?"]),
     ("Is https://astanahub.com/?lang=en down? Who runs it?", ["Is https://astanahub.com/?lang=en down? Who runs it?"]),
     ("See https://a.org/?q=1 who spoke? How many came?", ["See https://a.org/?q=1 who spoke? How many came?"]),
 ])

@@ -113,6 +113,7 @@ def asking_part(text: str) -> tuple[str, str]:
 
 
 MAX_QUESTIONS = 3  # questions of one text answered in turn; more are asked as one
+_ASKS_ALONE = re.compile(rf"\b({_WH})\b|^\W*({_AUX}|name|list|identify|give|state|define|describe|explain|tell)\b", re.I)
 _WEB = re.compile(r"\b(https?://|www\.)\S+", re.I)  # a web address's "?" asks nothing
 
 
@@ -132,7 +133,7 @@ def questions_in(text: str) -> list[str]:
     if current:
         parts[-1:] = [" ".join([*parts[-1:], *current])]
     # Each part must ask on its own ("Really?! Who won?" or "Is https://x/?a=b down?" is one question).
-    if not 2 <= len(parts) <= MAX_QUESTIONS or not all(_QUESTION_WORD.search(_WEB.sub("", p)) for p in parts):
+    if not 2 <= len(parts) <= MAX_QUESTIONS or not all(_ASKS_ALONE.search(_WEB.sub("", p)) for p in parts):
         return [text]
     if said:
         parts[0] = f"{said} {parts[0]}"  # what was said before belongs to the first (as_question decides)
