@@ -40,6 +40,15 @@ def check_k(k: object) -> int | None:
     return int(k)
 
 
+def check_earlier(earlier: object) -> list[str]:
+    """`earlier` as a list of texts (None: none); QuestionError when it is not one."""
+    if earlier is None:
+        return []
+    if isinstance(earlier, str) or not isinstance(earlier, (list, tuple)) or not all(isinstance(t, str) for t in earlier):
+        raise QuestionError("The earlier questions must be a list of texts.")
+    return list(earlier)
+
+
 def cut_raw(question: object, max_chars: int) -> tuple[object, str | None]:
     """Cut a huge question before it is cleaned (cleaning 10 MB takes seconds); (question, notice)."""
     limit = 4 * max_chars  # room for whitespace and control characters that cleaning removes
@@ -151,9 +160,7 @@ class Assistant:
         """How question `text` (cleaned) is read: as the models read it (`read_as`), and the earlier
         questions of the conversation (oldest first; `rag.answer.conversation.follows`) it follows
         on from. QuestionError when `earlier` is not a list of texts."""
-        earlier = () if earlier is None else earlier
-        if isinstance(earlier, str) or not all(isinstance(t, str) for t in earlier):
-            raise QuestionError("The earlier questions must be a list of texts.")
+        earlier = check_earlier(earlier)
         asked, fixes = self.read_as(text, retriever)
         if not earlier or not refers_back(asked):
             return Reading(asked, fixes, [])
@@ -182,7 +189,7 @@ class Assistant:
         points back to them ("When was it founded?") is searched for together with them. A text
         asking several questions ("Who spoke? How many attended?") gets each answered in turn."""
         start = time.perf_counter()
-        k = check_k(k)
+        k, earlier = check_k(k), check_earlier(earlier)
         question, cut = cut_raw(question, self.settings.max_question_chars)
         text, notice = clean_question(question, self.settings.max_question_chars)
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it

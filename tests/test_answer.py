@@ -80,6 +80,8 @@ def test_a_question_that_stands_alone_is_read_alone_after_any_conversation(assis
         assistant.ask("When was it?", earlier="Who chairs the ICSC?")
     with pytest.raises(QuestionError, match="earlier questions must be a list of texts"):
         assistant.ask("When was it?", earlier=[None])
+    with pytest.raises(QuestionError, match="earlier questions must be a list of texts"):
+        assistant.ask("Who spoke? When was it?", earlier="Who chairs the ICSC?")  # not spread into letters
     for nothing in (["", "  "], None):  # blank turns are skipped; None is no conversation
         blank = assistant.ask("When was it founded?", earlier=nothing)
         assert blank.searched == "When was it founded?" and blank.notice is None
