@@ -69,7 +69,8 @@ _QUANTITIES = ("count", "share", "measure")
 # topic to find ("webinar attendance", "Gulmira Raisova"), and no span answers it.
 _WH = "what|which|who|whom|whose|when|where|why|how"
 _AUX = "is|are|was|were|has|have|had|do|does|did|can|could|will|would|should"
-_ASKS = re.compile(rf"\?|_{{2,}}|\b({_WH}|name)\b|^\W*(list|identify|give|state|define|describe|explain|tell)\b|"
+_REQUEST = "list|identify|give|state|define|describe|explain|tell"  # a question asked as a request
+_ASKS = re.compile(rf"\?|_{{2,}}|\b({_WH}|name)\b|^\W*({_REQUEST})\b|"
                    rf"\b({_AUX}|be|been|may|might|must)\b", re.I)
 _TOPIC_WORDS = 4
 
@@ -88,9 +89,25 @@ _MARKED = re.compile(r"\?\W*$")  # 'Who wrote "Walking in Fresno?"' has its mark
 _COURTESY = re.compile(rf"^\W*(please\W+)?((can|could|would|will) you (please )?(tell|show) me|do you know|"
                        rf"(i'd|i would) like to know|i want to know|i wonder|tell me|please)\W+(?=({_WH})\b)", re.I)
 
-
 _INNER_END = re.compile(r"[.!?]\s+\S")  # a sentence ends and something follows
-_ASKING = re.compile(rf"\?\W*$|^\W*({_WH}|{_AUX}|name|list|identify|give|state|define|describe|explain|tell)\b", re.I)
+_OPENS_ASKING = rf"^\W*({_AUX}|name|{_REQUEST})\b"
+_ASKING = re.compile(rf"\?\W*$|^\W*({_WH})\b|{_OPENS_ASKING}", re.I)
+_ASKS_ALONE = re.compile(rf"\b({_WH})\b|{_OPENS_ASKING}", re.I)
+
+
+def _sentences(text: str) -> list[str]:
+    # A segmenter per call: pysbd keeps the text it splits on the instance, so one shared between threads races.
+    return [s.strip() for s in pysbd.Segmenter(language="en", clean=False).segment(text) if s.strip()]
+
+
+def _asking_span(sentences: list[str]) -> tuple[int, int] | None:
+    """(first, last) positions of the asking sentences, the last question mark ending them when there
+    is one ("… ? Have a nice day!" opens with a verb too); None when fewer than two sentences or none asks."""
+    asking = [i for i, s in enumerate(sentences) if _ASKING.search(s)]
+    if len(sentences) < 2 or not asking:
+        return None
+    marked = [i for i in asking if _MARKED.search(sentences[i])]
+    return asking[0], marked[-1] if marked else asking[-1]
 
 
 def asking_part(text: str) -> tuple[str, str]:
@@ -99,21 +116,15 @@ def asking_part(text: str) -> tuple[str, str]:
     one sentence, or with none that asks, is all question."""
     if not _INNER_END.search(text):
         return text, ""
-    # A segmenter per call: pysbd keeps the text it splits on the instance, so one shared between threads races.
-    sentences = [s.strip() for s in pysbd.Segmenter(language="en", clean=False).segment(text) if s.strip()]
-    asking = [i for i, s in enumerate(sentences) if _ASKING.search(s)]
-    if len(sentences) < 2 or not asking:
-        return text, ""
-    # The last question mark ends it, when there is one: "… ? Have a nice day!" opens with a verb too.
-    marked = [i for i in asking if _MARKED.search(sentences[i])]
-    last = marked[-1] if marked else asking[-1]
-    if asking[0] == 0 and last == len(sentences) - 1:
+    sentences = _sentences(text)
+    span = _asking_span(sentences)
+    if span is None or span == (0, len(sentences) - 1):
         return text, ""  # all of it asks: as typed (pysbd also splits at a web address's "?")
-    return " ".join(sentences[asking[0]: last + 1]), " ".join(sentences[: asking[0]])
+    first, last = span
+    return " ".join(sentences[first: last + 1]), " ".join(sentences[:first])
 
 
 MAX_QUESTIONS = 3  # questions of one text answered in turn; more are asked as one
-_ASKS_ALONE = re.compile(rf"\b({_WH})\b|^\W*({_AUX}|name|list|identify|give|state|define|describe|explain|tell)\b", re.I)
 _WEB = re.compile(r"\b(https?://|www\.)\S+", re.I)  # a web address's "?" asks nothing
 
 
@@ -122,10 +133,12 @@ def questions_in(text: str) -> list[str]:
     spoke? How many attended?" is two; "Who said 'Here I stand.'?" one); [text] otherwise."""
     if _WEB.sub("", text).count("?") < 2:
         return [text]
-    asking, said = asking_part(text)
-    sentences = [s.strip() for s in pysbd.Segmenter(language="en", clean=False).segment(asking) if s.strip()]
+    sentences = _sentences(text)
+    span = _asking_span(sentences)
+    first, last = span if span is not None else (0, len(sentences) - 1)
+    said = " ".join(sentences[:first])
     parts, current = [], []
-    for sentence in sentences:
+    for sentence in sentences[first: last + 1]:
         current.append(sentence)
         if _MARKED.search(sentence):
             parts.append(" ".join(current))
