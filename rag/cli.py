@@ -151,8 +151,7 @@ def _answer_one(assistant, question: str, args, earlier: list[str] | None = None
 
 def cmd_ask(args) -> int:
     """`rag ask`: answer the question given, or each line of standard input."""
-    from rag.answer.conversation import MAX_EARLIER
-    from rag.assistant import Assistant
+    from rag.assistant import MAX_SCANNED, Assistant
 
     if args.chat and args.question is not None:
         print("error: --chat reads a conversation from standard input: give no question", file=sys.stderr)
@@ -176,7 +175,7 @@ def cmd_ask(args) -> int:
             question = line.rstrip("\r\n")
             _answer_one(assistant, question, args, earlier)
             if args.chat:
-                earlier = [*earlier, question][-MAX_EARLIER:]
+                earlier = [*earlier, question][-MAX_SCANNED:]  # the assistant picks the turns to read
             if not args.json:
                 print(flush=True)  # a blank line between answers
 
