@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 
 from rag.answer.conversation import MAX_EARLIER, follows, refers_back, says_something, search_vector
+from rag.answer.ellipsis import asked_again
 from rag.answer.kind import as_question, questions_in
 from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.answer.reader import get_reader
@@ -174,7 +175,8 @@ class Assistant:
                 read.insert(0, self.read_as(t, retriever)[0])
                 if len(read) == MAX_EARLIER:
                     break
-        return Reading(asked, fixes, follows(asked, read))
+        followed = follows(asked, read)
+        return Reading(asked, fixes, followed, asked_again(asked, followed))
 
     def search_vector(self, reading: Reading) -> np.ndarray:
         """The question's vector for the search and the answer's scoring: its own, or for a
@@ -219,7 +221,9 @@ class Assistant:
         reading = self.read(text, earlier, retriever)  # what the models read; the answer echoes `text` as typed
         if reading.fixes:
             notices.append("Read " + ", ".join(f"“{typed}” as “{word}”" for typed, word in reading.fixes.items()) + ".")
-        if reading.followed and reading.followed[0] not in own:
+        if reading.again:
+            notices.append(f"Read as “{reading.again}”.")
+        elif reading.followed and reading.followed[0] not in own:
             notices.append(f"Read as following on from “{reading.followed[0]}”.")
         watch.lap("clean")
         qvec = self.search_vector(reading)  # answer scoring needs it in every mode
@@ -228,8 +232,9 @@ class Assistant:
         watch.lap("retrieve")
         # The answer layer reads sentences through `sentences`: the local index, or (Milvus) the
         # rows of this question's passages fetched from the sentence collection. Its models read
-        # the question as asked, not the search text: a follow-up's answer answers the follow-up.
-        chosen = select_answer(reading.asked, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
+        # the question as asked, not the search text: a follow-up's answer answers the follow-up
+        # ("And the online conference?" is answered as the last question asked again about it).
+        chosen = select_answer(reading.answered, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
                                self.span_reader)
         watch.lap("answer")
         watch.total()

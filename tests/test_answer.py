@@ -70,6 +70,24 @@ def test_a_follow_up_is_searched_with_the_question_it_follows(assistant):
     assert after.short_answer is not None and after.short_answer.text == "20"
 
 
+def test_a_follow_up_naming_only_a_topic_is_the_last_question_asked_again_about_it(assistant):
+    """"And the online conference on civil service reforms?" asks nothing of its own: it is
+    answered as "How many people attended …" asked about the conference, and says so."""
+    earlier = "How many people attended the Belgian HR webinars?"
+    follow_up = "And the online conference on civil service reforms?"
+    answer = assistant.ask(follow_up, earlier=[earlier])
+    assert answer.question == follow_up and answer.searched == f"{earlier} {follow_up}"
+    assert answer.notice == "Read as “How many people attended the online conference on civil service reforms?”."
+    assert not answer.abstained and answer.citations[0].doc_id == "001_b514283cee207ec3"
+    assert answer.short_answer is not None and "200" in answer.short_answer.text
+    # Read as typed, the same sentence is found but the short answer answers nothing that was asked.
+    alone = assistant.ask(follow_up)
+    assert alone.notice is None and (alone.short_answer is None or "200" not in alone.short_answer.text)
+    # In one message, the second question is the first asked again.
+    both = assistant.ask(f"{earlier} {follow_up}")
+    assert both.notice == answer.notice and "120 people" in both.quoted() and "Over 200 experts" in both.quoted()
+
+
 def test_a_question_that_stands_alone_is_read_alone_after_any_conversation(assistant):
     def shown(answer):
         return {k: v for k, v in answer.to_dict().items() if k != "timings_ms"}

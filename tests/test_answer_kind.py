@@ -134,6 +134,9 @@ def test_a_question_is_read_as_squad_asks_it(text, read_as):
     ("Really?! Who won the cup? And when?", ["Really?! Who won the cup? And when?"]),
     ("Webinars? Who spoke?", ["Webinars? Who spoke?"]),
     ("Name the speaker? How many came?", ["Name the speaker?", "How many came?"]),
+    # After the first, a part may name only what to ask the one before about.
+    ("Who chairs the ICSC? And the ACSH?", ["Who chairs the ICSC?", "And the ACSH?"]),
+    ("And the ACSH? Who chairs the ICSC?", ["And the ACSH? Who chairs the ICSC?"]),
     ("Is https://astanahub.com/?lang=en down? Who runs it?", ["Is https://astanahub.com/?lang=en down? Who runs it?"]),
     ("See https://a.org/?q=1 who spoke? How many came?", ["See https://a.org/?q=1 who spoke? How many came?"]),
 ])

@@ -1,8 +1,10 @@
-"""Follow-up questions: which ones point back, what they are searched with, and the SQuAD sets made of them."""
+"""Follow-up questions: which ones point back, what they are searched with, which ask the last question again
+about a new topic, and the SQuAD sets made of them."""
 import numpy as np
 import pytest
 
 from rag.answer.conversation import MAX_EARLIER, QUESTION_WEIGHT, follows, refers_back, search_text, search_vector
+from rag.answer.ellipsis import asked_again, reframed, topic_of
 from rag.measure.followups import as_pronoun, follow_ups
 
 
@@ -20,6 +22,60 @@ from rag.measure.followups import as_pronoun, follow_ups
 ])
 def test_a_question_points_back_with_a_personal_pronoun(question, points_back):
     assert refers_back(question) is points_back
+
+
+@pytest.mark.parametrize("question,topic", [
+    ("And the online conference?", "the online conference"),
+    ("What about payroll?", "payroll"),
+    ("how about in Georgia", "in Georgia"),
+    ("And the Head of the National Agency of Ukraine on Civil Service?", "the Head of the National Agency of Ukraine on Civil Service"),
+    ("And who organized it?", None),  # a question of its own
+    ("And when?", None),
+    ("Who chairs the ICSC?", None),
+    ("And?", None),
+    ("What about Luther declined as his antisemitism increased?", None),  # a clause: it says something (SQuAD dev)
+    ("And the many people who came to the webinars from all the central and local bodies?", None),  # too long to be a name
+])
+def test_an_add_on_naming_only_a_topic_is_told_from_one_asking_its_own_question(question, topic):
+    assert topic_of(question) == topic
+    if topic is not None:
+        assert refers_back(question)
+
+
+@pytest.mark.parametrize("last,topic,expected", [
+    ("How many people attended the Belgian HR webinars?", "the online conference",
+     "How many people attended the online conference?"),
+    ("Who was the honorable guest of the online conference?", "the New York workshop",
+     "Who was the honorable guest of the New York workshop?"),
+    ("Who organized the online conference on civil service reforms?", "the New York workshop",
+     "Who organized the New York workshop?"),
+    ("When did the Serbian delegation visit Belgium?", "the Kazakh delegation",  # the word they share
+     "When did the Kazakh delegation visit Belgium?"),
+    ("Who is the Head of the Civil Service Bureau of Georgia?", "the Head of the National Agency of Ukraine",
+     "Who is the Head of the National Agency of Ukraine?"),
+    ("Which tool do the Belgians use for performance management?", "for payroll",  # the same preposition
+     "Which tool do the Belgians use for payroll?"),
+    ("Which tool do the Belgians use for performance management?", "workforce planning",  # a preposition's object
+     "Which tool do the Belgians use for workforce planning?"),
+    ("When were the webinars held?", "in 2024", "When were the webinars held in 2024?"),  # no such phrase: added
+    ("Who chairs the ICSC?", "the ACSH", "Who chairs the ACSH?"),  # a name for a name
+    ("Where did the Normans settle?", "Super Bowl 50", "Where did Super Bowl 50 settle?"),
+    ("Where is it based?", "the ACSH", "Where is the ACSH based?"),  # a pronoun stands for one phrase
+    ("When did the Serbian study visit to Belgium take place?", "the New York workshop",
+     "When did the New York workshop take place?"),  # the subject ends at its verb
+    ("Why?", "the ACSH", None),
+    ("Tell me more", "the ACSH", None),  # nothing to stand in for
+])
+def test_the_last_question_is_asked_again_about_the_new_topic(last, topic, expected):
+    assert reframed(last, topic) == expected
+
+
+def test_a_topic_is_asked_about_with_the_last_question_that_asks_something_itself():
+    chat = ["Who chairs the ICSC?", "And the ACSH?"]
+    assert asked_again("What about the OECD?", chat) == "Who chairs the OECD?"
+    assert asked_again("And the OECD?", []) is None  # nothing to ask again
+    assert asked_again("When was it founded?", chat) is None  # asks its own question
+    assert asked_again("And the OECD?", ["And the ACSH?"]) is None
 
 
 def test_a_follow_up_reaches_back_to_the_last_question_that_stands_alone():
@@ -73,3 +129,25 @@ def test_squad_follow_up_sets_ask_after_the_articles_previous_question_naming_it
     assert all(article[q["earlier"][0]] != q["article"] for q in topics)
     with pytest.raises(ValueError, match="unknown follow-up set"):
         follow_ups(qs, "coreference")
+
+
+def test_squad_ellipses_ask_the_same_question_about_another_articles_subject_first():
+    qs = [{"id": "1", "question": "Where did Super Bowl 50 take place?", "article": "Super_Bowl_50"},
+          {"id": "2", "question": "Who won Super Bowl 50?", "article": "Super_Bowl_50"},
+          {"id": "3", "question": "Who ruled the Normans?", "article": "Normans"},
+          {"id": "4", "question": "Where is Warsaw's old town?", "article": "Warsaw"},  # possessive: skipped
+          {"id": "5", "question": "Who lived in Warsaw?", "article": "Warsaw"},
+          {"id": "6", "question": "What is made of oxygen?", "article": "Oxygen"},  # no other common noun
+          {"id": "7", "question": "Super Bowl 50 was where?", "article": "Super_Bowl_50"}]  # first word
+    sets = follow_ups(qs, "ellipsis")
+    assert [q["id"] for q in sets] == ["1", "2", "3", "5"]
+    usual = {"Super_Bowl_50": "Super Bowl 50", "Normans": "the Normans", "Warsaw": "Warsaw"}
+    for q in sets:
+        mention = usual[q["article"]]
+        assert q["question"] in (f"And {mention}?", f"What about {mention}?")
+        assert mention not in q["earlier"][0]
+        assert any(q["earlier"][0] == q["original"].replace(mention, usual[other])
+                   for other in usual if other != q["article"])
+    by_id = {q["id"]: q for q in sets}
+    assert by_id["3"]["earlier"][0] in ("Who ruled Super Bowl 50?", "Who ruled Warsaw?")
+    assert by_id["5"]["earlier"][0] in ("Who lived in Super Bowl 50?", "Who lived in the Normans?")

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rag.answer.ellipsis import ADDS_ON, topic_of
+
 # Personal pronouns only: "this", "that" and "there" open too many questions that stand alone.
 _REFERS = re.compile(r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers)\b", re.I)
 MAX_EARLIER = 3  # a chain of follow-ups reaches back at most this far
@@ -17,11 +19,7 @@ MAX_EARLIER_CHARS = 500  # of each earlier question: a search text, not a docume
 # The question's own vector counts twice its predecessors': chosen on SQuAD's train articles
 # (questions naming their article's subject, the subject made a pronoun; see README "Follow-up questions").
 QUESTION_WEIGHT = 2.0
-
-
-# A short question that opens by adding to the last one: "What about payroll?", "And in Georgia?".
-_ADDS_ON = re.compile(r"^\W*(and|what about|how about|what of)\b", re.I)
-_SHORT = 8  # words
+_SHORT = 8  # words: a question this short opening with "And" / "What about" adds on to the last one
 
 
 def has_pronoun(text: str) -> bool:
@@ -31,8 +29,10 @@ def has_pronoun(text: str) -> bool:
 
 def refers_back(question: str) -> bool:
     """Whether `question` may point to something said before: it holds a personal pronoun ("When
-    was it founded?"), or it is short and adds on to the question before ("What about payroll?")."""
-    return has_pronoun(question) or (bool(_ADDS_ON.search(question)) and len(question.split()) <= _SHORT)
+    was it founded?"), it is short and adds on to the question before ("What about payroll?"), or
+    it names only what to ask the last question about instead (`topic_of`)."""
+    return (has_pronoun(question) or (bool(ADDS_ON.search(question)) and len(question.split()) <= _SHORT)
+            or topic_of(question) is not None)
 
 
 def says_something(turn: str) -> bool:

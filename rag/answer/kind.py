@@ -11,6 +11,7 @@ import re
 import pysbd
 
 from rag.answer.conversation import has_pronoun
+from rag.answer.ellipsis import topic_of
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -130,7 +131,8 @@ _WEB = re.compile(r"\b(https?://|www\.)\S+", re.I)  # a web address's "?" asks n
 
 def questions_in(text: str) -> list[str]:
     """The questions `text` asks in turn, when it asks several, each up to its question mark ("Who
-    spoke? How many attended?" is two; "Who said 'Here I stand.'?" one); [text] otherwise."""
+    spoke? How many attended?" is two, and so is "Who chairs the ICSC? And the ACSH?"; "Who said
+    'Here I stand.'?" is one); [text] otherwise."""
     if _WEB.sub("", text).count("?") < 2:
         return [text]
     sentences = _sentences(text)
@@ -145,8 +147,10 @@ def questions_in(text: str) -> list[str]:
             current = []
     if current:
         parts[-1:] = [" ".join([*parts[-1:], *current])]
-    # Each part must ask on its own ("Really?! Who won?" or "Is https://x/?a=b down?" is one question).
-    if not 2 <= len(parts) <= MAX_QUESTIONS or not all(_ASKS_ALONE.search(_WEB.sub("", p)) for p in parts):
+    # Each part must ask on its own ("Really?! Who won?" or "Is https://x/?a=b down?" is one question),
+    # or, after the first, name a topic to ask the one before about ("Who chairs the ICSC? And the ACSH?").
+    if not 2 <= len(parts) <= MAX_QUESTIONS or not all(_ASKS_ALONE.search(_WEB.sub("", p)) or (i and topic_of(p))
+                                                       for i, p in enumerate(parts)):
         return [text]
     if said:
         parts[0] = f"{said} {parts[0]}"  # what was said before belongs to the first (as_question decides)

@@ -109,11 +109,18 @@ class Answer:
 class Reading:
     """How a question is read: `asked`, the question as the models read it; `fixes`, each misspelt
     word and the collection's word read instead; `followed`, the earlier questions (as read) it
-    follows on from, oldest first."""
+    follows on from, oldest first; `again`, for a question naming only what to ask about ("And the
+    online conference?"), the last of them asked again about it, which the answer is chosen for."""
 
     asked: str
     fixes: dict[str, str]
     followed: list[str]
+    again: str | None = None
+
+    @property
+    def answered(self) -> str:
+        """The question the answer is chosen for: `again` when there is one, else `asked`."""
+        return self.again or self.asked
 
     @property
     def searched(self) -> str:
