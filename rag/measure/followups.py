@@ -11,14 +11,18 @@ public questions nobody here wrote:
 - `alone`: the same rewritten questions without `earlier` (what a follow-up gets when it is read
   on its own);
 - `new-topic`: every question as written, asked after a question from another article (a change
-  of subject must not be read as a follow-up).
+  of subject must not be read as a follow-up);
+- `ellipsis`: a question naming its article's subject, asked as "And <subject>?" or "What about
+  <subject>?" after the same question about another article's subject ("Where did Warsaw take
+  place?", then "And Super Bowl 50?").
 """
 from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 
-KINDS = ("pronoun", "alone", "new-topic")
+KINDS = ("pronoun", "alone", "new-topic", "ellipsis")
 # After these the subject is a subject ("did they"); after other words (a verb, a preposition) an object.
 _SUBJECT_AFTER = {"is", "are", "was", "were", "do", "does", "did", "have", "has", "had", "can", "could", "will",
                   "would", "should", "may", "might", "must", "and", "or", "but", "when", "where", "why", "how"}
@@ -57,11 +61,62 @@ def as_pronoun(question: str, title: str) -> str | None:
     return question[: m.start()] + pronoun + question[m.end():]
 
 
+def _mention(question: str, title: str) -> re.Match | None:
+    """A plain mention of `title`'s subject in `question` (not possessive, not qualified, not the
+    first word of a longer name), or None."""
+    m = subject_pattern(title).search(question)
+    if not m or m.group(4):
+        return None
+    before, after = question[: m.start()].split(), question[m.end():].split()
+    if (before and before[-1].lower() in _QUALIFIED_AFTER) or (after and after[0][:1].isupper()):
+        return None
+    return m
+
+
+def usual_mentions(questions: list[dict]) -> dict[str, str]:
+    """Each article's most usual plain mention of its subject inside its questions (not as a
+    question's first word, where every word is capitalised): "the Normans", "oxygen"."""
+    seen: dict[str, Counter] = {}
+    for q in questions:
+        m = _mention(q["question"], q["article"])
+        if m and m.start() > 0:
+            seen.setdefault(q["article"], Counter())[m.group(0)] += 1
+    return {title: counts.most_common(1)[0][0] for title, counts in seen.items()}
+
+
+def _proper(mention: str) -> bool:
+    """Whether a mention is a name ("Super Bowl 50", "the Normans") rather than a common noun ("oxygen")."""
+    return any(w[:1].isupper() or w[:1].isdigit() for w in mention.split() if w.lower() != "the")
+
+
+def ellipses(questions: list[dict], seed: int = 0) -> list[dict]:
+    """The `ellipsis` set (see the module's docstring) made from SQuAD `questions`: the other
+    article's subject named as its own questions name it, a name for a name ("Warsaw" for "the
+    Normans") and a common noun for a common noun ("pharmacy" for "oxygen")."""
+    rng = random.Random(seed)
+    usual = usual_mentions(questions)
+    out = []
+    for q in questions:
+        m = _mention(q["question"], q["article"])
+        if not m or m.start() == 0:
+            continue
+        mention = m.group(0)
+        alike = sorted(t for t, other in usual.items() if t != q["article"] and _proper(other) == _proper(mention))
+        if not alike:
+            continue
+        earlier = q["question"][: m.start()] + usual[rng.choice(alike)] + q["question"][m.end():]
+        opener = rng.choice(["And", "What about"])
+        out.append(dict(q, question=f"{opener} {mention}?", original=q["question"], earlier=[earlier]))
+    return out
+
+
 def follow_ups(questions: list[dict], kind: str, seed: int = 0) -> list[dict]:
     """The questions of set `kind` (see the module's docstring) made from SQuAD `questions` (as
     `rag.measure.squad.read_squad` reads them, in file order), each with its `earlier` list."""
     if kind not in KINDS:
         raise ValueError(f"unknown follow-up set {kind!r}; choose from {', '.join(KINDS)}")
+    if kind == "ellipsis":
+        return ellipses(questions, seed)
     if kind == "new-topic":
         rng = random.Random(seed)
         out = []
