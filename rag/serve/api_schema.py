@@ -28,7 +28,9 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, description=f"passages to read, 1 to {MAX_K}; null: the server's setting")
     earlier: list[str] = Field(default_factory=list, max_length=MAX_EARLIER_SENT,
                                description="the conversation's questions before this one, oldest first: a question "
-                                           "pointing back to them (\"When was it founded?\") is searched for with them")
+                                           "pointing back to them (\"When was it founded?\") is searched for with them, "
+                                           "and one naming only a new topic (\"And the OECD?\") is answered as the last "
+                                           "of them asked again about it")
 
 
 def response_model(cls: type, name: str, leave_out: tuple[str, ...] = ()) -> type[BaseModel]:
