@@ -28,6 +28,9 @@ def test_a_question_points_back_with_a_personal_pronoun(question, points_back):
     ("And the online conference?", "the online conference"),
     ("What about payroll?", "payroll"),
     ("how about in Georgia", "in Georgia"),
+    ("And what about the OECD?", "the OECD"), ("Same for the OECD?", "the OECD"),
+    ("What about the OECD then?", "the OECD"), ("Ok, how about Georgia instead?", "Georgia"),
+    ("And then?", None), ("What about it?", None), ("And so?", None),
     ("And the Head of the National Agency of Ukraine on Civil Service?", "the Head of the National Agency of Ukraine on Civil Service"),
     ("And who organized it?", None),  # a question of its own
     ("And when?", None),

@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-# A question that opens by adding to the last one: "What about payroll?", "And in Georgia?".
-ADDS_ON = re.compile(r"^\W*(and|what about|how about|what of)\b", re.I)
+# A question that opens by adding to the last one: "What about payroll?", "And in Georgia?", "And
+# what about the OECD?", "Same for the OECD?".
+ADDS_ON = re.compile(r"^\W*(((and|so|ok|okay)\W+)?(what|how) about|what of|and|same (question |thing )?for)\b", re.I)
+_AFTERWORDS = re.compile(r"\W+(then|instead|too|as well)$", re.I)  # "What about the OECD then?"
 _TOPIC_WORDS = 12  # "the Head of the National Agency of Ukraine on Civil Service"
 # What a question of its own opens with ("And who organized it?").
 _ASKING = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how", "is", "are", "was", "were",
@@ -22,6 +24,8 @@ _ASKING = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how
 # A clause says something, which a topic does not ("What about Luther declined as his health failed?").
 _CLAUSES = {"as", "because", "while", "when", "where", "if", "whether", "although", "though", "since", "who",
             "which", "whose", "whom", "unless", "until"}
+_NOT_TOPICS = {"then", "now", "so", "also", "too", "else", "next", "more", "that", "this", "it", "them", "him",
+               "her", "they", "he", "she", "there", "here", "yes", "no", "ok", "okay"}
 _PREPOSITIONS = {"in", "at", "on", "for", "from", "during", "to", "by", "with", "about", "of", "into", "under",
                  "after", "before", "since", "between", "among", "within", "without", "over", "against"}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her", "our", "your"}
@@ -43,10 +47,11 @@ def topic_of(question: str) -> str | None:
     opener = ADDS_ON.match(question)
     if not opener:
         return None
-    topic = question[opener.end():].strip(" \t,;:?!.")
+    topic = _AFTERWORDS.sub("", question[opener.end():].strip(" \t,;:?!.")).strip()
     words = topic.split()
     # Case matters for clauses: "Doctor Who" is a name.
-    if not words or words[0].lower() in _ASKING or len(words) > _TOPIC_WORDS or _CLAUSES & set(words):
+    if (not words or words[0].lower() in _ASKING or len(words) > _TOPIC_WORDS or _CLAUSES & set(words)
+            or all(w.lower() in _NOT_TOPICS for w in words)):  # "And then?", "What about it?"
         return None
     return topic
 
