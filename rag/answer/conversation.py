@@ -11,9 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.answer.ellipsis import ADDS_ON, topic_of
+from rag.answer.words import PERSONAL_PRONOUNS
 
-# Personal pronouns only: "this", "that" and "there" open too many questions that stand alone.
-_REFERS = re.compile(r"\b(it|its|they|them|their|theirs|he|him|his|she|her|hers)\b", re.I)
+_REFERS = re.compile(rf"\b({'|'.join(PERSONAL_PRONOUNS)})\b", re.I)
 MAX_EARLIER = 3  # a chain of follow-ups reaches back at most this far
 MAX_EARLIER_CHARS = 500  # of each earlier question: a search text, not a document
 # The question's own vector counts twice its predecessors': chosen on SQuAD's train articles

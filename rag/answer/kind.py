@@ -12,6 +12,7 @@ import pysbd
 
 from rag.answer.conversation import has_pronoun
 from rag.answer.ellipsis import topic_of
+from rag.answer.words import AUXILIARIES, REQUESTS, WH_WORDS
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -68,9 +69,9 @@ _QUANTITIES = ("count", "share", "measure")
 # A question mark, a question word, a blank to fill ("___ helps the biosphere"), a request ("List the
 # tools"), a verb to complete ("Telnet was sold to") or more than a few words: otherwise the text names a
 # topic to find ("webinar attendance", "Gulmira Raisova"), and no span answers it.
-_WH = "what|which|who|whom|whose|when|where|why|how"
-_AUX = "is|are|was|were|has|have|had|do|does|did|can|could|will|would|should"
-_REQUEST = "list|identify|give|state|define|describe|explain|tell"  # a question asked as a request
+_WH = "|".join(WH_WORDS)
+_AUX = "|".join(AUXILIARIES)
+_REQUEST = "|".join(REQUESTS)
 _ASKS = re.compile(rf"\?|_{{2,}}|\b({_WH}|name)\b|^\W*({_REQUEST})\b|"
                    rf"\b({_AUX}|be|been|may|might|must)\b", re.I)
 _TOPIC_WORDS = 4
