@@ -175,8 +175,8 @@ class Assistant:
                 read.insert(0, self.read_as(t, retriever)[0])
                 if len(read) == MAX_EARLIER:
                     break
-        followed = follows(asked, read)
-        return Reading(asked, fixes, followed, asked_again(asked, followed))
+        # A topic is asked about with the last of these that asks something, even past a remark.
+        return Reading(asked, fixes, follows(asked, read), asked_again(asked, read))
 
     def search_vector(self, reading: Reading) -> np.ndarray:
         """The question's vector for the search and the answer's scoring: its own, or for a

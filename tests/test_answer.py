@@ -83,6 +83,9 @@ def test_a_follow_up_naming_only_a_topic_is_the_last_question_asked_again_about_
     # Read as typed, the same sentence is found but the short answer answers nothing that was asked.
     alone = assistant.ask(follow_up)
     assert alone.notice is None and (alone.short_answer is None or "200" not in alone.short_answer.text)
+    # A remark in between ("thanks") is no question to ask again: the one before it is.
+    after_remark = assistant.ask(follow_up, earlier=[earlier, "Thanks, that helps a lot"])
+    assert after_remark.notice == answer.notice and after_remark.short_answer.text == answer.short_answer.text
     # In one message, the second question is the first asked again.
     both = assistant.ask(f"{earlier} {follow_up}")
     assert both.notice == answer.notice and "120 people" in both.quoted() and "Over 200 experts" in both.quoted()

@@ -137,6 +137,7 @@ def test_a_question_is_read_as_squad_asks_it(text, read_as):
     # After the first, a part may name only what to ask the one before about.
     ("Who chairs the ICSC? And the ACSH?", ["Who chairs the ICSC?", "And the ACSH?"]),
     ("And the ACSH? Who chairs the ICSC?", ["And the ACSH? Who chairs the ICSC?"]),
+    ("Who chairs the ICSC? And you?", ["Who chairs the ICSC? And you?"]),  # "you" names nothing to ask about
     ("Is https://astanahub.com/?lang=en down? Who runs it?", ["Is https://astanahub.com/?lang=en down? Who runs it?"]),
     ("See https://a.org/?q=1 who spoke? How many came?", ["See https://a.org/?q=1 who spoke? How many came?"]),
 ])

@@ -31,6 +31,13 @@ def test_a_question_points_back_with_a_personal_pronoun(question, points_back):
     ("And what about the OECD?", "the OECD"), ("Same for the OECD?", "the OECD"),
     ("What about the OECD then?", "the OECD"), ("Ok, how about Georgia instead?", "Georgia"),
     ("And then?", None), ("What about it?", None), ("And so?", None),
+    ("And, um, the OECD?", "the OECD"), ("What about the OECD too, then?", "the OECD"),
+    ("And the revised plan?", "the revised plan"), ("And Doctor Who?", "Doctor Who"),  # a name, not a question
+    # A question of its own, more than one sentence, or words that name nothing: no topic.
+    ("And what's the budget?", None), ("And in 2024, how many attended?", None),
+    ("And the OECD was founded in what year?", None), ("What about the treaty angered the French?", None),
+    ("And the ACSH? Who chairs the ICSC?", None), ("And…?", None), ("And 😀?", None), ("And you?", None),
+    ("And thanks!", None), ("And the?", None), ("And so on?", None), ("And/or the OECD?", None),
     ("And the Head of the National Agency of Ukraine on Civil Service?", "the Head of the National Agency of Ukraine on Civil Service"),
     ("And who organized it?", None),  # a question of its own
     ("And when?", None),
@@ -66,6 +73,10 @@ def test_an_add_on_naming_only_a_topic_is_told_from_one_asking_its_own_question(
     ("Where is it based?", "the ACSH", "Where is the ACSH based?"),  # a pronoun stands for one phrase
     ("When did the Serbian study visit to Belgium take place?", "the New York workshop",
      "When did the New York workshop take place?"),  # the subject ends at its verb
+    ("When did the Serbian delegation visit Belgium?", "the Kazakh one",  # a verb before a name
+     "When did the Kazakh one visit Belgium?"),
+    ("When was the visit to Belgium organised?", "the visit to France", "When was the visit to France organised?"),
+    ("who chairs the icsc?", "the OECD", "who chairs the OECD?"),  # as the user wrote it
     ("Why?", "the ACSH", None),
     ("Tell me more", "the ACSH", None),  # nothing to stand in for
 ])
@@ -79,6 +90,13 @@ def test_a_topic_is_asked_about_with_the_last_question_that_asks_something_itsel
     assert asked_again("And the OECD?", []) is None  # nothing to ask again
     assert asked_again("When was it founded?", chat) is None  # asks its own question
     assert asked_again("And the OECD?", ["And the ACSH?"]) is None
+    # The last question of a turn of several; a remark asks nothing to ask again.
+    assert asked_again("And the ACSH?", ["Who chairs the ICSC? Where is it based?"]) == "Where is the ACSH based?"
+    assert asked_again("And the OECD?", ["Who chairs the ICSC? And the ACSH?"]) == "Who chairs the OECD?"
+    assert asked_again("And the OECD?", ["Who chairs the ICSC?", "Thanks, that helps a lot"]) == "Who chairs the OECD?"
+    assert asked_again("And the OECD?", ["Thanks, that helps a lot"]) is None
+    again = asked_again("And the imams?", ["Name a text the priests teach from."])  # a request asks too
+    assert again is not None and again.startswith("Name a text") and "imams" in again
 
 
 def test_a_follow_up_reaches_back_to_the_last_question_that_stands_alone():

@@ -13,57 +13,95 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rag.answer.words import AUXILIARIES, PERSONAL_PRONOUNS, REQUESTS, WH_WORDS
+
 # A question that opens by adding to the last one: "What about payroll?", "And in Georgia?", "And
 # what about the OECD?", "Same for the OECD?".
 ADDS_ON = re.compile(r"^\W*(((and|so|ok|okay)\W+)?(what|how) about|what of|and|same (question |thing )?for)\b", re.I)
-_AFTERWORDS = re.compile(r"\W+(then|instead|too|as well)$", re.I)  # "What about the OECD then?"
+_FILLER = re.compile(r"^(um|uh|er|erm|hmm|well|so|ok|okay)\W+", re.I)  # "And, um, the OECD?"
+_AFTERWORDS = re.compile(r"\W+(then|instead|too|as well)$", re.I)  # "What about the OECD too, then?"
 _TOPIC_WORDS = 12  # "the Head of the National Agency of Ukraine on Civil Service"
-# What a question of its own opens with ("And who organized it?").
-_ASKING = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how", "is", "are", "was", "were",
-           "do", "does", "did", "can", "could", "will", "would", "should", "has", "have", "had"}
-# A clause says something, which a topic does not ("What about Luther declined as his health failed?").
-_CLAUSES = {"as", "because", "while", "when", "where", "if", "whether", "although", "though", "since", "who",
-            "which", "whose", "whom", "unless", "until"}
-_NOT_TOPICS = {"then", "now", "so", "also", "too", "else", "next", "more", "that", "this", "it", "them", "him",
-               "her", "they", "he", "she", "there", "here", "yes", "no", "ok", "okay"}
+_ASKING = set(WH_WORDS) | set(AUXILIARIES)  # what a question of its own opens with ("And who organized it?")
+_REQUESTS = {*REQUESTS, "name"}
+# Lower-case words no topic holds: a clause says something ("What about Luther declined as his health
+# failed?"), a question word or a verb asks it ("And the OECD was founded in what year?"). Case matters:
+# "Doctor Who" is a name.
+_CLAUSES = {"as", "because", "while", "if", "whether", "although", "though", "since", "unless", "until",
+            *WH_WORDS, *AUXILIARIES}
 _PREPOSITIONS = {"in", "at", "on", "for", "from", "during", "to", "by", "with", "about", "of", "into", "under",
                  "after", "before", "since", "between", "among", "within", "without", "over", "against"}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her", "our", "your"}
-_PRONOUNS = {"it", "they", "them", "he", "him", "she"}
+_PRONOUNS = {"it", "they", "them", "he", "him", "she"}  # each stands for a whole phrase
 _JOINS = {"of", "and", "for", "de", "&"}  # inside a name: "Bureau of Georgia", "Policy and Support"
 _STOP = _PREPOSITIONS | _DETERMINERS | _PRONOUNS | {"and", "or", "&"}
-_AUXILIARIES = {"is", "are", "was", "were", "do", "does", "did", "has", "have", "had", "can", "could", "will", "would"}
-# Verbs that close a question's subject ("When did the visit take place?"); a past participle does too.
+# Words that name nothing to ask about: "And then?", "What about it?", "And you?", "And so on?".
+_NOT_TOPICS = _STOP | set(PERSONAL_PRONOUNS) | {
+    "then", "now", "so", "also", "too", "else", "next", "more", "there", "here", "yes", "no", "ok", "okay",
+    "i", "me", "my", "mine", "we", "us", "ours", "you", "yours", "thanks", "thank", "please", "on", "forth"}
+# Verbs that close a question's subject ("When did the visit take place?"); a past participle does too,
+# and so does a word before a name or a determiner ("When did the delegation visit Belgium?").
 _VERBS = {"take", "happen", "begin", "start", "end", "occur", "use", "meet", "hold", "held", "become", "go", "come",
           "say", "make", "get", "play", "win", "lead", "die", "live", "found", "build", "create", "cost", "last",
           "mean", "include", "consist", "focus", "offer", "discuss", "propose", "launch", "attend", "organize",
           "organise", "learn", "want", "need", "plan", "work", "serve", "run", "open", "close", "receive", "give"}
+_WORD = re.compile(r"[^\W_]", re.U)  # a letter or a digit
 
 
 def topic_of(question: str) -> str | None:
     """What an add-on that asks nothing of its own is about ("the online conference" of "And the
-    online conference?"). None for any other question, an add-on with a question of its own ("And
-    who organized it?") or a clause ("And the delegation visited Belgium as planned?") included."""
+    online conference?"). None for any other question: one asking something of its own ("And
+    who organized it?", "And the OECD was founded in what year?"), a clause, more than one sentence,
+    or words that name nothing ("And then?", "What about it?")."""
     opener = ADDS_ON.match(question)
     if not opener:
         return None
-    topic = _AFTERWORDS.sub("", question[opener.end():].strip(" \t,;:?!.")).strip()
+    topic = _FILLER.sub("", question[opener.end():].strip(" \t,;:?!.…"))
+    while _AFTERWORDS.search(topic):
+        topic = _AFTERWORDS.sub("", topic)
     words = topic.split()
-    # Case matters for clauses: "Doctor Who" is a name.
-    if (not words or words[0].lower() in _ASKING or len(words) > _TOPIC_WORDS or _CLAUSES & set(words)
-            or all(w.lower() in _NOT_TOPICS for w in words)):  # "And then?", "What about it?"
+    if (not words or len(words) > _TOPIC_WORDS or not _WORD.match(topic) or re.search(r"[?!.]\s", topic)
+            or re.split(r"['’]", words[0].lower())[0] in _ASKING or _CLAUSES & set(words)  # "what's"
+            or _acts(words) or all(_bare(w) in _NOT_TOPICS for w in words)):
         return None
     return topic
 
 
-def asked_again(question: str, followed: Sequence[str]) -> str | None:
-    """`question` as the last of the `followed` questions (oldest first) that asks something itself,
+def _bare(word: str) -> str:
+    """A word without the punctuation around it, lower-cased."""
+    return word.strip(".,;:!?\"'“”‘’()").lower()
+
+
+def _acts(words: list[str]) -> bool:
+    """Whether a past-tense verb follows a noun ("the treaty angered the French"); a participle after
+    a determiner describes ("the revised plan")."""
+    return any(w.endswith("ed") and len(w) > 4 and w.islower() and _bare(words[i - 1]) not in _DETERMINERS
+               for i, w in enumerate(words) if i > 0)
+
+
+def _asks(text: str) -> bool:
+    """Whether an earlier turn asks something itself: a question, or a request ("Name a text used
+    to teach."); a remark such as "Thanks, that helps" does not."""
+    words = text.split()
+    return bool(words) and (text.rstrip().endswith("?") or _bare(words[0]) in _ASKING | _REQUESTS)
+
+
+def _questions(turn: str) -> list[str]:
+    """The questions of an earlier turn, each up to its question mark ("Who chairs the ICSC?" and
+    "Where is it based?" of "Who chairs the ICSC? Where is it based?"); [turn] when it has none."""
+    questions = [q.strip() for q in re.findall(r"[^?]+\?", turn) if _WORD.search(q)]
+    return questions or [turn]
+
+
+def asked_again(question: str, earlier: Sequence[str]) -> str | None:
+    """`question` as the last of the `earlier` questions (oldest first) that asks something itself,
     asked about `question`'s topic: "And the online conference?" after "How many people attended the
     webinars?" is "How many people attended the online conference?". None when `question` asks
     something of its own, or no part of that question can be told to stand for the topic."""
     topic = topic_of(question)
-    frames = [q for q in followed if topic_of(q) is None]
-    return reframed(frames[-1], topic) if topic and frames else None
+    if topic is None:
+        return None
+    frames = [q for turn in earlier for q in _questions(turn) if topic_of(q) is None and _asks(q)]
+    return reframed(frames[-1], topic) if frames else None
 
 
 def reframed(last: str, topic: str) -> str | None:
@@ -87,15 +125,17 @@ def _span(words: list[str], topic: list[str]) -> tuple[int, int] | None:
     lower = [w.lower() for w in words]
     if first in _PREPOSITIONS:  # "And for payroll?": the last phrase opening with that preposition
         same = [i for i, w in enumerate(lower) if w == first and i > 0]
-        return (same[-1], _phrase_end(lower, same[-1])) if same else (len(words), len(words))
-    shared = [i for i, w in enumerate(lower) if i > 0 and w not in _STOP and w in {t.lower() for t in topic}]
+        return (same[-1], _phrase_end(words, same[-1])) if same else (len(words), len(words))
+    topic_lower = {t.lower() for t in topic}
+    shared = [i for i, w in enumerate(lower) if i > 0 and w not in _STOP and w in topic_lower]
     if shared:  # "And the Kazakh delegation?" after "When did the Serbian delegation visit Belgium?"
         heads = [i for i in shared if lower[i] == topic[-1].lower()]
         end = heads[-1] if heads else shared[-1]
         end = _name_end(words, end) if _is_name(words[end]) else end + 1
-        if not heads and end < len(words) and lower[end] == "of":  # "the Head [of the Bureau]" for "the Head of X"
-            end = _phrase_end(lower, end)
-        return _phrase_start(words, shared[0]), end
+        start = _phrase_start(words, shared[0])
+        if not heads and end < len(words) and lower[end] in _PREPOSITIONS and lower[end] in topic_lower:
+            end = _phrase_end(words, start)  # "the Head [of the Bureau]" for "the Head of X"
+        return start, end
     names = [i for i in range(1, len(words)) if _is_name(words[i]) and not _is_name(words[i - 1])]
     if names and all(_is_name(t) or t.lower() in _STOP | _JOINS for t in topic):  # a name for the last name
         return _phrase_start(words, names[-1]), _name_end(words, names[-1])
@@ -105,13 +145,14 @@ def _span(words: list[str], topic: list[str]) -> tuple[int, int] | None:
         if w in _PRONOUNS:
             return i, i + 1
         if w in _DETERMINERS:
-            return i, _phrase_end(lower, i)
+            return i, _phrase_end(words, i)
         if not phrase and w in _PREPOSITIONS and i + 1 < len(words):  # "workforce planning" for its object
             return i + 1, len(words)
     return None
 
 
 def _is_name(word: str) -> bool:
+    """Whether a word may be part of a name: capitalised, or a number ("Super Bowl 50")."""
     return word[:1].isupper() or word[:1].isdigit()
 
 
@@ -143,11 +184,14 @@ def _phrase_start(words: list[str], i: int) -> int:
     return i
 
 
-def _phrase_end(lower: list[str], start: int) -> int:
+def _phrase_end(words: list[str], start: int) -> int:
     """The end of the phrase from `start`: the question's end, or a closing verb when the phrase is
     the subject of an auxiliary ("When did [the visit to Belgium] take place?")."""
-    if start > 0 and lower[start - 1] in _AUXILIARIES:
+    lower = [w.lower() for w in words]
+    if start > 0 and lower[start - 1] in AUXILIARIES:
         for j in range(start + 2, len(lower)):
-            if lower[j] in _VERBS or (lower[j].endswith("ed") and len(lower[j]) > 4):
+            before_object = j + 1 < len(words) and (lower[j + 1] in _DETERMINERS or _is_name(words[j + 1]))
+            if lower[j] in _VERBS or (lower[j].endswith("ed") and len(lower[j]) > 4) or (
+                    before_object and lower[j] not in _STOP and not _is_name(words[j])):
                 return j
     return len(lower)
