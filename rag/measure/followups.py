@@ -41,15 +41,12 @@ def subject_pattern(title: str) -> re.Pattern:
 def as_pronoun(question: str, title: str) -> str | None:
     """`question` with its first mention of `title`'s subject made a pronoun; None without one."""
     m = subject_pattern(title).search(question)
-    if not m:
+    if not m or not _stands_alone(question, m):
         return None
     name = m.group(2).lower()
     plural = bool(m.group(3)) or (name.endswith("s") and not name.endswith("ss"))
     before = question[: m.start()].split()
     previous = before[-1].lower() if before else ""
-    following = question[m.end():].split()
-    if previous in _QUALIFIED_AFTER or (following and following[0][:1].isupper()):  # "Sky UK Limited"
-        return None
     if m.group(4):
         pronoun = "their" if plural else "its"
     else:
@@ -61,16 +58,17 @@ def as_pronoun(question: str, title: str) -> str | None:
     return question[: m.start()] + pronoun + question[m.end():]
 
 
-def _mention(question: str, title: str) -> re.Match | None:
-    """A plain mention of `title`'s subject in `question` (not possessive, not qualified, not the
-    first word of a longer name), or None."""
-    m = subject_pattern(title).search(question)
-    if not m or m.group(4):
-        return None
+def _stands_alone(question: str, m: re.Match) -> bool:
+    """Whether the mention `m` in `question` names the subject by itself: it qualifies no noun
+    ("which Norman leader") and starts no longer name ("Sky UK Limited")."""
     before, after = question[: m.start()].split(), question[m.end():].split()
-    if (before and before[-1].lower() in _QUALIFIED_AFTER) or (after and after[0][:1].isupper()):
-        return None
-    return m
+    return not ((before and before[-1].lower() in _QUALIFIED_AFTER) or (after and after[0][:1].isupper()))
+
+
+def _mention(question: str, title: str) -> re.Match | None:
+    """A plain mention of `title`'s subject in `question` (standing alone, not possessive), or None."""
+    m = subject_pattern(title).search(question)
+    return m if m and not m.group(4) and _stands_alone(question, m) else None
 
 
 def usual_mentions(questions: list[dict]) -> dict[str, str]:
