@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.words import AUXILIARIES, PERSONAL_PRONOUNS, REQUESTS, WH_WORDS
+from rag.answer.words import ASKING, AUXILIARIES, PERSONAL_PRONOUNS, WH_WORDS
 
 # A question that opens by adding to the last one: "What about payroll?", "And in Georgia?", "And
 # what about the OECD?", "Same for the OECD?".
@@ -22,7 +22,6 @@ _FILLER = re.compile(r"^(um|uh|er|erm|hmm|well|so|ok|okay)\W+", re.I)  # "And, u
 _AFTERWORDS = re.compile(r"\W+(then|instead|too|as well)$", re.I)  # "What about the OECD too, then?"
 _TOPIC_WORDS = 12  # "the Head of the National Agency of Ukraine on Civil Service"
 _ASKING = set(WH_WORDS) | set(AUXILIARIES)  # what a question of its own opens with ("And who organized it?")
-_REQUESTS = {*REQUESTS, "name"}
 # Lower-case words no topic holds: a clause says something ("What about Luther declined as his health
 # failed?"), a question word or a verb asks it ("And the OECD was founded in what year?"). Case matters:
 # "Doctor Who" is a name.
@@ -78,13 +77,6 @@ def _acts(words: list[str]) -> bool:
                for i, w in enumerate(words) if i > 0)
 
 
-def _asks(text: str) -> bool:
-    """Whether an earlier turn asks something itself: a question, or a request ("Name a text used
-    to teach."); a remark such as "Thanks, that helps" does not."""
-    words = text.split()
-    return bool(words) and (text.rstrip().endswith("?") or _bare(words[0]) in _ASKING | _REQUESTS)
-
-
 def _questions(turn: str) -> list[str]:
     """The questions of an earlier turn, each up to its question mark ("Who chairs the ICSC?" and
     "Where is it based?" of "Who chairs the ICSC? Where is it based?"); [turn] when it has none."""
@@ -100,7 +92,7 @@ def asked_again(question: str, earlier: Sequence[str]) -> str | None:
     topic = topic_of(question)
     if topic is None:
         return None
-    frames = [q for turn in earlier for q in _questions(turn) if topic_of(q) is None and _asks(q)]
+    frames = [q for turn in earlier for q in _questions(turn) if topic_of(q) is None and ASKING.search(q)]
     return reframed(frames[-1], topic) if frames else None
 
 

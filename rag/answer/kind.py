@@ -12,7 +12,7 @@ import pysbd
 
 from rag.answer.conversation import has_pronoun
 from rag.answer.ellipsis import topic_of
-from rag.answer.words import AUXILIARIES, REQUESTS, WH_WORDS
+from rag.answer.words import ASKING, AUXILIARIES, REQUESTS, WH_WORDS
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -93,7 +93,6 @@ _COURTESY = re.compile(rf"^\W*(please\W+)?((can|could|would|will) you (please )?
 
 _INNER_END = re.compile(r"[.!?]\s+\S")  # a sentence ends and something follows
 _OPENS_ASKING = rf"^\W*({_AUX}|name|{_REQUEST})\b"
-_ASKING = re.compile(rf"\?\W*$|^\W*({_WH})\b|{_OPENS_ASKING}", re.I)
 _ASKS_ALONE = re.compile(rf"\b({_WH})\b|{_OPENS_ASKING}", re.I)
 
 
@@ -105,7 +104,7 @@ def _sentences(text: str) -> list[str]:
 def _asking_span(sentences: list[str]) -> tuple[int, int] | None:
     """(first, last) positions of the asking sentences, the last question mark ending them when there
     is one ("… ? Have a nice day!" opens with a verb too); None when fewer than two sentences or none asks."""
-    asking = [i for i, s in enumerate(sentences) if _ASKING.search(s)]
+    asking = [i for i, s in enumerate(sentences) if ASKING.search(s)]
     if len(sentences) < 2 or not asking:
         return None
     marked = [i for i in asking if _MARKED.search(sentences[i])]

@@ -2,6 +2,8 @@
 read questions (`kind`, `conversation`, `ellipsis`)."""
 from __future__ import annotations
 
+import re
+
 WH_WORDS = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
 AUXILIARIES = ("is", "are", "was", "were", "has", "have", "had", "do", "does", "did", "can", "could", "will",
                "would", "should")
@@ -9,3 +11,6 @@ AUXILIARIES = ("is", "are", "was", "were", "has", "have", "had", "do", "does", "
 PERSONAL_PRONOUNS = ("it", "its", "they", "them", "their", "theirs", "he", "him", "his", "she", "her", "hers")
 # A question asked as a request ("Name the speaker.", "List the tools").
 REQUESTS = ("list", "identify", "give", "state", "define", "describe", "explain", "tell")
+# A text that asks: a closing question mark, or a question word, an auxiliary verb or a request
+# first ("Who spoke?", "is it open", "Name the speaker."); "Thanks, that helps" does not.
+ASKING = re.compile(rf"\?\W*$|^\W*({'|'.join((*WH_WORDS, *AUXILIARIES, 'name', *REQUESTS))})\b", re.I)
