@@ -22,10 +22,11 @@ import random
 import re
 from collections import Counter
 
+from rag.answer.words import AUXILIARIES
+
 KINDS = ("pronoun", "alone", "new-topic", "ellipsis")
 # After these the subject is a subject ("did they"); after other words (a verb, a preposition) an object.
-_SUBJECT_AFTER = {"is", "are", "was", "were", "do", "does", "did", "have", "has", "had", "can", "could", "will",
-                  "would", "should", "may", "might", "must", "and", "or", "but", "when", "where", "why", "how"}
+_SUBJECT_AFTER = {*AUXILIARIES, "may", "might", "must", "and", "or", "but", "when", "where", "why", "how"}
 # After these the name qualifies a noun ("which Norman leader", "how many Huguenots"): no pronoun fits.
 _QUALIFIED_AFTER = {"a", "an", "which", "what", "whose", "many", "much", "few", "several", "some", "all", "most", "other", "both"}
 
