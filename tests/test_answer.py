@@ -413,6 +413,16 @@ def test_short_answers_are_exact_spans_inside_a_quoted_sentence(assistant):
     assert shown >= 3
 
 
+@pytest.mark.parametrize("question,named", [
+    ("Did the Serbian delegation visit Brussels?", "Serbian"),  # the reader had answered "4 to 6 June 2025"
+    ("Tell me about the New York workshop", "New York"),
+])
+def test_a_question_no_span_answers_gets_its_sentence_without_a_short_answer(assistant, question, named):
+    answer = assistant.ask(question)
+    assert not answer.abstained and named in answer.quoted()
+    assert answer.short_answer is None
+
+
 QUESTION_SETS = [ROOT / "tests" / "data" / name for name in ("questions.jsonl", "heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl")]
 
 

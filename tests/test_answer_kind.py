@@ -1,7 +1,7 @@
 """The kind of answer a question plainly asks for, and the quotes that can hold it."""
 import pytest
 
-from rag.answer.kind import KINDS, as_question, asked_kind, asks_question, holds_kind, questions_in
+from rag.answer.kind import KINDS, as_question, asked_kind, asks_question, holds_kind, questions_in, span_answers, wants_span
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -94,6 +94,32 @@ def test_years_next_to_letters_and_websites_named_in_passing():
 ])
 def test_a_question_is_told_from_a_topic_search(text, asks):
     assert asks_question(text) is asks
+
+
+@pytest.mark.parametrize("text,wants", [
+    ("Tell me about the New York workshop", False), ("Please describe the webinars.", False),
+    ("Summarise the visit", False), ("webinar attendance", False),
+    ("Tell me who spoke.", True), ("How many came", True), ("Did the delegation visit Brussels?", True),
+])
+def test_a_request_for_a_description_gets_no_short_answer(text, wants):
+    assert wants_span(text) is wants
+
+
+@pytest.mark.parametrize("question,span,answers", [
+    # a yes/no question: only a span saying no answers it
+    ("Did the Serbian delegation visit Brussels?", "4 to 6 June 2025", False),
+    ("Can BSkyB veto the presence of channels?", "open access", False),
+    ("Were the centers profitable", "Warner Sinback", False),
+    ("Has anyone been charged with importing drugs?", "no known case", True),
+    ("Do BOSA civil servants have their own fixed desks?", "flex-space offices without stationary personal workplaces", True),
+    ("Can the President vote?", "don't have voting rights", True),
+    # no yes/no question: a choice, a question word, a request put as a question, a slip for "What"
+    ("Was the testing a failure or a success?", "success", True), ("Is it known who spoke?", "Gulmira Raisova", True),
+    ("Can you name the speaker?", "Gulmira Raisova", True), ("Could you list the tools?", "Symphony", True),
+    ("Was is the name of the series?", "Miracle Day", True), ("Who is the director?", "Danilo Rončević", True),
+])
+def test_a_yes_no_question_is_answered_only_by_a_span_saying_no(question, span, answers):
+    assert span_answers(question, span) is answers
 
 
 @pytest.mark.parametrize("text,read_as", [

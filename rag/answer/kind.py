@@ -82,6 +82,30 @@ def asks_question(text: str) -> bool:
     return len(text.split()) > _TOPIC_WORDS or bool(_ASKS.search(text))
 
 
+# A request to describe or explain ("Tell me about the workshop") is answered by sentences; no span says it.
+_DESCRIBE = re.compile(r"^\W*((please\s+)?(describe|explain|summari[sz]e|outline)\b|"
+                       r"(please\s+)?tell\s+(me|us)\s+(more\s+)?about\b)", re.I)
+# A yes/no question: an auxiliary first ("Did the delegation visit Brussels?"), offering no choice ("Is it
+# high or low?"), asking nothing with a question word ("Is it known who spoke?") and no request ("Can you
+# name …", "Was is the name …": a slip for "What").
+_YES_NO = re.compile(rf"^\W*({_AUX}|be|may|might|must|shall)\b(?!\s+({_AUX})\b)(?!.*\b(or|{_WH})\b)"
+                     rf"(?!\s+(you|u)\s+(please\s+)?({_REQUEST}|name|show)\b)", re.I)
+_SAYS_NO = re.compile(r"\b(no|not|never|none|nothing|nobody|neither|nor|without|cannot)\b|n['’]t\b", re.I)
+
+
+def wants_span(question: str) -> bool:
+    """Whether a short span could answer `question` (as the models read it): it asks something
+    (`asks_question`) and does not ask for a description ("Tell me about the workshop")."""
+    return asks_question(question) and not _DESCRIBE.search(question)
+
+
+def span_answers(question: str, span: str) -> bool:
+    """Whether the short answer `span` answers `question`: any span does, except that a yes/no
+    question is answered only by one that says no ("never", "not have voting rights"); any other
+    span names a thing ("4 to 6 June 2025" for "Did the delegation visit Brussels?"), not a yes."""
+    return not _YES_NO.search(question) or bool(_SAYS_NO.search(span))
+
+
 # What the models read is shaped like SQuAD's questions, which they learnt from: a courtesy before the
 # question word goes ("Can you tell me who chairs the ICSC?" abstained), and a question asked without
 # its mark gets one ("who is danilo roncevic"; SQuAD test with every "?" removed: short-answer F1 58.4

@@ -16,7 +16,7 @@ import unicodedata
 import numpy as np
 
 from rag.answer.features import FEATURES, gather, leans_back, named_back
-from rag.answer.kind import asked_kind, asks_question, holds_kind
+from rag.answer.kind import asked_kind, holds_kind, span_answers, wants_span
 from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
 from rag.answer.selector import abstain_threshold, reader_lead, short_answer_bar, stage1_lead
 from rag.answer.short_answer import Window, balanced_span, window_of
@@ -117,7 +117,7 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     if settings.answer_kind and not holds_kind(" ".join(c.text for c in citations), asked_kind(question)):
         return Selection([], True, answerable)  # e.g. "how many" answered by a sentence with no number
     short = None
-    if short_reader is not None and asks_question(question):
+    if short_reader is not None and wants_span(question):
         window = quoted_window(index, ids[picked[0]])
         short = short_answer(question, window, short_reader, short_answer_bar(settings, config))
         lap("short")
@@ -146,14 +146,15 @@ def quoted_window(index, sid: int) -> Window:
 
 
 def short_answer(question: str, window: Window, short_reader, at_least: float) -> ShortAnswer | None:
-    """The best span the short-answer reader finds inside one of the quoted sentences, if it scores `at_least`."""
+    """The best span the short-answer reader finds inside one of the quoted sentences, if it scores
+    `at_least` and answers `question` (`span_answers`: a yes/no question's span must say no)."""
     (span, score), = short_reader.find_spans(question, [window.text], [window.regions])
     if span is None or score < at_least:
         return None
     region = next((r for r in window.regions if r[0] <= span[0] and span[1] <= r[1]), (span[0], span[1]))
     a, b = balanced_span(window.text, *span, region)
     text = window.text[a:b]
-    if not any(ch.isalnum() for ch in text):  # a lone quote mark or full stop answers nothing
+    if not any(ch.isalnum() for ch in text) or not span_answers(question, text):  # a lone quote mark answers nothing
         return None
     return ShortAnswer(text, window.doc_id, window.start + a, window.start + b, round(score, 3))
 
