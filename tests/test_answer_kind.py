@@ -117,8 +117,14 @@ def test_a_request_for_a_description_gets_no_short_answer(text, wants):
     ("Was the testing a failure or a success?", "success", True), ("Is it known who spoke?", "Gulmira Raisova", True),
     ("Can you name the speaker?", "Gulmira Raisova", True), ("Could you list the tools?", "Symphony", True),
     ("Was is the name of the series?", "Miracle Day", True), ("Who is the director?", "Danilo Rončević", True),
+    # who a named person is: not another name, the name asked about or an honorific; a title or a description
+    ("Who is Edwin Lau?", "Catherine Kardava", False), ("Who is Danilo Rončević?", "Dr. Danilo Rončević", False),
+    ("who is danilo roncevic", "Dr. Danilo Rončević", False), ("Who is Gulmira Raisova?", "Ms.", False),
+    ("Who spoke?", "H.E.", False), ("Who is Alikhan Baimenov?", "The Chairman", True),
+    ("Who was Philip I?", "Landgrave of Hesse", True), ("Who was Warsz?", "nobleman", True),
+    ("Who was Guy's Rival?", "Conrad of Montferrat", True), ("who is chief executive", "Tim Cook", True),
 ])
-def test_a_yes_no_question_is_answered_only_by_a_span_saying_no(question, span, answers):
+def test_a_span_answers_a_yes_no_question_only_saying_no_and_who_someone_is_not_with_a_name(question, span, answers):
     assert span_answers(question, span) is answers
 
 

@@ -13,6 +13,7 @@ import pysbd
 from rag.answer.conversation import has_pronoun
 from rag.answer.ellipsis import topic_of
 from rag.answer.words import ASKING, AUXILIARIES, REQUESTS, WH_WORDS
+from rag.indexing.lexical import fold
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
@@ -91,6 +92,11 @@ _DESCRIBE = re.compile(r"^\W*((please\s+)?(describe|explain|summari[sz]e|outline
 _YES_NO = re.compile(rf"^\W*({_AUX}|be|may|might|must|shall)\b(?!\s+({_AUX})\b)(?!.*\b(or|{_WH})\b)"
                      rf"(?!\s+(you|u)\s+(please\s+)?({_REQUEST}|name|show)\b)", re.I)
 _SAYS_NO = re.compile(r"\b(no|not|never|none|nothing|nobody|neither|nor|without|cannot)\b|n['’]t\b", re.I)
+# "Who is Edwin Lau?" asks what a named person is ("Head of the Division …", "nobleman"), which a name
+# does not say: in news text a title runs into a name, and the reader, which learnt to answer "who" with
+# a name, named the next person ("Catherine Kardava"), the person asked about, or an honorific ("Ms.").
+_WHO_IS = re.compile(r"^\W*who\s+(is|was|are|were)\s+(?P<name>[^?]+?)\W*$", re.I)
+_HONORIFIC = re.compile(r"^(dr|mr|mrs|ms|miss|prof|sir|dame|h\.?e|hon|rev)\.?$", re.I)
 
 
 def wants_span(question: str) -> bool:
@@ -100,10 +106,29 @@ def wants_span(question: str) -> bool:
 
 
 def span_answers(question: str, span: str) -> bool:
-    """Whether the short answer `span` answers `question`: any span does, except that a yes/no
-    question is answered only by one that says no ("never", "not have voting rights"); any other
-    span names a thing ("4 to 6 June 2025" for "Did the delegation visit Brussels?"), not a yes."""
-    return not _YES_NO.search(question) or bool(_SAYS_NO.search(span))
+    """Whether the short answer `span` answers `question`. A yes/no question is answered only by a
+    span that says no ("never", "not have voting rights"); any other span names a thing ("4 to 6
+    June 2025" for "Did the delegation visit Brussels?"), not a yes. "Who is <a name>?" is not
+    answered by a name, nor any question by an honorific alone."""
+    if _YES_NO.search(question):
+        return bool(_SAYS_NO.search(span))
+    words = [w.strip(",.;:") for w in span.split()]
+    if words and all(_HONORIFIC.match(w) for w in words):
+        return False  # "Ms." names no one
+    who = _WHO_IS.match(question)
+    if not who:
+        return True
+    named = [w for w in words if not _HONORIFIC.match(w)]
+    asked = who["name"].split()
+    echoes = {fold(w) for w in named} <= {fold(w) for w in asked}  # "who is danilo roncevic": "Dr. Danilo Rončević"
+    return not (echoes or (_is_name(asked) and _is_name(named)))  # "Who is Edwin Lau?": not "Catherine Kardava"
+
+
+def _is_name(words: list[str]) -> bool:
+    """Whether `words` are a person's name, as far as capitals tell: one to five words, each
+    capitalised (no "of" or "the": "Landgrave of Hesse", "The Chairman" are titles) and not a possessive."""
+    return 0 < len(words) <= 5 and all(w[:1].isupper() and not re.search(r"['’]s?$", w) for w in words) and \
+        words[0].lower() not in ("the", "a", "an")
 
 
 # What the models read is shaped like SQuAD's questions, which they learnt from: a courtesy before the
