@@ -9,12 +9,12 @@ from functools import cached_property
 import numpy as np
 
 from rag.answer.conversation import MAX_EARLIER, follows, refers_back, says_something, search_vector
-from rag.answer.ellipsis import asked_again
+from rag.answer.ellipsis import asked_again, speaks_of, topic_of
 from rag.answer.kind import as_question, questions_in
 from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
 from rag.answer.reader import get_reader
 from rag.answer.reader_files import prune_exports
-from rag.answer.records import Answer, QuestionError, Reading, merged, render
+from rag.answer.records import Answer, QuestionError, Reading, Selection, merged, render
 from rag.answer.select import answer_first, clean_question, select_answer
 from rag.answer.selector import get_selector
 from rag.answer.short_answer import get_span_reader
@@ -236,6 +236,8 @@ class Assistant:
         # ("And the online conference?" is answered as the last question asked again about it).
         chosen = select_answer(reading.answered, qvec, passages, sentences, self.settings, self.selector, self.reader, timings,
                                self.span_reader)
+        if reading.again and not chosen.abstained and not speaks_of(topic_of(reading.asked), chosen.citations):
+            chosen = Selection([], True, chosen.best_score)  # it answers the last topic, not the one asked about
         watch.lap("answer")
         watch.total()
         reply = render(chosen.citations)

@@ -91,6 +91,16 @@ def test_a_follow_up_naming_only_a_topic_is_the_last_question_asked_again_about_
     assert both.notice == answer.notice and "120 people" in both.quoted() and "Over 200 experts" in both.quoted()
 
 
+def test_a_topic_the_answer_says_nothing_of_is_not_answered_with_the_last_topics_answer(assistant):
+    """Asked again about the Dubai meeting, the webinars' question finds the webinars' dates
+    ("April 15-16"): an answer whose sentences, passages and titles never name the topic answers
+    the last topic, so the assistant abstains (it still says how it read the question)."""
+    answer = assistant.ask("And the OECD meeting in Dubai?", earlier=["When were the Belgian HR webinars held?"])
+    assert answer.notice == "Read as “When were the OECD meeting in Dubai held?”."
+    assert answer.abstained and answer.citations == [] and answer.short_answer is None
+    # (A topic the answer names is answered: see the test above.)
+
+
 def test_a_question_that_stands_alone_is_read_alone_after_any_conversation(assistant):
     def shown(answer):
         return {k: v for k, v in answer.to_dict().items() if k != "timings_ms"}

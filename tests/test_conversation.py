@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rag.answer.conversation import MAX_EARLIER, QUESTION_WEIGHT, follows, refers_back, search_text, search_vector
-from rag.answer.ellipsis import asked_again, reframed, topic_of
+from rag.answer.ellipsis import asked_again, reframed, speaks_of, topic_of
 from rag.measure.followups import as_pronoun, follow_ups
 
 
@@ -172,3 +172,16 @@ def test_squad_ellipses_ask_the_same_question_about_another_articles_subject_fir
     by_id = {q["id"]: q for q in sets}
     assert by_id["3"]["earlier"][0] in ("Who ruled Super Bowl 50?", "Who ruled Warsaw?")
     assert by_id["5"]["earlier"][0] in ("Who lived in Super Bowl 50?", "Who lived in the Normans?")
+
+
+def test_an_answer_speaks_of_a_topic_when_its_sentence_passage_or_title_names_it():
+    from rag.answer.records import Citation
+    from rag.retrieval.retriever import Passage
+
+    passage = Passage(0, "a", "Study visit to Belgium", 0, 0, 90, "The visit took place in Brussels. It lasted three days.", 1.0)
+    cited = [Citation(1, "a", "Study visit to Belgium", 33, 55, "It lasted three days.", 0.9, 0, passage=passage)]
+    assert speaks_of("the visits", cited)  # stemmed, as the search reads words
+    assert speaks_of("Brussels", cited)  # in the passage the sentence was found in
+    assert speaks_of("Belgium", cited)  # in the article's title
+    assert not speaks_of("the OECD meeting in Dubai", cited)
+    assert speaks_of("the", cited)  # nothing to look for

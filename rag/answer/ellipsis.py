@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.words import ASKING, AUXILIARIES, PERSONAL_PRONOUNS, WH_WORDS
+from rag.indexing.lexical import terms
 
 # A question that opens by adding to the last one: "What about payroll?", "And in Georgia?", "And
 # what about the OECD?", "Same for the OECD?".
@@ -94,6 +95,16 @@ def asked_again(question: str, earlier: Sequence[str]) -> str | None:
         return None
     frames = [q for turn in earlier for q in _questions(turn) if topic_of(q) is None and ASKING.search(q)]
     return reframed(frames[-1], topic) if frames else None
+
+
+def speaks_of(topic: str, citations: Sequence) -> bool:
+    """Whether an answer quoting `citations` says anything of `topic`: one of the topic's terms is
+    in a quoted sentence, the passage it was found in or its article's title. The last question
+    asked again can find the last topic's answer ("April 15-16", the webinars' dates, for "And the
+    OECD meeting in Dubai?" after "When were the webinars held?")."""
+    wanted = set(terms(topic))
+    said = " ".join(f"{c.title} {c.text} {c.passage.text if c.passage is not None else ''}" for c in citations)
+    return not wanted or bool(wanted & set(terms(said)))
 
 
 def reframed(last: str, topic: str) -> str | None:
