@@ -93,11 +93,12 @@ def _measure_commands(sub) -> None:
                         "articles split by `rag.measure.squad.split_of` (default: every question)")
     p.add_argument("--limit", type=int, help="with --squad: sample this many questions")
     p.add_argument("--seed", type=int, default=0, help="with --limit: sampling seed")
-    p.add_argument("--follow-ups", choices=["pronoun", "alone", "new-topic", "ellipsis"],
+    p.add_argument("--follow-ups", choices=["pronoun", "alone", "new-topic", "ellipsis", "answer-pronoun"],
                    help="with --squad: ask its questions as follow-ups (rag/measure/followups.py): 'pronoun' "
                         "(the article's subject made a pronoun, after a question naming it), 'alone' (the same "
                         "without the question before), 'new-topic' (as written, after another article's question), "
-                        "'ellipsis' (\"And <subject>?\" after the same question about another article)")
+                        "'ellipsis' (\"And <subject>?\" after the same question about another article), "
+                        "'answer-pronoun' (the person answering a 'who' question made he / his in a question after it)")
     p.add_argument("--modes", default="hybrid,dense,bm25", help="comma-separated retrieval modes")
     p.add_argument("--k", type=int, help="passages read per question (default: the k setting)")
     p.add_argument("--output", type=Path, help="write report.json, report.md and hitk.png here")

@@ -185,3 +185,19 @@ def test_an_answer_speaks_of_a_topic_when_its_sentence_passage_or_title_names_it
     assert speaks_of("Belgium", cited)  # in the article's title
     assert not speaks_of("the OECD meeting in Dubai", cited)
     assert speaks_of("the", cited)  # nothing to look for
+
+
+def test_squad_answer_pronouns_point_to_the_person_answering_the_who_question_before():
+    p = ["SB_0"]
+    qs = [{"id": "1", "question": "Who was the MVP?", "answers": ["Von Miller", "Miller"], "sources": p},
+          {"id": "2", "question": "How many fumbles did Von Miller force?", "answers": ["two"], "sources": p},
+          {"id": "3", "question": "Who sacked Cam Newton?", "answers": ["the defense"], "sources": p},  # no name
+          {"id": "4", "question": "Where did Von Miller's team play?", "answers": ["Santa Clara"], "sources": p},
+          {"id": "5", "question": "Who was limited?", "answers": ["Newton"], "sources": p},
+          {"id": "6", "question": "How often was Cam Newton sacked?", "answers": ["seven"], "sources": p},  # longer name
+          {"id": "7", "question": "Who beat Von Miller?", "answers": ["nobody"], "sources": ["SB_1"]}]  # another paragraph
+    sets = follow_ups(qs, "answer-pronoun")
+    assert [(q["id"], q["question"], q["earlier"]) for q in sets] == [
+        ("2", "How many fumbles did he force?", ["Who was the MVP?"]),
+        ("4", "Where did his team play?", ["Who was the MVP?"])]
+    assert sets[0]["original"] == "How many fumbles did Von Miller force?"

@@ -12,6 +12,9 @@ public questions nobody here wrote:
   on its own);
 - `new-topic`: every question as written, asked after a question from another article (a change
   of subject must not be read as a follow-up);
+- `answer-pronoun`: a question naming the person who answers a "who" question asked just before
+  about the same paragraph, the name made he / him / his ("How many fumbles did he force?" after
+  "Who was the Super Bowl 50 MVP?", whose answer is Von Miller);
 - `ellipsis`: a question naming its article's subject, asked as "And <subject>?" or "What about
   <subject>?" after the same question about another article's subject ("Where did Warsaw take
   place?", then "And Super Bowl 50?").
@@ -24,7 +27,7 @@ from collections import Counter
 
 from rag.answer.words import AUXILIARIES
 
-KINDS = ("pronoun", "alone", "new-topic", "ellipsis")
+KINDS = ("pronoun", "alone", "new-topic", "ellipsis", "answer-pronoun")
 # After these the subject is a subject ("did they"); after other words (a verb, a preposition) an object.
 _SUBJECT_AFTER = {*AUXILIARIES, "may", "might", "must", "and", "or", "but", "when", "where", "why", "how"}
 # After these the name qualifies a noun ("which Norman leader", "how many Huguenots"): no pronoun fits.
@@ -109,6 +112,31 @@ def ellipses(questions: list[dict], seed: int = 0) -> list[dict]:
     return out
 
 
+def answer_pronouns(questions: list[dict]) -> list[dict]:
+    """The `answer-pronoun` set (see the module's docstring) made from SQuAD `questions` in file
+    order: each "who" question's named answer (capitalised, at most four words) found in one of the
+    next three questions about the same paragraph becomes he / him / his there."""
+    out = []
+    for i, first in enumerate(questions):
+        names = sorted({a for a in first["answers"] if a[:1].isupper() and len(a.split()) <= 4}, key=len, reverse=True)
+        if not re.match(r"^\W*who\b", first["question"], re.I) or not names:
+            continue
+        for q in questions[i + 1: i + 4]:
+            if q["sources"] != first["sources"]:
+                continue
+            m = next((m for m in (re.search(rf"\b{re.escape(n)}(['’]s)?(?![\w-])", q["question"]) for n in names) if m), None)
+            if m is None:
+                continue
+            before = q["question"][: m.start()].split()
+            if before and (before[-1][:1].isupper() or before[-1].lower() in _QUALIFIED_AFTER | {"the"}):
+                continue  # part of a longer name ("Cam Newton") or qualified ("the Alan Turing's model")
+            pronoun = "his" if m.group(1) else ("he" if not before or before[-1].lower() in _SUBJECT_AFTER else "him")
+            pronoun = pronoun.capitalize() if m.start() == 0 else pronoun
+            out.append(dict(q, question=q["question"][: m.start()] + pronoun + q["question"][m.end():],
+                            original=q["question"], earlier=[first["question"]]))
+    return out
+
+
 def follow_ups(questions: list[dict], kind: str, seed: int = 0) -> list[dict]:
     """The questions of set `kind` (see the module's docstring) made from SQuAD `questions` (as
     `rag.measure.squad.read_squad` reads them, in file order), each with its `earlier` list."""
@@ -116,6 +144,8 @@ def follow_ups(questions: list[dict], kind: str, seed: int = 0) -> list[dict]:
         raise ValueError(f"unknown follow-up set {kind!r}; choose from {', '.join(KINDS)}")
     if kind == "ellipsis":
         return ellipses(questions, seed)
+    if kind == "answer-pronoun":
+        return answer_pronouns(questions)
     if kind == "new-topic":
         rng = random.Random(seed)
         out = []
