@@ -68,6 +68,10 @@ def test_an_add_on_naming_only_a_topic_is_told_from_one_asking_its_own_question(
     ("Which tool do the Belgians use for performance management?", "workforce planning",  # a preposition's object
      "Which tool do the Belgians use for workforce planning?"),
     ("When were the webinars held?", "in 2024", "When were the webinars held in 2024?"),  # no such phrase: added
+    ("Who received an award there?", "at the online conference",  # a place for "there"
+     "Who received an award at the online conference?"),
+    ("Is there a workshop?", "in Georgia", "Is there a workshop in Georgia?"),  # "there is" names no place
+    ("How many people were there?", "for payroll", "How many people were there for payroll?"),  # no place
     ("Who chairs the ICSC?", "the ACSH", "Who chairs the ACSH?"),  # a name for a name
     ("Where did the Normans settle?", "Super Bowl 50", "Where did Super Bowl 50 settle?"),
     ("Where is it based?", "the ACSH", "Where is the ACSH based?"),  # a pronoun stands for one phrase
