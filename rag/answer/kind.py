@@ -96,7 +96,7 @@ _SAYS_NO = re.compile(r"\b(no|not|never|none|nothing|nobody|neither|nor|without|
 # does not say: in news text a title runs into a name, and the reader, which learnt to answer "who" with
 # a name, named the next person ("Catherine Kardava"), the person asked about, or an honorific ("Ms.").
 _WHO_IS = re.compile(r"^\W*who\s+(is|was|are|were)\s+(?P<name>[^?]+?)\W*$", re.I)
-_HONORIFIC = re.compile(r"^(dr|mr|mrs|ms|miss|prof|sir|dame|h\.?e|hon|rev)\.?$", re.I)
+_HONORIFIC = re.compile(r"^(dr|mr|mrs|ms|miss|prof|sir|dame|h\.e|hon|rev)\.?$", re.I)  # "H.E." (His Excellency)
 
 
 def wants_span(question: str) -> bool:
