@@ -116,6 +116,7 @@ def test_a_request_for_a_description_gets_no_short_answer(text, wants):
     # no yes/no question: a choice, a question word, a request put as a question, a slip for "What"
     ("Was the testing a failure or a success?", "success", True), ("Is it known who spoke?", "Gulmira Raisova", True),
     ("Can you name the speaker?", "Gulmira Raisova", True), ("Could you list the tools?", "Symphony", True),
+    ("Do you know the date of the webinars?", "April 15-16", True), ("Can you find the venue?", "New York", True),
     ("Was is the name of the series?", "Miracle Day", True), ("Who is the director?", "Danilo Rončević", True),
     # who a named person is: not another name, the name asked about or an honorific; a title or a description
     ("Who is Edwin Lau?", "Catherine Kardava", False), ("Who is Danilo Rončević?", "Dr. Danilo Rončević", False),

@@ -88,9 +88,9 @@ _DESCRIBE = re.compile(r"^\W*((please\s+)?(describe|explain|summari[sz]e|outline
                        r"(please\s+)?tell\s+(me|us)\s+(more\s+)?about\b)", re.I)
 # A yes/no question: an auxiliary first ("Did the delegation visit Brussels?"), offering no choice ("Is it
 # high or low?"), asking nothing with a question word ("Is it known who spoke?") and no request ("Can you
-# name …", "Was is the name …": a slip for "What").
+# name …", "Do you know the date …", "Was is the name …": a slip for "What").
 _YES_NO = re.compile(rf"^\W*({_AUX}|be|may|might|must|shall)\b(?!\s+({_AUX})\b)(?!.*\b(or|{_WH})\b)"
-                     rf"(?!\s+(you|u)\s+(please\s+)?({_REQUEST}|name|show)\b)", re.I)
+                     rf"(?!\s+(you|u)\s+(please\s+)?({_REQUEST}|name|show|know|remember|recall|have|find)\b)", re.I)
 _SAYS_NO = re.compile(r"\b(no|not|never|none|nothing|nobody|neither|nor|without|cannot)\b|n['’]t\b", re.I)
 # "Who is Edwin Lau?" asks what a named person is ("Head of the Division …", "nobleman"), which a name
 # does not say: in news text a title runs into a name, and the reader, which learnt to answer "who" with
