@@ -13,12 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answer.kind import MONTHS, WEEKDAYS
+from rag.answer.words import HONORIFICS
 from rag.indexing.lexical import terms
 
 _TYPE_PATTERNS = {
     "number": re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?)\b", re.I),
     "date": re.compile(rf"\b({MONTHS}|{WEEKDAYS}|(1[5-9]|20)\d\d)\b"),
-    "person": re.compile(r"\b(Mr|Ms|Mrs|Dr|Prof|H\.E)\.|\b[A-Z][a-z]+ [A-Z][a-z]+"),
+    "person": re.compile(rf"\b({'|'.join(re.escape(h) for h in HONORIFICS)})\.|\b[A-Z][a-z]+ [A-Z][a-z]+"),
     "place": re.compile(r"\b(in|at|to|from) (the )?[A-Z][a-z]+"),
 }
 _QUESTION_TYPES = [

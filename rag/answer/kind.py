@@ -12,7 +12,7 @@ import pysbd
 
 from rag.answer.conversation import has_pronoun
 from rag.answer.ellipsis import topic_of
-from rag.answer.words import ASKING, AUXILIARIES, REQUESTS, WH_WORDS
+from rag.answer.words import ASKING, AUXILIARIES, HONORIFICS, REQUESTS, WH_WORDS
 from rag.indexing.lexical import fold
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -83,20 +83,35 @@ def asks_question(text: str) -> bool:
     return len(text.split()) > _TOPIC_WORDS or bool(_ASKS.search(text))
 
 
-# A request to describe or explain ("Tell me about the workshop") is answered by sentences; no span says it.
-_DESCRIBE = re.compile(r"^\W*((please\s+)?(describe|explain|summari[sz]e|outline)\b|"
-                       r"(please\s+)?tell\s+(me|us)\s+(more\s+)?about\b)", re.I)
-# A yes/no question: an auxiliary first ("Did the delegation visit Brussels?"), offering no choice ("Is it
-# high or low?"), asking nothing with a question word ("Is it known who spoke?") and no request ("Can you
-# name …", "Do you know the date …", "Was is the name …": a slip for "What").
-_YES_NO = re.compile(rf"^\W*({_AUX}|be|may|might|must|shall)\b(?!\s+({_AUX})\b)(?!.*\b(or|{_WH})\b)"
-                     rf"(?!\s+(you|u)\s+(please\s+)?({_REQUEST}|name|show|know|remember|recall|have|find)\b)", re.I)
-_SAYS_NO = re.compile(r"\b(no|not|never|none|nothing|nobody|neither|nor|without|cannot)\b|n['’]t\b", re.I)
+# A request to describe or explain ("Tell me about the workshop", "Could you describe the visit?") is
+# answered by sentences; no span says it.
+_DESCRIBE = re.compile(
+    r"^\W*((hi|hello|hey)\W+)?((please|kindly)\W+)?((can|could|would|will)\s+(you|u)\s+(please\s+)?)?"
+    r"(describe|explain|summari[sz]e|outline|give\s+(me\s+|us\s+)?(an?\s+)?(overview|summary|description)|"
+    r"tell\s+(me|us)\s+((a\s+(bit|little)|more|something)\s+)*about)\b", re.I)
+# A yes/no question: an auxiliary first ("Did the delegation visit Brussels?", "Didn't it …?"), offering
+# no choice ("Is it high or low?"; "… or not?" offers none), asking nothing with a question word ("Is it
+# known who spoke?") and not asking for a thing ("Is there a date for it?", "Can you name …", "Does
+# anyone know the date …"; "… if the delegation came?" asks yes or no). "Was is the name …" is a slip.
+_ASKERS = r"(you|u|i|we|anyone|anybody|someone|somebody)"
+_YES_NO = re.compile(
+    rf"^\W*(({_AUX}|be|may|might|must|shall)(n['’]t)?|(ca|wo|sha)n['’]t|cannot)\b"
+    rf"(?!\s+({_AUX})\b)(?!\s+there\b)(?!.*\b({_WH})\b)(?!.*\bor\b(?!\s+(not|no)\b))"
+    rf"(?!\s+{_ASKERS}\s+(please\s+)?({_REQUEST}|name|show|know|remember|recall|have|get|find)\b(?!.*\b(if|whether)\b))",
+    re.I)
+_SAYS_NO = re.compile(r"\b(no(?!\.?\s*\d)|not|never|none|nothing|nobody|neither|nor|without|cannot)\b|n['’]t\b", re.I)
 # "Who is Edwin Lau?" asks what a named person is ("Head of the Division …", "nobleman"), which a name
 # does not say: in news text a title runs into a name, and the reader, which learnt to answer "who" with
 # a name, named the next person ("Catherine Kardava"), the person asked about, or an honorific ("Ms.").
-_WHO_IS = re.compile(r"^\W*who\s+(is|was|are|were)\s+(?P<name>[^?]+?)\W*$", re.I)
-_HONORIFIC = re.compile(r"^(dr|mr|mrs|ms|miss|prof|sir|dame|h\.e|hon|rev)\.?$", re.I)  # "H.E." (His Excellency)
+_WHO_IS = re.compile(r"^\W*who(\s+(is|was|are|were)|['’]s)\s+(?P<name>[^?]+?)\W*$", re.I)
+_HONORIFIC = re.compile(rf"^({'|'.join(re.escape(h) for h in HONORIFICS)})\.?$", re.I)
+# Capitalised words that make a title, not a name ("Prime Minister", "OECD Director").
+_TITLES = {"minister", "director", "chairman", "chairwoman", "chairperson", "chair", "president", "secretary",
+           "secretary-general", "head", "chief", "deputy", "economist", "officer", "commissioner", "ambassador",
+           "professor", "governor", "mayor", "king", "queen", "prince", "princess", "emperor", "general", "manager",
+           "founder", "member", "expert", "adviser", "advisor", "executive", "leader", "speaker", "premier",
+           "senator", "judge", "bishop", "pope", "captain", "coach", "editor", "author", "composer", "assistant",
+           "under-secretary-general", "representative", "landgrave", "duke", "count", "lord"}
 
 
 def wants_span(question: str) -> bool:
@@ -108,27 +123,29 @@ def wants_span(question: str) -> bool:
 def span_answers(question: str, span: str) -> bool:
     """Whether the short answer `span` answers `question`. A yes/no question is answered only by a
     span that says no ("never", "not have voting rights"); any other span names a thing ("4 to 6
-    June 2025" for "Did the delegation visit Brussels?"), not a yes. "Who is <a name>?" is not
-    answered by a name, nor any question by an honorific alone."""
+    June 2025" for "Did the delegation visit Brussels?"), not a yes. "Who is <someone>?" is not
+    answered by the words asked about again, nor "Who is <a capitalised name>?" by another name;
+    and no question by honorifics alone ("Ms.")."""
     if _YES_NO.search(question):
         return bool(_SAYS_NO.search(span))
     words = [w.strip(",.;:") for w in span.split()]
-    if words and all(_HONORIFIC.match(w) for w in words):
-        return False  # "Ms." names no one
+    named = [w for w in words if not _HONORIFIC.match(w)]
+    if not named:
+        return not words  # honorifics alone name no one
     who = _WHO_IS.match(question)
     if not who:
         return True
-    named = [w for w in words if not _HONORIFIC.match(w)]
     asked = who["name"].split()
     echoes = {fold(w) for w in named} <= {fold(w) for w in asked}  # "who is danilo roncevic": "Dr. Danilo Rončević"
-    return not (echoes or (_is_name(asked) and _is_name(named)))  # "Who is Edwin Lau?": not "Catherine Kardava"
+    return not (echoes or (_capitalised(asked, 1) and _capitalised(named, 2)))  # "Who is Edwin Lau?": not "Catherine Kardava"
 
 
-def _is_name(words: list[str]) -> bool:
-    """Whether `words` are a person's name, as far as capitals tell: one to five words, each
-    capitalised (no "of" or "the": "Landgrave of Hesse", "The Chairman" are titles) and not a possessive."""
-    return 0 < len(words) <= 5 and all(w[:1].isupper() and not re.search(r"['’]s?$", w) for w in words) and \
-        words[0].lower() not in ("the", "a", "an")
+def _capitalised(words: list[str], at_least: int) -> bool:
+    """Whether `words` can be a person's name, as far as capitals tell: `at_least` to five words,
+    each capitalised, none a possessive or a title's word ("Landgrave of Hesse", "The Chairman",
+    "Prime Minister" are titles)."""
+    return at_least <= len(words) <= 5 and words[0].lower() not in ("the", "a", "an") and all(
+        w[:1].isupper() and not re.search(r"['’]s?$", w) and w.lower() not in _TITLES for w in words)
 
 
 # What the models read is shaped like SQuAD's questions, which they learnt from: a courtesy before the

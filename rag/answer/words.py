@@ -9,6 +9,8 @@ AUXILIARIES = ("is", "are", "was", "were", "has", "have", "had", "do", "does", "
                "would", "should")
 # Personal pronouns only: "this", "that" and "there" open too many questions that stand alone.
 PERSONAL_PRONOUNS = ("it", "its", "they", "them", "their", "theirs", "he", "him", "his", "she", "her", "hers")
+# Written before a name ("H.E. Mr. Larbi Djacta"), with or without a full stop.
+HONORIFICS = ("Mr", "Ms", "Mrs", "Dr", "Prof", "H.E")
 # A question asked as a request ("Name the speaker.", "List the tools").
 REQUESTS = ("list", "identify", "give", "state", "define", "describe", "explain", "tell")
 # A text that asks: a closing question mark, or a question word, an auxiliary verb or a request
