@@ -30,7 +30,10 @@ _CLAUSES = {"as", "because", "while", "if", "whether", "although", "though", "si
             *WH_WORDS, *AUXILIARIES}
 _PREPOSITIONS = {"in", "at", "on", "for", "from", "during", "to", "by", "with", "about", "of", "into", "under",
                  "after", "before", "since", "between", "among", "within", "without", "over", "against"}
-_PLACES = {"in", "at", "on", "during", "inside", "within"}  # a topic opening with one of these can stand for "there"
+# A topic opening with one of these can stand for "there" ("And at the conference?"), but not for the
+# "there" of "Why was there a delay?" or "over there".
+_PLACES = {"in", "at"}
+_NOT_PLACE = {*AUXILIARIES, "over", "up", "down", "out", "from", "in", "here", "get", "got", "gets", "go", "went", "goes"}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "its", "their", "his", "her", "our", "your"}
 _PRONOUNS = {"it", "they", "them", "he", "him", "she"}  # each stands for a whole phrase
 _JOINS = {"of", "and", "for", "de", "&"}  # inside a name: "Bureau of Georgia", "Policy and Support"
@@ -131,8 +134,10 @@ def _span(words: list[str], topic: list[str]) -> tuple[int, int] | None:
         same = [i for i, w in enumerate(lower) if w == first and i > 0]
         if same:
             return same[-1], _phrase_end(words, same[-1])
-        there = [i for i, w in enumerate(lower) if w == "there" and i > 1]  # "Who received an award there?"
-        return (there[-1], there[-1] + 1) if there and first in _PLACES else (len(words), len(words))
+        there = [i for i, w in enumerate(lower) if w == "there" and lower[i - 1] not in _NOT_PLACE]
+        if there and first in _PLACES and len(topic) > 1 and not topic[1][:1].isdigit():
+            return there[-1], there[-1] + 1  # "Who received an award there?" for "at the conference"
+        return len(words), len(words)
     topic_lower = {t.lower() for t in topic}
     shared = [i for i, w in enumerate(lower) if i > 0 and w not in _STOP and w in topic_lower]
     if shared:  # "And the Kazakh delegation?" after "When did the Serbian delegation visit Belgium?"
