@@ -12,9 +12,10 @@ public questions nobody here wrote:
   on its own);
 - `new-topic`: every question as written, asked after a question from another article (a change
   of subject must not be read as a follow-up);
-- `answer-pronoun`: a question naming the person who answers a "who" question asked just before
+- `answer-pronoun`: a question naming the name that answers a "who" question asked just before
   about the same paragraph, the name made he / him / his ("How many fumbles did he force?" after
-  "Who was the Super Bowl 50 MVP?", whose answer is Von Miller);
+  "Who was the Super Bowl 50 MVP?", whose answer is Von Miller; a "who" answer may name a band or
+  a company too);
 - `ellipsis`: a question naming its article's subject, asked as "And <subject>?" or "What about
   <subject>?" after the same question about another article's subject ("Where did Warsaw take
   place?", then "And Super Bowl 50?").
@@ -30,6 +31,9 @@ from rag.answer.words import AUXILIARIES
 KINDS = ("pronoun", "alone", "new-topic", "ellipsis", "answer-pronoun")
 # After these the subject is a subject ("did they"); after other words (a verb, a preposition) an object.
 _SUBJECT_AFTER = {*AUXILIARIES, "may", "might", "must", "and", "or", "but", "when", "where", "why", "how"}
+# After these a name is an object ("attributed to him"), as after a past-tense verb; elsewhere in the
+# `answer-pronoun` set, a subject.
+_OBJECT_AFTER = {"to", "by", "with", "for", "from", "about", "of", "against", "than", "like", "on", "at", "in", "into"}
 # After these the name qualifies a noun ("which Norman leader", "how many Huguenots"): no pronoun fits.
 _QUALIFIED_AFTER = {"a", "an", "which", "what", "whose", "many", "much", "few", "several", "some", "all", "most", "other", "both"}
 
@@ -114,11 +118,13 @@ def ellipses(questions: list[dict], seed: int = 0) -> list[dict]:
 
 def answer_pronouns(questions: list[dict]) -> list[dict]:
     """The `answer-pronoun` set (see the module's docstring) made from SQuAD `questions` in file
-    order: each "who" question's named answer (capitalised, at most four words) found in one of the
-    next three questions about the same paragraph becomes he / him / his there."""
+    order: each "who" question's named answer (one to four capitalised words) found in one of the
+    next three questions about the same paragraph becomes he / him / his there ("him" after a
+    preposition or a past-tense verb, else "he")."""
     out = []
     for i, first in enumerate(questions):
-        names = sorted({a for a in first["answers"] if a[:1].isupper() and len(a.split()) <= 4}, key=len, reverse=True)
+        names = sorted({a for a in first["answers"] if 0 < len(a.split()) <= 4 and all(w[:1].isupper() for w in a.split())},
+                       key=len, reverse=True)
         if not re.match(r"^\W*who\b", first["question"], re.I) or not names:
             continue
         for q in questions[i + 1: i + 4]:
@@ -130,7 +136,9 @@ def answer_pronouns(questions: list[dict]) -> list[dict]:
             before = q["question"][: m.start()].split()
             if before and (before[-1][:1].isupper() or before[-1].lower() in _QUALIFIED_AFTER | {"the"}):
                 continue  # part of a longer name ("Cam Newton") or qualified ("the Alan Turing's model")
-            pronoun = "his" if m.group(1) else ("he" if not before or before[-1].lower() in _SUBJECT_AFTER else "him")
+            last = before[-1] if before else ""  # "attributed to him", "appointed him"
+            objective = last.lower() in _OBJECT_AFTER or (last.isalpha() and last.islower() and last.endswith("ed"))
+            pronoun = "his" if m.group(1) else ("him" if objective else "he")
             pronoun = pronoun.capitalize() if m.start() == 0 else pronoun
             out.append(dict(q, question=q["question"][: m.start()] + pronoun + q["question"][m.end():],
                             original=q["question"], earlier=[first["question"]]))
