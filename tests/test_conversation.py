@@ -75,6 +75,7 @@ def test_an_add_on_naming_only_a_topic_is_told_from_one_asking_its_own_question(
     ("Why was there a delay?", "at the conference", "Why was there a delay at the conference?"),  # "there is"
     ("Who spoke over there?", "at the workshop", "Who spoke over there at the workshop?"),
     ("Who spoke there?", "on Monday", "Who spoke there on Monday?"),  # a time, not a place
+    ("There were how many people?", "at the conference", "There were how many people at the conference?"),
     ("Who chairs the ICSC?", "the ACSH", "Who chairs the ACSH?"),  # a name for a name
     ("Where did the Normans settle?", "Super Bowl 50", "Where did Super Bowl 50 settle?"),
     ("Where is it based?", "the ACSH", "Where is the ACSH based?"),  # a pronoun stands for one phrase

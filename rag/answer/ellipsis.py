@@ -134,7 +134,7 @@ def _span(words: list[str], topic: list[str]) -> tuple[int, int] | None:
         same = [i for i, w in enumerate(lower) if w == first and i > 0]
         if same:
             return same[-1], _phrase_end(words, same[-1])
-        there = [i for i, w in enumerate(lower) if w == "there" and lower[i - 1] not in _NOT_PLACE]
+        there = [i for i, w in enumerate(lower) if w == "there" and i > 0 and lower[i - 1] not in _NOT_PLACE]
         if there and first in _PLACES and len(topic) > 1 and not topic[1][:1].isdigit():
             return there[-1], there[-1] + 1  # "Who received an award there?" for "at the conference"
         return len(words), len(words)
