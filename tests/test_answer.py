@@ -427,6 +427,7 @@ def test_short_answers_are_exact_spans_inside_a_quoted_sentence(assistant):
     ("Did the Serbian delegation visit Brussels?", "Serbian"),  # the reader had answered "4 to 6 June 2025"
     ("Tell me about the New York workshop", "New York"),
     ("Who is Edwin Lau?", "Edwin Lau"),  # had "Catherine Kardava", the next name in the sentence
+    ("who is edwin lau", "Edwin Lau"),  # typed in lower case: the quote writes the name
     ("Who is Gulmira Raisova?", "Raisova"),  # had "Ms."
 ])
 def test_a_question_no_span_answers_gets_its_sentence_without_a_short_answer(assistant, question, named):

@@ -140,6 +140,20 @@ def test_a_span_answers_a_yes_no_question_only_saying_no_and_who_someone_is_not_
     assert span_answers(question, span) is answers
 
 
+LAU = "It was opened by Mr. Edwin Lau, Head of the Division, and Ms. Catherine Kardava, Deputy Chief Economist."
+
+
+@pytest.mark.parametrize("question, span, answers", [
+    ("who is edwin lau", "Catherine Kardava", False),  # the quote writes the name with capitals
+    ("who is edwin lau", "Head of the Division", True), ("who is edwin", "Catherine Kardava", False),
+    ("who is the head of the division", "Edwin Lau", True),  # "the Head …" is a title
+    ("who is catherine", "Edwin Lau", False), ("who is deputy chief economist", "Catherine Kardava", True),
+    ("who is john smith", "Catherine Kardava", True),  # not in the quote: nothing says it is a name
+])
+def test_a_name_typed_in_lower_case_is_read_as_the_quote_writes_it(question, span, answers):
+    assert span_answers(question, span, LAU) is answers
+
+
 @pytest.mark.parametrize("text,read_as", [
     ("who is danilo roncevic", "who is danilo roncevic?"), ("In what year was it founded", "In what year was it founded?"),
     ("Is the Hub in Astana", "Is the Hub in Astana?"), ("What is BOSA.", "What is BOSA?"),

@@ -120,12 +120,13 @@ def wants_span(question: str) -> bool:
     return asks_question(question) and not _DESCRIBE.search(question)
 
 
-def span_answers(question: str, span: str) -> bool:
+def span_answers(question: str, span: str, context: str = "") -> bool:
     """Whether the short answer `span` answers `question`. A yes/no question is answered only by a
     span that says no ("never", "not have voting rights"); any other span names a thing ("4 to 6
     June 2025" for "Did the delegation visit Brussels?"), not a yes. "Who is <someone>?" is not
-    answered by the words asked about again, nor "Who is <a capitalised name>?" by another name;
-    and no question by honorifics alone ("Ms.")."""
+    answered by the words asked about again, nor "Who is <a capitalised name>?" by another name
+    (the name as `context`, the quoted text, writes it: "who is edwin lau"); and no question by
+    honorifics alone ("Ms.")."""
     if _YES_NO.search(question):
         return bool(_SAYS_NO.search(span))
     words = [w.strip(",.;:") for w in span.split()]
@@ -135,9 +136,19 @@ def span_answers(question: str, span: str) -> bool:
     who = _WHO_IS.match(question)
     if not who:
         return True
-    asked = who["name"].split()
+    asked = _as_written(who["name"], context).split()
     echoes = {fold(w) for w in named} <= {fold(w) for w in asked}  # "who is danilo roncevic": "Dr. Danilo Rončević"
     return not (echoes or (_capitalised(asked, 1) and _capitalised(named, 2)))  # "Who is Edwin Lau?": not "Catherine Kardava"
+
+
+def _as_written(words: str, context: str) -> str:
+    """`words` typed in lower case as `context` writes them, when it holds them (accents aside):
+    people type names in lower case. Words typed with a capital stay as typed."""
+    folded = fold(context)
+    if not words.islower() or len(folded) != len(context):  # a letter folding to two would shift positions
+        return words
+    found = re.search(rf"(?<!\w){re.escape(fold(words))}(?!\w)", folded)
+    return context[found.start():found.end()] if found else words
 
 
 def _capitalised(words: list[str], at_least: int) -> bool:
