@@ -53,6 +53,8 @@ def test_the_asked_kind_is_read_from_plain_question_words(question, kind):
     ("The representatives were invited to the annual conference.", "date", False),
     ("Over 200 experts from 20 countries took part.", "date", False),  # numbers, but no date
     ("It opened on 15/04/2024.", "date", True), ("Held 2024-04-15.", "date", True),
+    ("Images were sent on Christmas Eve.", "date", True), ("It opens on Independence Day.", "date", True),
+    ("The same day 200 experts came.", "date", False),
     ("Entry is free.", "money", True),
     ("The grant was €2 million.", "money", True),
     ("The delegation learned about recruitment.", "money", False),

@@ -53,9 +53,10 @@ _HOLDS = {
                         r"pesos?|rupees?|USD|EUR|GBP|KZT|cents?|free|charge|thousand|million|billion)\b", re.I),
     "share": re.compile(r"%|\bper ?cent\b|\d|\b(" + _NUMBER_WORDS + r")\b|\bmajority\b|\bmost\b|\ball\b", re.I),
     "year": re.compile(_YEAR, re.I),
-    # A date has a month, a weekday, a year or a written form ("15/04"); "200 experts" has none.
+    # A date has a month, a weekday, a year, a holiday or a written form ("15/04"); "200 experts" has none.
     "date": re.compile(rf"\b({MONTHS}|{WEEKDAYS})s?\b|\b(today|yesterday|tomorrow)\b|{_YEAR}|"
-                       r"\b\d{1,4}[/.-]\d{1,2}([/.-]\d{1,4})?\b", re.I),
+                       r"\b\d{1,4}[/.-]\d{1,2}([/.-]\d{1,4})?\b|\b(Christmas|Easter|Thanksgiving|Halloween|"
+                       r"Passover|Hanukkah|Ramadan|Eid|Diwali|Nowruz)\b|(?-i:\b[A-Z][\w'’]+ (Day|Eve)\b)", re.I),
     "count": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b", re.I),
     "measure": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b|\b(long|short|far|near|close|tall|high|wide|narrow|deep|"
                           r"shallow|heavy|light)\b", re.I),
