@@ -277,6 +277,16 @@ def test_a_pronoun_sentence_brings_the_sentence_that_names_its_subject():
     assert leans_back("“They said so.") and leans_back("The event ended.") and not leans_back("Theodore came.")
 
 
+def test_linking_words_alone_lean_on_nothing():
+    index = _Index([
+        ("a", "Title of A"), ("a", "Presentations covered Symphony."), ("a", "Moreover, the Career Centre helps."),
+        ("a", "However, he left early."), ("a", "In addition to this, the plan changed."),
+    ])
+    assert context_before(index, 2) == []           # names its own subject after "Moreover,"
+    assert context_before(index, 3) == [2]          # "he", past the linking word, leans back
+    assert context_before(index, 4) == [2, 3]       # "to this" leans on the sentence before, which leans too
+
+
 def test_the_delegation_brings_the_sentence_naming_the_delegation_not_the_one_between():
     from rag.answer.select import quoted_window
 
@@ -286,8 +296,8 @@ def test_the_delegation_brings_the_sentence_naming_the_delegation_not_the_one_be
     ])
     assert context_before(index, 3) == [1]     # named two sentences back: the visit's sentence is skipped
     assert context_before(index, 2) == [1]     # "The visit" named just before it
-    # No earlier "event": the sentence before, then the one it leans on, as far as two sentences back.
-    assert context_before(index, 4) == [2, 3]
+    # No earlier sentence names an "event": it is what the article is about, and nothing nearby says more.
+    assert context_before(index, 4) == []
     window = quoted_window(index, 3)
     assert window.text.startswith("A delegation") and len(window.regions) == 2  # read, not answered from
     assert [window.text[a:b] for a, b in window.regions] == ["A delegation of 12 officials visited Brussels.",

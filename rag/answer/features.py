@@ -64,6 +64,20 @@ def leans_back(sentence: str) -> bool:
     return bool(_LEANS.match(sentence.lstrip(_OPENING_MARKS)))
 
 
+# Words that link a sentence to the one before without standing for anything in it: "Moreover, the
+# Career Centre …" names its own subject, "However, he said …" does not.
+_LINKS = re.compile(r"^(also|however|meanwhile|moreover|furthermore|in addition|additionally|besides)\s*,\s*", re.I)
+
+
+def needs_before(sentence: str) -> bool:
+    """Whether a sentence needs an earlier one to be understood: it leans back (`leans_back`) once
+    the linking words it opens with are set aside ("Moreover, the Career Centre …" does not)."""
+    opening = sentence.lstrip(_OPENING_MARKS)
+    while (link := _LINKS.match(opening)) and link.end() < len(opening):
+        opening = opening[link.end():]
+    return leans_back(opening)
+
+
 def named_back(sentence: str) -> str | None:
     """The noun of a sentence opening with "the" and a back-referring noun ("delegation" for "The
     delegation, consisting of …"), lower-cased; None for any other opening."""

@@ -15,7 +15,7 @@ import unicodedata
 
 import numpy as np
 
-from rag.answer.features import FEATURES, gather, leans_back, named_back
+from rag.answer.features import FEATURES, gather, named_back, needs_before
 from rag.answer.kind import asked_kind, holds_kind, span_answers, wants_span
 from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
 from rag.answer.selector import abstain_threshold, reader_lead, short_answer_bar, stage1_lead
@@ -45,9 +45,11 @@ def clean_question(question: object, max_chars: int) -> tuple[str, str | None]:
 def context_before(index, sid: int, limit: int = 2) -> list[int]:
     """Sentences before `sid` that it leans on, oldest first: when `sid` opens with a pronoun or a
     back-reference, the sentence before it, and further back while those lean too; when it opens
-    with "the" and a noun ("The delegation"), the nearest earlier sentence naming that noun instead.
-    All lie within the `limit` sentences before `sid`, never the title."""
-    if not leans_back(index.sentences[sid].text):
+    with "the" and a noun ("The delegation"), the nearest earlier sentence naming that noun instead,
+    and none when no sentence in reach names it (the article's subject: "The conference was organized
+    by …"). All lie within the `limit` sentences before `sid`, never the title; linking words alone
+    ("Moreover, the Career Centre …") lean on nothing (`needs_before`)."""
+    if not needs_before(index.sentences[sid].text):
         return []
     title = index.first_sentence_of(index.sentences[sid].doc_id)
     reach: list[int] = []  # the sentences before `sid`, nearest first
@@ -57,11 +59,13 @@ def context_before(index, sid: int, limit: int = 2) -> list[int]:
         row = index.neighbour(row, -1)
     out: list[int] = []
     current, pos = sid, 0  # pos: where in `reach` the sentence before `current` is
-    while pos < len(reach) and leans_back(index.sentences[current].text):
+    while pos < len(reach) and needs_before(index.sentences[current].text):
         noun, named = named_back(index.sentences[current].text), pos
-        if noun:  # the nearest sentence in reach naming it; else the one before, as for a pronoun
+        if noun:  # the nearest sentence in reach naming it
             names = re.compile(rf"\b{noun}", re.I)
-            named = next((k for k in range(pos, len(reach)) if names.search(index.sentences[reach[k]].text)), pos)
+            named = next((k for k in range(pos, len(reach)) if names.search(index.sentences[reach[k]].text)), None)
+            if named is None:
+                break
         out.insert(0, reach[named])
         current, pos = reach[named], named + 1
     return out
