@@ -177,27 +177,3 @@ def test_fit_passage_ranker_weighs_questions(tmp_path):
         fit_passage_ranker(groups, path, weights=weights)
         high, low = PassageRanker(path).score(probe)
         assert (high > low) == heavy_high
-
-
-def test_a_hybrid_search_reads_each_passages_sentence_vectors_once(assistant, monkeypatch):
-    """Re-scoring and the passage ranker read the same candidates' sentence cosines: one product
-    per candidate row, not one for re-scoring and another for the ranker."""
-    import numpy as np
-
-    from rag.indexing.lexical import terms
-
-    index, r, s = assistant.index, assistant.retriever, assistant.settings
-    q = QUESTIONS[0][0]
-    qvec = assistant.embed_question(q)
-    candidates = {row for row, _ in r.backend.dense_search(qvec, s.dense_k)}
-    candidates |= {row for row, _ in r.backend.lexical_search(terms(q), s.lexical_k)}
-    seen: list[int] = []
-    real = type(index).sentence_vectors_of
-
-    def counted(self, ids):
-        seen.extend(np.asarray(ids).tolist())
-        return real(self, ids)
-
-    monkeypatch.setattr(type(index), "sentence_vectors_of", counted)
-    assert r.ranker is not None and r.search(q, qvec, k=5)
-    assert len(seen) == sum(len(index.sentences_of(row)) for row in candidates)

@@ -140,17 +140,17 @@ class Retriever:
         return reads
 
     def dense_scores(self, qvec: np.ndarray, rows, chunk_scores: dict[int, float] | None = None,
-                     reads=None, cosines: dict[int, np.ndarray] | None = None) -> dict[int, float]:
+                     reads=None) -> dict[int, float]:
         """Dense score of each passage row: its chunk cosine, blended with its best sentence's
         cosine by the `sentence_weight` setting (a passage is often found by one sentence); the
-        sentences are read from `reads` (default: the index), their cosines kept in `cosines`."""
+        sentences are read from `reads` (default: the index)."""
         w = self.settings.sentence_weight
         rows = list(rows)
         chunk = self._chunk_cosines(qvec, rows, chunk_scores or {})
         if w <= 0 or not rows:
             return {r: chunk[r] for r in rows}
         out = {}
-        for r, sims in zip(rows, self._sentence_cosines(qvec, rows, reads, cosines)):
+        for r, sims in zip(rows, self._sentence_cosines(qvec, rows, reads)[0]):
             best = float(sims.max()) if len(sims) else chunk[r]
             out[r] = (1 - w) * chunk[r] + w * best
         return out
@@ -163,18 +163,15 @@ class Retriever:
             chunk.update(zip(missing, (self.index.chunk_vectors_of(missing) @ qvec).tolist()))
         return chunk
 
-    def _sentence_cosines(self, qvec: np.ndarray, rows: list[int], reads=None,
-                          known: dict[int, np.ndarray] | None = None) -> list[np.ndarray]:
-        """Each row's sentences' cosines to `qvec`, in row order, read from `reads` (default: the
-        index); rows missing from `known` (one question's cosines by row, filled here) take one product."""
+    def _sentence_cosines(self, qvec: np.ndarray, rows: list[int], reads=None) -> tuple[list[np.ndarray], list[int]]:
+        """(each row's sentences' cosines to `qvec`, in row order; the sentence ids, flat), read from
+        `reads` (default: the index) in one product."""
         reads = reads if reads is not None else self.index
-        known = {} if known is None else known
-        missing = [r for r in dict.fromkeys(rows) if r not in known]
-        if missing:
-            flat, bounds = _grouped(reads, missing)
-            sims = reads.sentence_vectors_of(np.array(flat, dtype=np.int64)) @ qvec if flat else np.zeros(0, dtype=np.float32)
-            known.update((r, sims[a:b]) for r, a, b in zip(missing, bounds[:-1], bounds[1:]))
-        return [known[r] for r in rows]
+        groups = [list(reads.sentences_of(r)) for r in rows]
+        flat = [i for g in groups for i in g]
+        sims = reads.sentence_vectors_of(np.array(flat, dtype=np.int64)) @ qvec if flat else np.zeros(0, dtype=np.float32)
+        bounds = np.cumsum([0, *map(len, groups)])
+        return [sims[a:b] for a, b in zip(bounds[:-1], bounds[1:])], flat
 
     def fuse(self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], k: int, mode: str = "hybrid",
              qvec: np.ndarray | None = None, query_terms: list[str] | None = None, reads=None) -> list[Passage]:
@@ -187,9 +184,8 @@ class Retriever:
         """
         s = self.settings
         chunk = dict(dense)  # chunk cosines, before the sentence blend
-        cosines: dict[int, np.ndarray] = {}  # sentence cosines by row: re-scoring and the ranker read the same rows
         if qvec is not None and dense and s.sentence_weight > 0:
-            rescored = self.dense_scores(qvec, [r for r, _ in dense], dict(dense), reads, cosines)
+            rescored = self.dense_scores(qvec, [r for r, _ in dense], dict(dense), reads)
             dense = sorted(rescored.items(), key=lambda kv: -kv[1])
         if mode == "dense":
             fused = dense
@@ -199,39 +195,41 @@ class Retriever:
             d, l = dict(dense), dict(lexical)
             others = [r for r in l if r not in d]
             if qvec is not None and others:
-                d.update(self.dense_scores(qvec, others, reads=reads, cosines=cosines))
+                d.update(self.dense_scores(qvec, others, reads=reads))
             if query_terms is not None and any(r not in l for r in d):
                 l.update(self.backend.lexical_scores(query_terms, [r for r in d if r not in l]))
             fused = convex(d, l, s.dense_weight, s.lexical_weight)
             if mode == "hybrid" and self.ranker is not None and qvec is not None and query_terms is not None:
-                fused = self.rerank(fused, d, l, chunk, qvec, query_terms, reads, cosines)
+                fused = self.rerank(fused, d, l, chunk, qvec, query_terms, reads)
         else:
             fused = rrf([[r for r, _ in dense], [r for r, _ in lexical]], [s.dense_weight, s.lexical_weight], s.rrf_k)
         return self._passages(fused[:k], dense, lexical)
 
     def candidate_features(self, fused: list[tuple[int, float]], dense: dict[int, float], lexical: dict[int, float],
-                           chunk: dict[int, float], qvec: np.ndarray, query_terms: list[str], reads=None,
-                           cosines: dict[int, np.ndarray] | None = None) -> tuple[list[int], np.ndarray]:
+                           chunk: dict[int, float], qvec: np.ndarray, query_terms: list[str], reads=None) -> tuple[list[int], np.ndarray]:
         """(the best `RERANK` fused rows, their passage-ranker features): `dense`, `lexical` and
-        `chunk` hold every candidate's scores (chunk cosines computed here where missing), `cosines`
-        the sentence cosines of rows already re-scored."""
+        `chunk` hold every candidate's scores (chunk cosines computed here where missing)."""
         reads = reads if reads is not None else self.index
         rows = [r for r, _ in fused[:RERANK]]
         chunk = self._chunk_cosines(qvec, rows, chunk)
-        per_row = self._sentence_cosines(qvec, rows, reads, cosines)
-        flat, bounds = _grouped(reads, rows)
+        # One product over these rows' sentences, as `rag train` computed them: a cosine taken in another
+        # product differs in its last bits, enough to move LightGBM's splits, and the shipped files
+        # would no longer be what the documented command rebuilds.
+        per_row, flat = self._sentence_cosines(qvec, rows, reads)
         overlaps = reads.term_overlap(query_terms, flat) if flat else np.zeros(0, dtype=np.float32)
-        overlap_of = {r: overlaps[a:b] for r, a, b in zip(rows, bounds[:-1], bounds[1:])}
+        cosines, overlap_of, at = {}, {}, 0
+        for r, sims in zip(rows, per_row):
+            cosines[r], overlap_of[r] = sims, overlaps[at:at + len(sims)]
+            at += len(sims)
         chunk_no = {r: self.index.chunks[r].chunk_no for r in rows}
-        return rows, passage_features(rows, dict(fused), dense, chunk, lexical, dict(zip(rows, per_row)), overlap_of,
-                                      chunk_no, len(query_terms))
+        return rows, passage_features(rows, dict(fused), dense, chunk, lexical, cosines, overlap_of, chunk_no,
+                                      len(query_terms))
 
     def rerank(self, fused: list[tuple[int, float]], dense: dict[int, float], lexical: dict[int, float],
-               chunk: dict[int, float], qvec: np.ndarray, query_terms: list[str], reads=None,
-               cosines: dict[int, np.ndarray] | None = None) -> list[tuple[int, float]]:
+               chunk: dict[int, float], qvec: np.ndarray, query_terms: list[str], reads=None) -> list[tuple[int, float]]:
         """`fused` with its best `RERANK` rows in the passage ranker's order (each keeps its fused
         score); ties keep fusion's order."""
-        rows, features = self.candidate_features(fused, dense, lexical, chunk, qvec, query_terms, reads, cosines)
+        rows, features = self.candidate_features(fused, dense, lexical, chunk, qvec, query_terms, reads)
         scores = self.ranker.score(features, rows)
         order = np.argsort(-scores, kind="stable")
         top = dict(fused[:len(rows)])
@@ -249,9 +247,3 @@ class Retriever:
             ls, lr = l_info.get(row, (None, None))
             out.append(Passage(row, c.doc_id, c.title, c.chunk_no, c.start, c.end, c.text, float(score), ds, dr, ls, lr))
         return out
-
-
-def _grouped(reads, rows: list[int]) -> tuple[list[int], np.ndarray]:
-    """(the sentence ids of `rows`, flat in row order; the bounds of each row's share of them)."""
-    groups = [list(reads.sentences_of(r)) for r in rows]
-    return [i for g in groups for i in g], np.cumsum([0, *map(len, groups)])
