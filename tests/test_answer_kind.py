@@ -139,6 +139,8 @@ def test_a_request_for_a_description_gets_no_short_answer(text, wants):
     ("Who is the chairman?", "Chairman", False),
     ("Who was Philip I?", "Landgrave of Hesse", True), ("Who was Warsz?", "nobleman", True),
     ("Who was Guy's Rival?", "Conrad of Montferrat", True), ("who is chief executive", "Tim Cook", True),
+    ("Who is Edwin Lau?", "Catherine Kardava, the Former Minister of Personnel Management Dr. Pan Suk Kim", False),
+    ("Who was Philip I?", "Landgrave of Hesse, a nobleman", True),
 ])
 def test_a_span_answers_a_yes_no_question_only_saying_no_and_who_someone_is_not_with_a_name(question, span, answers):
     assert span_answers(question, span) is answers

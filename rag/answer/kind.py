@@ -141,7 +141,9 @@ def span_answers(question: str, span: str, context: str = "") -> bool:
         return True
     asked = _as_written(who["name"], context).split()
     echoes = {fold(w) for w in named} <= {fold(w) for w in asked}  # "who is danilo roncevic": "Dr. Danilo Rončević"
-    return not (echoes or (_capitalised(asked, 1) and _capitalised(named, 2)))  # "Who is Edwin Lau?": not "Catherine Kardava"
+    head = [w for w in span.split(",")[0].split() if not _HONORIFIC.match(w)]  # a name run on: "Catherine Kardava, the …"
+    other = _capitalised(named, 2) or _capitalised(head, 2)
+    return not (echoes or (_capitalised(asked, 1) and other))  # "Who is Edwin Lau?": not "Catherine Kardava"
 
 
 def _as_written(words: str, context: str) -> str:
