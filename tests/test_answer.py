@@ -296,8 +296,8 @@ def test_the_delegation_brings_the_sentence_naming_the_delegation_not_the_one_be
     ])
     assert context_before(index, 3) == [1]     # named two sentences back: the visit's sentence is skipped
     assert context_before(index, 2) == [1]     # "The visit" named just before it
-    # No earlier sentence names an "event": it is what the article is about, and nothing nearby says more.
-    assert context_before(index, 4) == []
+    # No earlier "event": the sentence before, then the one it leans on, as far as two sentences back.
+    assert context_before(index, 4) == [2, 3]
     window = quoted_window(index, 3)
     assert window.text.startswith("A delegation") and len(window.regions) == 2  # read, not answered from
     assert [window.text[a:b] for a, b in window.regions] == ["A delegation of 12 officials visited Brussels.",

@@ -45,10 +45,10 @@ def clean_question(question: object, max_chars: int) -> tuple[str, str | None]:
 def context_before(index, sid: int, limit: int = 2) -> list[int]:
     """Sentences before `sid` that it leans on, oldest first: when `sid` opens with a pronoun or a
     back-reference, the sentence before it, and further back while those lean too; when it opens
-    with "the" and a noun ("The delegation"), the nearest earlier sentence naming that noun instead,
-    and none when no sentence in reach names it (the article's subject: "The conference was organized
-    by …"). All lie within the `limit` sentences before `sid`, never the title; linking words alone
-    ("Moreover, the Career Centre …") lean on nothing (`needs_before`)."""
+    with "the" and a noun ("The delegation"), the nearest earlier sentence naming that noun instead
+    ("The meeting was also attended by …" after "… met …" names none: the sentence before). All lie
+    within the `limit` sentences before `sid`, never the title; linking words alone ("Moreover, the
+    Career Centre …") lean on nothing (`needs_before`)."""
     if not needs_before(index.sentences[sid].text):
         return []
     title = index.first_sentence_of(index.sentences[sid].doc_id)
@@ -61,11 +61,9 @@ def context_before(index, sid: int, limit: int = 2) -> list[int]:
     current, pos = sid, 0  # pos: where in `reach` the sentence before `current` is
     while pos < len(reach) and needs_before(index.sentences[current].text):
         noun, named = named_back(index.sentences[current].text), pos
-        if noun:  # the nearest sentence in reach naming it
+        if noun:  # the nearest sentence in reach naming it; else the one before, as for a pronoun
             names = re.compile(rf"\b{noun}", re.I)
-            named = next((k for k in range(pos, len(reach)) if names.search(index.sentences[reach[k]].text)), None)
-            if named is None:
-                break
+            named = next((k for k in range(pos, len(reach)) if names.search(index.sentences[reach[k]].text)), pos)
         out.insert(0, reach[named])
         current, pos = reach[named], named + 1
     return out
