@@ -287,6 +287,14 @@ def test_linking_words_alone_lean_on_nothing():
     assert context_before(index, 4) == [2, 3]       # "to this" leans on the sentence before, which leans too
 
 
+def test_a_noun_past_linking_words_brings_the_sentence_naming_it():
+    index = _Index([
+        ("a", "Title of A"), ("a", "The ministers held a meeting in Dubai."), ("a", "It was sunny."),
+        ("a", "However, the meeting was attended by Lau."),
+    ])
+    assert context_before(index, 3) == [1]          # "the meeting", past "However,", is named two sentences back
+
+
 def test_the_delegation_brings_the_sentence_naming_the_delegation_not_the_one_between():
     from rag.answer.select import quoted_window
 

@@ -69,19 +69,25 @@ def leans_back(sentence: str) -> bool:
 _LINKS = re.compile(r"^(also|however|meanwhile|moreover|furthermore|in addition|additionally|besides)\s*,\s*", re.I)
 
 
-def needs_before(sentence: str) -> bool:
-    """Whether a sentence needs an earlier one to be understood: it leans back (`leans_back`) once
-    the linking words it opens with are set aside ("Moreover, the Career Centre …" does not)."""
+def _past_links(sentence: str) -> str:
+    """`sentence` from its first word past the opening marks and linking words ("However, the …")."""
     opening = sentence.lstrip(_OPENING_MARKS)
     while (link := _LINKS.match(opening)) and link.end() < len(opening):
         opening = opening[link.end():]
-    return leans_back(opening)
+    return opening
+
+
+def needs_before(sentence: str) -> bool:
+    """Whether a sentence needs an earlier one to be understood: it leans back (`leans_back`) once
+    the linking words it opens with are set aside ("Moreover, the Career Centre …" does not;
+    "Besides, he came" does)."""
+    return leans_back(_past_links(sentence))
 
 
 def named_back(sentence: str) -> str | None:
-    """The noun of a sentence opening with "the" and a back-referring noun ("delegation" for "The
-    delegation, consisting of …"), lower-cased; None for any other opening."""
-    found = _THE_NAMED.match(sentence.lstrip(_OPENING_MARKS))
+    """The noun of a sentence opening, past any linking words, with "the" and a back-referring noun
+    ("delegation" for "The delegation, consisting of …"), lower-cased; None for any other opening."""
+    found = _THE_NAMED.match(_past_links(sentence))
     return found.group(1).lower() if found else None
 
 

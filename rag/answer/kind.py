@@ -53,10 +53,12 @@ _HOLDS = {
                         r"pesos?|rupees?|USD|EUR|GBP|KZT|cents?|free|charge|thousand|million|billion)\b", re.I),
     "share": re.compile(r"%|\bper ?cent\b|\d|\b(" + _NUMBER_WORDS + r")\b|\bmajority\b|\bmost\b|\ball\b", re.I),
     "year": re.compile(_YEAR, re.I),
-    # A date has a month, a weekday, a year, a holiday or a written form ("15/04"); "200 experts" has none.
-    "date": re.compile(rf"\b({MONTHS}|{WEEKDAYS})s?\b|\b(today|yesterday|tomorrow)\b|{_YEAR}|"
-                       r"\b\d{1,4}[/.-]\d{1,2}([/.-]\d{1,4})?\b|\b(Christmas|Easter|Thanksgiving|Halloween|"
-                       r"Passover|Hanukkah|Ramadan|Eid|Diwali|Nowruz)\b|(?-i:\b[A-Z][\w'’]+ (Day|Eve)\b)", re.I),
+    # A date has a capitalised month or weekday ("they may come" has none), a year, a day of the month
+    # ("the 15th"), a holiday or a written form ("15/04/2024", "2024-04-15"); "200 experts" has none.
+    "date": re.compile(rf"(?-i:\b({MONTHS}|{WEEKDAYS})s?\b)|\b(today|yesterday|tomorrow)\b|{_YEAR}|"
+                       r"\b\d{1,2}(st|nd|rd|th)\b|\b\d{1,2}/\d{1,2}(/\d{2,4})?\b|\b\d{1,2}\.\d{1,2}\.\d{2,4}\b|"
+                       r"\b\d{4}-\d{2}-\d{2}\b|\b(Christmas|Easter|Thanksgiving|Halloween|Passover|Hanukkah|Ramadan|"
+                       r"Eid|Diwali|Nowruz)\b|(?-i:\b[A-Z][\w'’]+ (Day|Eve)\b)", re.I),
     "count": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b", re.I),
     "measure": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b|\b(long|short|far|near|close|tall|high|wide|narrow|deep|"
                           r"shallow|heavy|light)\b", re.I),
@@ -142,7 +144,7 @@ def span_answers(question: str, span: str, context: str = "") -> bool:
     asked = _as_written(who["name"], context).split()
     echoes = {fold(w) for w in named} <= {fold(w) for w in asked}  # "who is danilo roncevic": "Dr. Danilo Rončević"
     head = [w for w in span.split(",")[0].split() if not _HONORIFIC.match(w)]  # a name run on: "Catherine Kardava, the …"
-    other = _capitalised(named, 2) or _capitalised(head, 2)
+    other = _capitalised(named, 2) or (_capitalised(head, 2) and not {fold(w) for w in head} <= {fold(w) for w in asked})
     return not (echoes or (_capitalised(asked, 1) and other))  # "Who is Edwin Lau?": not "Catherine Kardava"
 
 
@@ -153,7 +155,13 @@ def _as_written(words: str, context: str) -> str:
     if not words.islower() or len(folded) != len(context):  # a letter folding to two would shift positions
         return words
     found = re.search(rf"(?<!\w){re.escape(fold(words))}(?!\w)", folded)
-    return context[found.start():found.end()] if found else words
+    if not found:
+        return words
+    written, before = context[found.start():found.end()], context[:found.start()]
+    opens = re.search(r"(^|[.!?…:;])[\s\"'“‘(–—-]*$", before) and not _HONORIFIC.match((before.split() or [""])[-1])
+    if len(written.split()) < 2 and opens:
+        return words  # a sentence's first word is capitalised whatever it is ("Speaking at the event was …")
+    return written
 
 
 def _capitalised(words: list[str], at_least: int) -> bool:
