@@ -142,9 +142,10 @@ def span_answers(question: str, span: str, context: str = "") -> bool:
     if not who:
         return True
     asked = _as_written(who["name"], context).split()
-    echoes = {fold(w) for w in named} <= {fold(w) for w in asked}  # "who is danilo roncevic": "Dr. Danilo Rončević"
+    said = {fold(w) for w in asked}
+    echoes = {fold(w) for w in named} <= said  # "who is danilo roncevic": "Dr. Danilo Rončević"
     head = [w for w in span.split(",")[0].split() if not _HONORIFIC.match(w)]  # a name run on: "Catherine Kardava, the …"
-    other = _capitalised(named, 2) or (_capitalised(head, 2) and not {fold(w) for w in head} <= {fold(w) for w in asked})
+    other = _capitalised(named, 2) or (_capitalised(head, 2) and not {fold(w) for w in head} <= said)
     return not (echoes or (_capitalised(asked, 1) and other))  # "Who is Edwin Lau?": not "Catherine Kardava"
 
 

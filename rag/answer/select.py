@@ -156,7 +156,9 @@ def short_answer(question: str, window: Window, short_reader, at_least: float) -
     region = next((r for r in window.regions if r[0] <= span[0] and span[1] <= r[1]), (span[0], span[1]))
     a, b = balanced_span(window.text, *span, region)
     text = window.text[a:b]
-    if not any(ch.isalnum() for ch in text) or not span_answers(question, text, window.text):  # a lone quote mark answers nothing
+    if not any(ch.isalnum() for ch in text):  # a lone quote mark or full stop answers nothing
+        return None
+    if not span_answers(question, text, window.text):
         return None
     return ShortAnswer(text, window.doc_id, window.start + a, window.start + b, round(score, 3))
 
