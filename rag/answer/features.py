@@ -65,8 +65,10 @@ def leans_back(sentence: str) -> bool:
 
 
 # Words that link a sentence to the one before without standing for anything in it: "Moreover, the
-# Career Centre …" names its own subject, "However, he said …" does not.
-_LINKS = re.compile(r"^(also|however|meanwhile|moreover|furthermore|in addition|additionally|besides)\s*,\s*", re.I)
+# Career Centre …" names its own subject, "However, he said …" does not; nor does "In addition to
+# the proposed topics, Marcos Bonturi added …" ("In addition to this, …" keeps its "this").
+_LINKS = re.compile(r"^(also|however|meanwhile|moreover|furthermore|in addition|additionally|besides|"
+                    r"in addition to (the|an?) [^,]{1,80})\s*,\s*", re.I)
 
 
 def _past_links(sentence: str) -> str:
