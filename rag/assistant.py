@@ -18,6 +18,7 @@ from rag.answer.records import Answer, QuestionError, Reading, Selection, merged
 from rag.answer.select import answer_first, clean_question, select_answer
 from rag.answer.selector import get_selector
 from rag.answer.short_answer import get_span_reader
+from rag.answer.small_talk import MESSAGE as SMALL_TALK_MESSAGE, small_talk
 from rag.embedding.question_encoder import Batcher, get_question_encoder
 from rag.indexing.build import ensure_index
 from rag.indexing.index import Index
@@ -195,6 +196,10 @@ class Assistant:
         question, cut = cut_raw(question, self.settings.max_question_chars)
         text, notice = clean_question(question, self.settings.max_question_chars)
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
+        if small_talk(text):  # "thanks!": nothing to search for, nothing to quote
+            elapsed = time.perf_counter() - start
+            return Answer(text, SMALL_TALK_MESSAGE, True, [], [], notice or cut, timings={"clean": elapsed, "total": elapsed},
+                          index=retriever.index.folder.name)
         parts = questions_in(text)
         if len(parts) > 1 and foreign_language(text):  # one question: split, its parts are too short to tell
             parts = [text]

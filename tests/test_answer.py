@@ -194,6 +194,15 @@ def test_off_topic_questions_abstain(assistant, question):
     assert answer.passages  # the closest passages are still offered
 
 
+@pytest.mark.parametrize("text", ["thanks!", "Hi", "ok, great"])
+def test_small_talk_is_told_what_to_ask_and_nothing_is_quoted(assistant, text):
+    from rag.answer.small_talk import MESSAGE
+
+    answer = assistant.ask(text)
+    assert answer.abstained and answer.answer == MESSAGE and not answer.citations and not answer.passages
+    assert answer.to_dict()["abstained"] and answer.question == text
+
+
 def test_clean_question():
     assert clean_question("  what\x00 is\tthis?\n", 100) == ("what is this?", None)
     text, notice = clean_question("word " * 1000, 50)

@@ -1,0 +1,21 @@
+"""Small talk ("hi", "thanks!") is told apart from questions and topics, which are searched for."""
+import pytest
+
+from rag.answer.small_talk import small_talk
+
+
+@pytest.mark.parametrize("text", [
+    "hi", "Hello!", "hey there", "Good morning", "thanks!", "Thank you so much.", "thx", "ok", "OK, great",
+    "Cool, thanks a lot!", "yes", "nope", "Bye!", "got it, thanks",
+])
+def test_greetings_thanks_and_agreement_are_small_talk(text):
+    assert small_talk(text)
+
+
+@pytest.mark.parametrize("text", [
+    "", "?", "Who chairs the ICSC?", "good governance", "Thanks! Who chairs the ICSC?", "thanks for the webinar dates",
+    "hi, when were the webinars held", "Hello world", "ok 2025", "webinar attendance", "no remote work?",
+    "thank you thank you thank you thank you thank you",  # more words than a courtesy takes
+])
+def test_questions_and_topics_are_not(text):
+    assert not small_talk(text)
