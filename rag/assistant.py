@@ -17,6 +17,7 @@ from rag.answer.reader_files import prune_exports
 from rag.answer.records import Answer, QuestionError, Reading, Selection, merged, render
 from rag.answer.select import answer_first, clean_question, select_answer
 from rag.answer.selector import get_selector
+from rag.answer.overview import asks_overview, overview
 from rag.answer.short_answer import get_span_reader
 from rag.answer.small_talk import MESSAGE as SMALL_TALK_MESSAGE, small_talk
 from rag.embedding.question_encoder import Batcher, get_question_encoder
@@ -200,6 +201,11 @@ class Assistant:
             elapsed = time.perf_counter() - start
             return Answer(text, SMALL_TALK_MESSAGE, True, [], [], notice or cut, timings={"clean": elapsed, "total": elapsed},
                           index=retriever.index.folder.name)
+        if asks_overview(text) and retriever.index.chunks:  # "What are these articles about?": their titles
+            citations, passages, said = overview(retriever.index)
+            elapsed = time.perf_counter() - start
+            return Answer(text, render(citations), False, citations, passages, " ".join(filter(None, [notice or cut, said])),
+                          timings={"clean": elapsed, "total": elapsed}, index=retriever.index.folder.name)
         parts = questions_in(text)
         if len(parts) > 1 and foreign_language(text):  # one question: split, its parts are too short to tell
             parts = [text]

@@ -1,0 +1,59 @@
+"""What the collection is about: "What are these articles about?" is answered with their titles.
+
+No sentence of an article says what the collection holds, so the question used to be withheld
+("The articles don't answer this.") or answered by whichever sentence spoke of "topics". Each
+article's title line is its own summary, quoted and cited like any answer sentence.
+"""
+from __future__ import annotations
+
+import re
+
+from rag.answer.records import Citation
+from rag.retrieval.retriever import Passage
+
+# Titles quoted at most; the Articles panel and `rag articles` list every one.
+MAX_TITLES = 10
+
+_THINGS = r"(articles?|documents?|texts?|files?|stories|news|sources?|collection|corpus|library)"
+_THE = r"((the|these|those|this|your|all( of)?( the)?|all these)\s+)?"
+_ASKS = re.compile(
+    rf"^(what|which)\s+(are|is)\s+{_THE}{_THINGS}\s+(all\s+)?about"
+    rf"|^what\s+(topics|subjects|themes)\s+(do|does|are|is)\s+{_THE}{_THINGS}(\s+(cover|discuss|about|covered|discussed))?"
+    rf"|^(please\s+)?(summari[sz]e|list|show(\s+me)?|give\s+me\s+an\s+overview\s+of|overview\s+of)\s+{_THE}{_THINGS}"
+    rf"|^what\s+{_THINGS}\s+(are\s+there|do\s+you\s+have|are\s+in\s+{_THE}{_THINGS})"
+    rf"|^what('s|\s+is)\s+(this|{_THE}{_THINGS})\s+about"
+    rf"|^what('s|\s+is)\s+in\s+{_THE}{_THINGS}"
+    rf"|^what\s+can\s+i\s+ask(\s+you)?(\s+about)?",
+    re.I,
+)
+
+
+def asks_overview(text: str) -> bool:
+    """Whether `text` asks what the collection holds ("What are these articles about?", "List the
+    articles", "what can I ask"), and nothing more."""
+    plain = " ".join(text.strip().rstrip("?!. ").split())
+    found = _ASKS.match(plain)
+    return bool(found) and found.end() == len(plain)
+
+
+def overview(index) -> tuple[list[Citation], list[Passage], str]:
+    """The title of each article (at most MAX_TITLES, in the index's order) as citations, the first
+    passage of each, and a notice saying how many articles there are."""
+    firsts = {}
+    for row, chunk in enumerate(index.chunks):
+        if chunk.chunk_no == 0:
+            firsts.setdefault(chunk.doc_id, (row, chunk))
+    docs = list(index.titles)
+    citations, passages = [], []
+    for n, doc_id in enumerate(docs[:MAX_TITLES], start=1):
+        sid = index.first_sentence_of(doc_id)
+        sentence = index.sentences[sid]
+        row, chunk = firsts[doc_id]
+        passage = Passage(row, doc_id, chunk.title, 0, chunk.start, chunk.end, chunk.text, 1.0)
+        entry = index.article(doc_id)
+        citations.append(Citation(n, doc_id, chunk.title, sentence.start, sentence.end, sentence.text, 1.0, 0,
+                                  passage=passage, page=entry.page_of(sentence.start) if entry is not None else None))
+        passages.append(passage)
+    shown = f"the first {len(citations)}" if len(docs) > len(citations) else "their"
+    noun = "article" if len(docs) == 1 else "articles"
+    return citations, passages, f"The collection holds {len(docs)} {noun}; {shown} titles:"
