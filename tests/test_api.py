@@ -52,6 +52,18 @@ def test_a_follow_up_carries_the_questions_before_it(server, assistant):
     assert data["searched"].startswith(earlier[0]) and data["short_answer"]["text"] == "20"
 
 
+def test_small_talk_and_a_question_about_the_collection_are_answered_over_http(server, assistant):
+    from rag.answer.small_talk import MESSAGE
+
+    thanks = requests.post(f"{server}/api/ask", json={"question": "thanks!"}, timeout=60)
+    assert thanks.status_code == 200
+    assert thanks.json() | {"timings_ms": None} == assistant.ask("thanks!").to_dict() | {"timings_ms": None}
+    assert thanks.json()["answer"] == MESSAGE and thanks.json()["abstained"] and thanks.json()["passages"] == []
+    titles = requests.post(f"{server}/api/ask", json={"question": "What are these articles about?"}, timeout=60).json()
+    assert not titles["abstained"] and len(titles["citations"]) == len(assistant.index.titles)
+    assert {c["text"] for c in titles["citations"]} == set(assistant.index.titles.values())
+
+
 def test_bad_questions_are_400_with_the_messages_of_the_page_and_cli(server):
     from rag.assistant import K_MESSAGE
 
