@@ -19,7 +19,7 @@ from rag.answer.select import answer_first, clean_question, select_answer
 from rag.answer.selector import get_selector
 from rag.answer.overview import asks_overview, overview
 from rag.answer.short_answer import get_span_reader
-from rag.answer.small_talk import MESSAGE as SMALL_TALK_MESSAGE, small_talk
+from rag.answer.small_talk import MESSAGE as SMALL_TALK_MESSAGE, VAGUE, names_nothing, small_talk
 from rag.embedding.question_encoder import Batcher, get_question_encoder
 from rag.indexing.build import ensure_index
 from rag.indexing.index import Index
@@ -237,6 +237,10 @@ class Assistant:
         elif reading.followed and reading.followed[0] not in own:
             notices.append(f"Read as following on from “{reading.followed[0]}”.")
         watch.lap("clean")
+        if names_nothing(reading.searched):  # "who?" asked out of the blue: a search would find anyone
+            watch.total()
+            return Answer(text, VAGUE, True, [], [], " ".join(notices) or None, timings=timings,
+                          index=retriever.index.folder.name, searched=reading.searched)
         qvec = self.search_vector(reading)  # answer scoring needs it in every mode
         watch.lap("embed")
         passages, sentences = retriever.retrieve(reading.searched, qvec, k=k, mode=mode, timings=timings)

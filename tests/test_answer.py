@@ -203,6 +203,16 @@ def test_small_talk_is_told_what_to_ask_and_nothing_is_quoted(assistant, text):
     assert answer.to_dict()["abstained"] and answer.question == text
 
 
+def test_a_question_naming_nothing_is_asked_to_say_what_it_means_or_follows_the_one_before(assistant):
+    from rag.answer.small_talk import VAGUE
+
+    alone = assistant.ask("who?")
+    assert alone.abstained and alone.answer == VAGUE and not alone.citations and not alone.passages
+    after = assistant.ask("When?", earlier=["Who chairs the ICSC?"])
+    assert after.searched == "Who chairs the ICSC? When?" and after.answer != VAGUE
+    assert after.notice == "Read as following on from “Who chairs the ICSC?”."
+
+
 def test_clean_question():
     assert clean_question("  what\x00 is\tthis?\n", 100) == ("what is this?", None)
     text, notice = clean_question("word " * 1000, 50)

@@ -19,3 +19,17 @@ def test_greetings_thanks_and_agreement_are_small_talk(text):
 ])
 def test_questions_and_topics_are_not(text):
     assert not small_talk(text)
+
+
+@pytest.mark.parametrize("text", ["who?", "Why?", "When was it?", "What happened?", "Who are they?", "what did he say"])
+def test_questions_naming_nothing_to_look_for(text):
+    from rag.answer.small_talk import names_nothing
+
+    assert names_nothing(text)
+
+
+@pytest.mark.parametrize("text", ["Who spoke?", "When was it founded?", "What about payroll?", "2025?", "Where is BOSA?"])
+def test_questions_naming_something(text):
+    from rag.answer.small_talk import names_nothing
+
+    assert not names_nothing(text)

@@ -1,14 +1,20 @@
-"""Small talk: "hi", "thanks!", "ok great" ask nothing, so nothing is searched for or quoted.
+"""Texts with nothing to search for: small talk ("hi", "thanks!", "ok great"), and questions that
+name nothing ("who?", "When was it?" with nothing asked before it).
 
-Quoting "… Larbi Djacta thanked the organizers …" in reply to "thanks!" answers a question nobody
-asked; saying "The articles don't answer this." to "hi" tells the user nothing either. Such a text
-gets MESSAGE instead, as an abstention with no passages.
+Quoting "… Larbi Djacta thanked the organizers …" in reply to "thanks!", or whoever a search for
+"who?" happens to find, answers a question nobody asked; saying "The articles don't answer this."
+to "hi" tells the user nothing either. Such a text gets MESSAGE or VAGUE instead, as an abstention
+with no passages.
 """
 from __future__ import annotations
 
 import re
 
+from rag.answer.words import AUXILIARIES, PERSONAL_PRONOUNS, WH_WORDS
+from rag.indexing.lexical import terms
+
 MESSAGE = "Ask a question about the articles, and the sentences that answer it will be quoted from them."
+VAGUE = "Say what you are asking about (a person, an event, a topic): the question names nothing to look for."
 
 # Every word of a text that only greets, thanks or agrees; a text with any other word ("good
 # governance", "thanks for the Hub's address") is read as a question or a topic.
@@ -26,3 +32,17 @@ def small_talk(text: str) -> bool:
     """Whether `text` only greets, thanks or agrees ("Hi!", "Thank you so much.", "ok, great")."""
     words = _WORD.findall(text.lower())
     return 0 < len(words) <= _MAX_WORDS and all(w in _WORDS for w in words)
+
+
+# Index terms that name nothing to look for: question words, auxiliaries, pronouns, "happen", "say".
+_NAMES_NOTHING = frozenset(terms(" ".join((*WH_WORDS, *AUXILIARIES, *PERSONAL_PRONOUNS, *"""
+    about this that these those there here thing things something anything one ones happen happened happens
+    say said says tell told me mean meant exactly again then now so also else
+""".split()))))
+
+
+def names_nothing(text: str) -> bool:
+    """Whether `text` (a question with the earlier ones it follows on from) names nothing the
+    articles could be searched for: every index term of it is a question word, an auxiliary, a
+    pronoun or as empty ("who?", "When was it?", "What happened?")."""
+    return all(t in _NAMES_NOTHING for t in terms(text))
