@@ -12,12 +12,12 @@ from rag.answer.conversation import MAX_EARLIER, follows, refers_back, says_some
 from rag.answer.ellipsis import asked_again, speaks_of, topic_of
 from rag.answer.kind import as_question, questions_in
 from rag.answer.language import MESSAGE as LANGUAGE_MESSAGE, foreign_language, warm as warm_language
+from rag.answer.overview import asks_overview, overview
 from rag.answer.reader import get_reader
 from rag.answer.reader_files import prune_exports
 from rag.answer.records import Answer, QuestionError, Reading, Selection, merged, render
 from rag.answer.select import answer_first, clean_question, select_answer
 from rag.answer.selector import get_selector
-from rag.answer.overview import asks_overview, overview
 from rag.answer.short_answer import get_span_reader
 from rag.answer.small_talk import MESSAGE as SMALL_TALK_MESSAGE, VAGUE, names_nothing, small_talk
 from rag.embedding.question_encoder import Batcher, get_question_encoder
@@ -201,7 +201,7 @@ class Assistant:
             elapsed = time.perf_counter() - start
             return Answer(text, SMALL_TALK_MESSAGE, True, [], [], notice or cut, timings={"clean": elapsed, "total": elapsed},
                           index=retriever.index.folder.name)
-        if asks_overview(text) and retriever.index.chunks:  # "What are these articles about?": their titles
+        if (asks_overview(text) or asks_overview(as_question(text))) and retriever.index.chunks:  # their titles
             citations, passages, said = overview(retriever.index)
             elapsed = time.perf_counter() - start
             return Answer(text, render(citations), False, citations, passages, " ".join(filter(None, [notice or cut, said])),
@@ -237,7 +237,7 @@ class Assistant:
         elif reading.followed and reading.followed[0] not in own:
             notices.append(f"Read as following on from “{reading.followed[0]}”.")
         watch.lap("clean")
-        if names_nothing(reading.searched):  # "who?" asked out of the blue: a search would find anyone
+        if names_nothing(reading.searched) and not foreign_language(text):  # "who?" out of the blue: any search hit
             watch.total()
             return Answer(text, VAGUE, True, [], [], " ".join(notices) or None, timings=timings,
                           index=retriever.index.folder.name, searched=reading.searched)

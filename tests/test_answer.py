@@ -208,6 +208,7 @@ def test_a_question_naming_nothing_is_asked_to_say_what_it_means_or_follows_the_
 
     alone = assistant.ask("who?")
     assert alone.abstained and alone.answer == VAGUE and not alone.citations and not alone.passages
+    assert assistant.ask("谁?").answer != VAGUE  # another language is told so, not asked what it means
     after = assistant.ask("When?", earlier=["Who chairs the ICSC?"])
     assert after.searched == "Who chairs the ICSC? When?" and after.answer != VAGUE
     assert after.notice == "Read as following on from “Who chairs the ICSC?”."

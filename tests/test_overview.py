@@ -33,3 +33,5 @@ def test_the_overview_quotes_each_title_exactly(assistant):
         assert c.passage is not None and c.passage.start <= c.start and c.end <= c.passage.end
     assert [c.n for c in answer.citations] == list(range(1, len(texts) + 1)) and answer.short_answer is None
     assert answer.to_dict()["citations"][0]["text"] == answer.citations[0].text
+    greeted = assistant.ask("Thanks! What are these articles about?")  # a courtesy around it is left out
+    assert [c.text for c in greeted.citations] == [c.text for c in answer.citations]
