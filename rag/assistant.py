@@ -201,11 +201,6 @@ class Assistant:
             elapsed = time.perf_counter() - start
             return Answer(text, SMALL_TALK_MESSAGE, True, [], [], notice or cut, timings={"clean": elapsed, "total": elapsed},
                           index=retriever.index.folder.name)
-        if (asks_overview(text) or asks_overview(as_question(text))) and retriever.index.chunks:  # their titles
-            citations, passages, said = overview(retriever.index)
-            elapsed = time.perf_counter() - start
-            return Answer(text, render(citations), False, citations, passages, " ".join(filter(None, [notice or cut, said])),
-                          timings={"clean": elapsed, "total": elapsed}, index=retriever.index.folder.name)
         parts = questions_in(text)
         if len(parts) > 1 and foreign_language(text):  # one question: split, its parts are too short to tell
             parts = [text]
@@ -228,6 +223,11 @@ class Assistant:
         questions of the same message, as read (following on from them needs no notice)."""
         timings: dict[str, float] = {}  # each stage below, and the stages of search and select_answer
         watch = Stopwatch(timings)
+        if (asks_overview(text) or asks_overview(as_question(text))) and retriever.index.chunks:
+            citations, passages, said = overview(retriever.index)  # "What are these articles about?": the titles
+            watch.total()
+            return Answer(text, render(citations), False, citations, passages, said, 1.0, timings,
+                          index=retriever.index.folder.name)
         notices = []
         reading = self.read(text, earlier, retriever)  # what the models read; the answer echoes `text` as typed
         if reading.fixes:
@@ -237,7 +237,7 @@ class Assistant:
         elif reading.followed and reading.followed[0] not in own:
             notices.append(f"Read as following on from “{reading.followed[0]}”.")
         watch.lap("clean")
-        if names_nothing(reading.searched) and not foreign_language(text):  # "who?" out of the blue: any search hit
+        if names_nothing(reading.searched) and not foreign_language(text):  # "who?": a search would find anyone
             watch.total()
             return Answer(text, VAGUE, True, [], [], " ".join(notices) or None, timings=timings,
                           index=retriever.index.folder.name, searched=reading.searched)

@@ -203,15 +203,17 @@ def test_small_talk_is_told_what_to_ask_and_nothing_is_quoted(assistant, text):
     assert answer.to_dict()["abstained"] and answer.question == text
 
 
-def test_a_question_naming_nothing_is_asked_to_say_what_it_means_or_follows_the_one_before(assistant):
+def test_a_question_naming_nothing_is_asked_to_say_what_it_means(assistant):
     from rag.answer.small_talk import VAGUE
 
     alone = assistant.ask("who?")
     assert alone.abstained and alone.answer == VAGUE and not alone.citations and not alone.passages
     assert assistant.ask("谁?").answer != VAGUE  # another language is told so, not asked what it means
-    after = assistant.ask("When?", earlier=["Who chairs the ICSC?"])
-    assert after.searched == "Who chairs the ICSC? When?" and after.answer != VAGUE
-    assert after.notice == "Read as following on from “Who chairs the ICSC?”."
+    # "When?" after a question is not read with it (the models would read "When?" alone), but "When
+    # was it founded?" is, past a thank-you in between.
+    assert assistant.ask("When?", earlier=["Who chairs the ICSC?"]).answer == VAGUE
+    after = assistant.ask("When was it founded?", earlier=["Who chairs the ICSC?", "Thanks for your help!"])
+    assert after.searched == "Who chairs the ICSC? When was it founded?" and after.answer != VAGUE
 
 
 def test_clean_question():
@@ -302,11 +304,13 @@ def test_linking_words_alone_lean_on_nothing():
         ("a", "Title of A"), ("a", "Presentations covered Symphony."), ("a", "Moreover, the Career Centre helps."),
         ("a", "However, he left early."), ("a", "In addition to this, the plan changed."),
         ("a", "In addition to the proposed topics, Marcos Bonturi added gender."),
+        ("a", "In addition to the aforementioned measures, the agency plans reforms."),
     ])
     assert context_before(index, 2) == []           # names its own subject after "Moreover,"
     assert context_before(index, 3) == [2]          # "he", past the linking word, leans back
     assert context_before(index, 4) == [2, 3]       # "to this" leans on the sentence before, which leans too
     assert context_before(index, 5) == []           # names its own subject after "In addition to the …,"
+    assert context_before(index, 6) == [5]          # "the aforementioned" points back
 
 
 def test_a_noun_past_linking_words_brings_the_sentence_naming_it():

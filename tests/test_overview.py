@@ -9,6 +9,8 @@ from tests.conftest import SEEDS
     "What are these articles about?", "what are the articles about", "What is this collection about?",
     "What topics do the articles cover?", "What's in the collection?", "List the articles.", "summarize the articles",
     "Please summarise these documents", "What documents do you have?", "What is this about?", "what can I ask",
+    "Can you list the articles?", "How many articles are there?", "What topics are in the articles?",
+    "What can you tell me about these articles?", "Give me an overview",
 ])
 def test_questions_about_the_collection_ask_for_the_overview(text):
     assert asks_overview(text)
@@ -18,6 +20,7 @@ def test_questions_about_the_collection_ask_for_the_overview(text):
     "What is the Hub about?", "What are the webinars about?", "What topics did the webinars cover?",
     "What articles of the law were discussed?", "List the tools the delegation saw.",
     "What are these articles about the Hub's founding?", "Who wrote the articles?", "",
+    "What is this article about?", "Summarize the article", "list", "How many articles does the Hub publish?",
 ])
 def test_questions_about_what_the_articles_say_do_not(text):
     assert not asks_overview(text)
@@ -35,3 +38,6 @@ def test_the_overview_quotes_each_title_exactly(assistant):
     assert answer.to_dict()["citations"][0]["text"] == answer.citations[0].text
     greeted = assistant.ask("Thanks! What are these articles about?")  # a courtesy around it is left out
     assert [c.text for c in greeted.citations] == [c.text for c in answer.citations]
+    assert answer.best_score == 1.0  # an answer, not an abstention, wherever a threshold reads the score
+    both = assistant.ask("What are these articles about? Who chairs the ICSC?")  # one of two questions
+    assert {c.text for c in answer.citations} <= {c.text for c in both.citations} and len(both.citations) > len(texts)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from rag.answer.ellipsis import ADDS_ON, topic_of
-from rag.answer.small_talk import names_nothing
+from rag.answer.small_talk import small_talk
 from rag.answer.words import PERSONAL_PRONOUNS
 
 _REFERS = re.compile(rf"\b({'|'.join(PERSONAL_PRONOUNS)})\b", re.I)
@@ -30,17 +30,17 @@ def has_pronoun(text: str) -> bool:
 
 def refers_back(question: str) -> bool:
     """Whether `question` may point to something said before: it holds a personal pronoun ("When
-    was it founded?"), it is short and adds on to the question before ("What about payroll?"), it
-    names only what to ask the last question about instead (`topic_of`), or it names nothing at all
-    ("Why?", "What happened?": `names_nothing`)."""
+    was it founded?"), it is short and adds on to the question before ("What about payroll?"), or
+    it names only what to ask the last question about instead (`topic_of`)."""
     return (has_pronoun(question) or (bool(ADDS_ON.search(question)) and len(question.split()) <= _SHORT)
-            or topic_of(question) is not None or names_nothing(question))
+            or topic_of(question) is not None)
 
 
 def says_something(turn: str) -> bool:
-    """Whether an earlier turn can name a subject: not blank, and a question or at least three
-    words ("thanks!" or "ok" between a question and its follow-up name nothing)."""
-    return "?" in turn or len(turn.split()) >= 3
+    """Whether an earlier turn can name a subject: not blank, a question or at least three words,
+    and not small talk ("thanks!", "ok" or "Thanks for your help!" between a question and its
+    follow-up name nothing)."""
+    return ("?" in turn or len(turn.split()) >= 3) and not small_talk(turn)
 
 
 def follows(question: str, earlier: Sequence[str]) -> list[str]:

@@ -68,7 +68,8 @@ def leans_back(sentence: str) -> bool:
 # Career Centre …" names its own subject, "However, he said …" does not; nor does "In addition to
 # the proposed topics, Marcos Bonturi added …" ("In addition to this, …" keeps its "this").
 _LINKS = re.compile(r"^(also|however|meanwhile|moreover|furthermore|in addition|additionally|besides|"
-                    r"in addition to (the|an?) [^,]{1,80})\s*,\s*", re.I)
+                    r"in addition to (the|an?) (?!(aforementioned|above|abovementioned|above-mentioned|previous|"
+                    r"preceding|former|latter|same)\b)[^,]{1,80})\s*,\s*", re.I)
 
 
 def _past_links(sentence: str) -> str:

@@ -14,13 +14,18 @@ from rag.retrieval.retriever import Passage
 # Titles quoted at most; the Articles panel and `rag articles` list every one.
 MAX_TITLES = 10
 
-_THINGS = r"(articles?|documents?|texts?|files?|stories|news|sources?|collection|corpus|library)"
+# The whole collection, never one item of it: "What is this article about?" asks about the one cited.
+_THINGS = r"(articles|documents|texts|files|stories|news|sources|collection|corpus|library)"
 _THE = r"((the|these|those|this|your|all( of)?( the)?|all these)\s+)?"
 _ASKS = re.compile(
     rf"^(what|which)\s+(are|is)\s+{_THE}{_THINGS}\s+(all\s+)?about"
-    rf"|^what\s+(topics|subjects|themes)\s+(do|does|are|is)\s+{_THE}{_THINGS}(\s+(cover|discuss|about|covered|discussed))?"
-    rf"|^(please\s+)?(summari[sz]e|list|show(\s+me)?|give\s+me\s+an\s+overview\s+of|overview\s+of)\s+{_THE}{_THINGS}"
+    rf"|^what\s+(topics|subjects|themes)\s+(do|does|are|is)\s+({_THE}{_THINGS}|in\s+{_THE}{_THINGS})"
+    rf"(\s+(cover|discuss|about|covered|discussed))?"
+    rf"|^((can|could)\s+you\s+)?(please\s+)?(summari[sz]e|give\s+me\s+an\s+overview(\s+of)?|overview\s+of)(\s+{_THE}{_THINGS})?"
+    rf"|^((can|could)\s+you\s+)?(please\s+)?(list|show(\s+me)?)\s+{_THE}{_THINGS}"
     rf"|^what\s+{_THINGS}\s+(are\s+there|do\s+you\s+have|are\s+in\s+{_THE}{_THINGS})"
+    rf"|^how\s+many\s+{_THINGS}\s+(are\s+there|do\s+you\s+have)"
+    rf"|^what\s+can\s+you\s+tell\s+me\s+about\s+{_THE}{_THINGS}"
     rf"|^what('s|\s+is)\s+(this|{_THE}{_THINGS})\s+about"
     rf"|^what('s|\s+is)\s+in\s+{_THE}{_THINGS}"
     rf"|^what\s+can\s+i\s+ask(\s+you)?(\s+about)?",
