@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from rag.answer.records import Citation
+from rag.answer.select import citation
 from rag.retrieval.retriever import Passage
 
 # Titles quoted at most; the Articles panel and `rag articles` list every one.
@@ -51,13 +52,9 @@ def overview(index) -> tuple[list[Citation], list[Passage], str]:
     docs = list(index.titles)
     citations, passages = [], []
     for n, doc_id in enumerate(docs[:MAX_TITLES], start=1):
-        sid = index.first_sentence_of(doc_id)
-        sentence = index.sentences[sid]
         row, chunk = firsts[doc_id]
         passage = Passage(row, doc_id, chunk.title, 0, chunk.start, chunk.end, chunk.text, 1.0)
-        entry = index.article(doc_id)
-        citations.append(Citation(n, doc_id, chunk.title, sentence.start, sentence.end, sentence.text, 1.0, 0,
-                                  passage=passage, page=entry.page_of(sentence.start) if entry is not None else None))
+        citations.append(citation(index, index.first_sentence_of(doc_id), passage, n, 1.0))
         passages.append(passage)
     shown = f"the first {len(citations)}" if len(docs) > len(citations) else "their"
     noun = "article" if len(docs) == 1 else "articles"

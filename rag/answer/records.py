@@ -18,7 +18,7 @@ class QuestionError(RagError, ValueError):
     """A question that cannot be asked (the message is meant for the user)."""
 
 
-# Made from the index's `Sentence` record (`_citation`); its fields stay flat, since they are the
+# Made from the index's `Sentence` record (`rag.answer.select.citation`); its fields stay flat, since they are the
 # JSON `rag ask --json` and the API return, and the API's schema is derived from them (`doc`: the
 # field's description there).
 @dataclass

@@ -136,7 +136,7 @@ def quote(index, picks: list[tuple[int, Passage, float]]) -> list[Citation]:
         for row, context in [*((c, True) for c in context_before(index, sid)), (sid, False)]:
             if row not in quoted:
                 quoted.add(row)
-                citations.append(_citation(index, row, passage, len(citations) + 1, prob, context=context))
+                citations.append(citation(index, row, passage, len(citations) + 1, prob, context=context))
     return citations
 
 
@@ -163,7 +163,7 @@ def short_answer(question: str, window: Window, short_reader, at_least: float) -
     return ShortAnswer(text, window.doc_id, window.start + a, window.start + b, round(score, 3))
 
 
-def _citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:
+def citation(index, sid: int, passage: Passage, n: int, score: float, context: bool = False) -> Citation:
     """Citation `n` of sentence row `sid`, found in `passage` (kept when the sentence lies inside it)."""
     s = index.sentences[sid]
     inside = passage.doc_id == s.doc_id and passage.start <= s.start and s.end <= passage.end
