@@ -199,8 +199,8 @@ class Assistant:
         retriever = self.current()  # one index for the whole question, even if a rebuild swaps it
         if small_talk(text):  # "thanks!": nothing to search for, nothing to quote
             elapsed = time.perf_counter() - start
-            return Answer(text, SMALL_TALK_MESSAGE, True, [], [], notice or cut, timings={"clean": elapsed, "total": elapsed},
-                          index=retriever.index.folder.name)
+            return Answer.message(text, SMALL_TALK_MESSAGE, notice or cut, {"clean": elapsed, "total": elapsed},
+                                  retriever.index.folder.name)
         parts = questions_in(text)
         if len(parts) > 1 and foreign_language(text):  # one question: split, its parts are too short to tell
             parts = [text]
@@ -239,8 +239,8 @@ class Assistant:
         watch.lap("clean")
         if names_nothing(reading.searched) and not foreign_language(text):  # "who?": a search would find anyone
             watch.total()
-            return Answer(text, VAGUE, True, [], [], " ".join(notices) or None, timings=timings,
-                          index=retriever.index.folder.name, searched=reading.searched)
+            return Answer.message(text, VAGUE, " ".join(notices) or None, timings, retriever.index.folder.name,
+                                  reading.searched)
         qvec = self.search_vector(reading)  # answer scoring needs it in every mode
         watch.lap("embed")
         passages, sentences = retriever.retrieve(reading.searched, qvec, k=k, mode=mode, timings=timings)

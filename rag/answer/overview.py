@@ -45,11 +45,13 @@ def asks_overview(text: str) -> bool:
 def overview(index) -> tuple[list[Citation], list[Passage], str]:
     """The title of each article (at most MAX_TITLES, in the index's order) as citations, the first
     passage of each, and a notice saying how many articles there are."""
-    firsts = {}
-    for row, chunk in enumerate(index.chunks):
-        if chunk.chunk_no == 0:
-            firsts.setdefault(chunk.doc_id, (row, chunk))
     docs = list(index.titles)
+    wanted, firsts = set(docs[:MAX_TITLES]), {}
+    for row, chunk in enumerate(index.chunks):
+        if chunk.chunk_no == 0 and chunk.doc_id in wanted:
+            firsts.setdefault(chunk.doc_id, (row, chunk))
+            if len(firsts) == len(wanted):  # a large collection need not be read to its end
+                break
     citations, passages = [], []
     for n, doc_id in enumerate(docs[:MAX_TITLES], start=1):
         row, chunk = firsts[doc_id]

@@ -80,6 +80,14 @@ class Answer:
     # (several questions in one text: each search's text, joined by " | ").
     searched: str = ""
 
+    @classmethod
+    def message(cls, question: str, text: str, notice: str | None = None, timings: dict[str, float] | None = None,
+                index: str | None = None, searched: str = "") -> "Answer":
+        """An answer that only says `text` ("Please say what the question is about."): nothing quoted,
+        no passage offered."""
+        return cls(question, text, True, [], [], notice, timings=timings if timings is not None else {},
+                   index=index, searched=searched)
+
     def quoted(self) -> str:
         """The quoted sentences only, without citation markers."""
         return " ".join(c.text for c in self.citations)
