@@ -123,3 +123,18 @@ def test_reader_learning_rates_are_one_for_all_epochs_or_one_per_epoch():
     assert args.reader_lr == [5e-5, 2e-4]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--squad", "x.json", "--reader-lr", "fast"])
+
+
+def test_short_answers_are_shown_from_the_score_where_they_are_right_more_often_than_not():
+    from rag.train.selector import sure_from
+
+    # Spans right (F1 above 0) for low scores 2 times in 10, for high ones 8 in 10: the logistic
+    # fit crosses a half midway, at score 0.
+    pairs = [(-5.0, 0.0)] * 8 + [(-5.0, 0.5)] * 2 + [(5.0, 1.0)] * 8 + [(5.0, 0.0)] * 2
+    assert abs(sure_from(pairs, 0.5)) < 0.01
+    assert sure_from(pairs, 0.7) > sure_from(pairs, 0.5)  # surer spans need a higher score
+    assert sure_from([(1.0, 1.0), (3.0, 0.4)], 0.5) == 1.0  # all right: every span is shown
+    assert sure_from([(1.0, 0.0), (3.0, 0.0)], 0.5) == 1e9  # all wrong: none is
+    assert sure_from([], 0.5) == 1e9
+    # Higher scores no more often right: the score cannot tell, so the share of right spans decides.
+    assert sure_from([(-1.0, 1.0), (2.0, 0.0)] * 5, 0.5) == -1.0

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # long because: every argument is documented and each training step is one line, in order; split,
 # the steps would only pass the same dozen values along.
 def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4, seed: int = 0,
-        false_abstention: float = 0.03, max_words: float = 35.0, short_min_f1: float = 0.5,
+        false_abstention: float = 0.03, max_words: float = 35.0, short_min_hit: float = 0.5,
         questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,
         reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None,
         reader_lr: float | list[float] = 5e-5, reader_layers: int | None = None, reader_context: int = 0,
@@ -95,7 +95,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     files[SPAN_WEIGHTS.name] = _span_reader(fit_q, assistant.index, output, files, span_epochs, span_weights, seed)
     span_reader = Reader(output / SPAN_WEIGHTS.name, files[SPAN_WEIGHTS.name], "onnx-int8", max_tokens=SPAN_TOKENS)
     fitted = fit_selector(calibrate, unanswerable, assistant.index, Selector(output / RANKER.name), reader, span_reader,
-                          shortlist, false_abstention, max_words, short_min_f1)
+                          shortlist, false_abstention, max_words, short_min_hit)
     if questions:
         fitted["abstain_below"] = calibrate_on_question_set(fitted, files, output, reader, question_settings, questions,
                                                             question_false_abstention)
@@ -105,7 +105,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
             "data": f"{squad.name}: {len(fit)} questions fit the ranker and reader, {len(calibrate)} calibrate "
                     "(and, asked without their article, teach abstention); test articles unread",
             "passage_ranker": ranker_data,
-            "false_abstention": false_abstention, "max_words": max_words, "short_min_f1": short_min_f1,
+            "false_abstention": false_abstention, "max_words": max_words, "short_min_hit": short_min_hit,
             "question_set_false_abstention": question_false_abstention if questions else None,
             "epochs": epochs, "reader_lr": reader_lr, "reader_layers": layers_in(output / READER_WEIGHTS.name), "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
         },
