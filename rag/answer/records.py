@@ -50,7 +50,8 @@ class ShortAnswer:
     doc_id: str
     start: int
     end: int
-    score: float
+    # The short-answer reader's score; None for a span found by rule (an acronym's long form).
+    score: float | None
 
 
 @dataclass

@@ -15,6 +15,7 @@ import unicodedata
 
 import numpy as np
 
+from rag.answer.acronym import asked_acronym, spelled_out
 from rag.answer.features import FEATURES, gather, named_back, needs_before
 from rag.answer.kind import asked_kind, holds_kind, span_answers, wants_span
 from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
@@ -100,6 +101,14 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
         return Selection([], True, 0.0)
     config = selector.config
     stage1 = selector.stage1(cands.features)
+    acronym = asked_acronym(question)
+    if acronym is not None:  # "What does BOSA stand for?": the sentence that spells it out, if one does
+        for pos in np.argsort(-stage1, kind="stable"):
+            sid = cands.ids[int(pos)]
+            span = spelled_out(index.sentences[sid].text, acronym)
+            if span is not None:
+                lap("rank")
+                return spelled(index, sid, passages[cands.passage_of[int(pos)]], span)
     shortlist = np.argsort(-stage1, kind="stable")[: settings.reader_shortlist or config.shortlist]
     lap("rank")
     ids = [cands.ids[i] for i in shortlist]
@@ -124,6 +133,15 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
         short = short_answer(question, window, short_reader, short_answer_bar(settings, config))
         lap("short")
     return Selection(citations, False, answerable, short)
+
+
+def spelled(index, sid: int, passage: Passage, span: tuple[int, int]) -> Selection:
+    """The answer to an acronym question: sentence `sid` (with what it leans on), which spells the
+    acronym out at `span` (offsets into its text), and that long form as the short answer."""
+    sentence = index.sentences[sid]
+    text = sentence.text[span[0]:span[1]]
+    short = ShortAnswer(text, sentence.doc_id, sentence.start + span[0], sentence.start + span[1], None)
+    return Selection(quote(index, [(sid, passage, 1.0)]), False, 1.0, short)
 
 
 def quote(index, picks: list[tuple[int, Passage, float]]) -> list[Citation]:

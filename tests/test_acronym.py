@@ -1,0 +1,59 @@
+"""Acronym questions: "What does BOSA stand for?" is answered by the sentence that spells it out."""
+import pytest
+
+from rag.answer.acronym import asked_acronym, long_form, spelled_out
+from tests.conftest import SEEDS
+
+
+@pytest.mark.parametrize("question,short", [
+    ("What does BOSA stand for?", "BOSA"),
+    ("what does vBNS stand for ", "vBNS"),
+    ("What is the AFC short for?", "AFC"),
+    ("What does the acronym LEM stand for?", "LEM"),
+    ("What did the LMP acronym stand for regarding the Block II launch positions?", "LMP"),
+    ("What does \"TGIF\" stand for?", "TGIF"),
+    ("What is the full name of the ASER?", "ASER"),
+    ("What do the SDGs stand for?", "SDGs"),
+    ("What does the abbreviation HRM mean?", "HRM"),
+    ("Who spoke at the webinars?", None),
+    ("What does it stand for?", None),  # no acronym named
+    ("What does Tesla stand for?", None),  # one capital: a name, not an acronym
+    ("What did the delegation learn about BOSA?", None),
+])
+def test_the_acronym_asked_about(question, short):
+    assert asked_acronym(question) == short
+
+
+@pytest.mark.parametrize("sentence,short,expected", [
+    ("The American Football Conference (AFC) champion Denver Broncos won.", "AFC", "American Football Conference"),
+    ("Tesla's alternating current (AC) induction motor was licensed.", "AC", "alternating current"),
+    ("the Astana Civil Service Hub (ACSH) and the UN International Civil Service Commission (ICSC) met",
+     "ICSC", "International Civil Service Commission"),
+    ("priorities such as sustainable development goals (SDGs) and digitization", "SDGs", "sustainable development goals"),
+    ("The FIS (Front Islamique de Salut) won the first round.", "FIS", "Front Islamique de Salut"),
+    # A name translated from the language its acronym comes from: the capitalised words before it.
+    ("a study visit to the Belgian Federal Public Service Policy and Support (BOSA), Directorate-General",
+     "BOSA", "Belgian Federal Public Service Policy and Support"),
+    ("The BOSA uses a new format (flex-space offices).", "BOSA", None),  # named, not spelled out
+    ("It was founded in 2004 (BOSA).", "BOSA", None),  # nothing before it abbreviates it
+    ("The ACSH held webinars.", "ACSH", None),
+])
+def test_the_sentence_spells_it_out(sentence, short, expected):
+    span = spelled_out(sentence, short)
+    assert (sentence[span[0]:span[1]] if span else None) == expected
+
+
+def test_the_long_form_is_the_shortest_ending_that_abbreviates_it():
+    assert long_form("the Lunar Excursion Module", "LEM") == "Lunar Excursion Module"
+    assert long_form("run by the alternating current", "AC") == "alternating current"
+    assert long_form("in 2004", "BOSA") is None
+
+
+def test_an_acronym_question_quotes_the_sentence_that_spells_it_out(assistant):
+    answer = assistant.ask("What does BOSA stand for?")
+    assert not answer.abstained
+    short = answer.short_answer
+    assert short is not None and short.text == "Belgian Federal Public Service Policy and Support" and short.score is None
+    assert (SEEDS / f"{short.doc_id}.txt").read_text(encoding="utf-8")[short.start:short.end] == short.text
+    assert any(c.doc_id == short.doc_id and c.start <= short.start and short.end <= c.end and not c.context
+               for c in answer.citations)
