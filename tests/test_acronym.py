@@ -19,6 +19,13 @@ from tests.conftest import SEEDS
     ("What does it stand for?", None),  # no acronym named
     ("What does Tesla stand for?", None),  # one capital: a name, not an acronym
     ("What did the delegation learn about BOSA?", None),
+    # Asking something else about the acronym, or not about an acronym at all.
+    ("What does NATO stand for on Ukraine?", None),
+    ("What does GDPR mean for small businesses?", None),
+    ("What is the full name of the FBI agent who testified?", None),
+    ("WHAT DOES THE TEAM STAND FOR?", None),
+    ("What does the acronym GDPR mean?", "GDPR"),
+    ("What does ATP mean?", "ATP"),
 ])
 def test_the_acronym_asked_about(question, short):
     assert asked_acronym(question) == short
@@ -37,6 +44,12 @@ def test_the_acronym_asked_about(question, short):
     ("The BOSA uses a new format (flex-space offices).", "BOSA", None),  # named, not spelled out
     ("It was founded in 2004 (BOSA).", "BOSA", None),  # nothing before it abbreviates it
     ("The ACSH held webinars.", "ACSH", None),
+    ("the American  Football\nConference (AFC) champion", "AFC", "American  Football\nConference"),  # spaces as written
+    ("the Directorate (DG) of Policy and Support (DPS) met", "DPS", None),  # not past a bracket: nothing spells it
+    ("the Directorate (DG) of the Data Protection Service (DPS) met", "DPS", "Data Protection Service"),
+    ("said John Smith (CEO) on Monday", "CEO", None),  # a name beside an acronym it does not spell
+    ("President Joe Biden (US) spoke", "US", None),
+    ("the UN (New York) office", "UN", None),
 ])
 def test_the_sentence_spells_it_out(sentence, short, expected):
     span = spelled_out(sentence, short)

@@ -138,3 +138,6 @@ def test_short_answers_are_shown_from_the_score_where_they_are_right_more_often_
     assert sure_from([], 0.5) == 1e9
     # Higher scores no more often right: the score cannot tell, so the share of right spans decides.
     assert sure_from([(-1.0, 1.0), (2.0, 0.0)] * 5, 0.5) == -1.0
+    assert sure_from(pairs, 0.999) == 1e9  # sure beyond any span seen: none is shown
+    with pytest.raises(ValueError):
+        sure_from(pairs, 1.0)

@@ -13,24 +13,29 @@ from __future__ import annotations
 import re
 
 # The short form: two to ten letters, digits, "&" or "-", with at least two capitals ("BOSA", "vBNS", "SDGs").
-_SHORT = r"[A-Za-z0-9&-]{2,10}"
+_SHORT = r"[\"“']?(?P<short>[A-Za-z0-9&-]{2,10})(?![\w&-])[\"”']?"
+_END = r"\s*[?.!]*\s*$"  # the question ends there: "What does NATO stand for on Ukraine?" asks something else
+_NAMED = r"(?:acronym|abbreviation|initials)"
 _ASKED = [
-    re.compile(rf"\bwhat\s+(?:does|did|do)\s+(?:the\s+)?(?:(?:acronym|abbreviation|initials)\s+)?[\"“']?(?P<short>{_SHORT})[\"”']?"
-               rf"(?:\s+(?:acronym|abbreviation))?\s+(?:stands?|stood)\s+for\b", re.I),
-    re.compile(rf"\bwhat\s+(?:is|was|are)\s+(?:the\s+|an?\s+)?[\"“']?(?P<short>{_SHORT})[\"”']?\s+(?:short|an?\s+(?:acronym|abbreviation))\s+for\b", re.I),
-    re.compile(rf"\bwhat\s+(?:is|was)\s+the\s+full\s+(?:name|form)\s+of\s+(?:the\s+)?[\"“']?(?P<short>{_SHORT})[\"”']?", re.I),
-    re.compile(rf"\bwhat\s+(?:does|did)\s+the\s+(?:acronym|abbreviation)\s+[\"“']?(?P<short>{_SHORT})[\"”']?\s+mean\b", re.I),
-    re.compile(rf"\bwhat\s+(?:does|did)\s+[\"“']?(?P<short>{_SHORT})[\"”']?\s+(?:mean|expand\s+to)\b", re.I),
+    # Words may follow only when the question says it asks about an acronym ("What did the LMP acronym
+    # stand for regarding …?").
+    re.compile(rf"\bwhat\s+(?:does|did|do)\s+(?:the\s+)?{_NAMED}\s+{_SHORT}\s+(?:stands?|stood)\s+for\b", re.I),
+    re.compile(rf"\bwhat\s+(?:does|did|do)\s+(?:the\s+)?{_SHORT}\s+{_NAMED}\s+(?:stands?|stood)\s+for\b", re.I),
+    re.compile(rf"\bwhat\s+(?:does|did|do)\s+(?:the\s+)?{_SHORT}\s+(?:stands?|stood)\s+for{_END}", re.I),
+    re.compile(rf"\bwhat\s+(?:is|was|are)\s+(?:the\s+|an?\s+)?{_SHORT}\s+(?:short|an?\s+{_NAMED})\s+for{_END}", re.I),
+    re.compile(rf"\bwhat\s+(?:is|was)\s+the\s+full\s+(?:name|form)\s+of\s+(?:the\s+)?{_SHORT}{_END}", re.I),
+    re.compile(rf"\bwhat\s+(?:does|did)\s+the\s+{_NAMED}\s+{_SHORT}\s+mean\b", re.I),
+    re.compile(rf"\bwhat\s+(?:does|did)\s+{_SHORT}\s+(?:mean|expand\s+to){_END}", re.I),
 ]
-
-
 # Small words inside a capitalised name ("Policy and Support", "Ministry of Finance").
 _JOINING = {"of", "and", "for", "the", "on", "in", "&", "de", "du", "des", "la", "le", "et", "und", "für"}
 
 
 def asked_acronym(question: str) -> str | None:
     """The acronym `question` asks to have spelled out ("What does BOSA stand for?" → "BOSA"), if any:
-    a word of two to ten characters with at least two capitals."""
+    a word of two to ten characters with at least two capitals, in a question not written in capitals."""
+    if not any(ch.islower() for ch in question):  # "WHAT DOES THE TEAM STAND FOR?": every word has capitals
+        return None
     for pattern in _ASKED:
         found = pattern.search(question)
         if found and sum(ch.isupper() for ch in found.group("short")) >= 2:
@@ -38,10 +43,12 @@ def asked_acronym(question: str) -> str | None:
     return None
 
 
-def long_form(words: str, short: str) -> str | None:
+def long_form(words: str, short: str, named: bool = True) -> str | None:
     """The shortest ending of `words` that `short` abbreviates (Schwartz and Hearst); failing that,
-    the run of capitalised words it ends with (a name translated from the language its acronym comes
-    from: "Belgian Federal Public Service Policy and Support (BOSA)"), of two words or more; else None."""
+    with `named`, the run of capitalised words it ends with when that run starts with the short
+    form's first letter and has a capitalised word for all its letters but one (a name translated
+    from the language its acronym comes from: "Belgian Federal Public Service Policy and Support"
+    for BOSA); else None."""
     letters = [ch.lower() for ch in short if ch.isalnum()]
     at = len(words) - 1
     for n in range(len(letters) - 1, -1, -1):
@@ -55,6 +62,8 @@ def long_form(words: str, short: str) -> str | None:
         found = words[at + 1:].strip()
         if len(found.split()) > 1 and len(found) > len(short):
             return found
+    if not named:
+        return None
     run: list[str] = []
     for word in reversed(words.split()):
         if word[:1].isupper() or (run and word.lower() in _JOINING):
@@ -64,7 +73,16 @@ def long_form(words: str, short: str) -> str | None:
     while run and run[0].lower() in _JOINING:
         run.pop(0)
     capitals = sum(w[:1].isupper() for w in run)
-    return " ".join(run) if capitals >= 2 and not any(w.endswith((".", ",", ";", ":")) for w in run[:-1]) else None
+    if (run and run[0][0].lower() == letters[0] and capitals >= max(2, len(letters) - 1)
+            and not any(w.endswith((".", ",", ";", ":")) for w in run[:-1])):
+        return " ".join(run)
+    return None
+
+
+def _ending(text: str, words: str) -> tuple[int, int] | None:
+    """Where `words` (single-spaced) end `text`, whatever spaces the text has between them."""
+    found = re.search(r"\s+".join(map(re.escape, words.split())) + r"\s*$", text)
+    return (found.start(), found.start() + len(found.group().rstrip())) if found else None
 
 
 def spelled_out(sentence: str, short: str) -> tuple[int, int] | None:
@@ -75,18 +93,17 @@ def spelled_out(sentence: str, short: str) -> tuple[int, int] | None:
     plural = rf"{re.escape(short)}s?"
     for found in re.finditer(rf"\(\s*{plural}\s*[),;]", sentence):
         before = sentence[: found.start()].rstrip()
-        # Schwartz and Hearst look back at most min(|A| + 5, 2|A|) words.
-        words = before.split()
-        reach = min(len(short) + 5, 2 * len(short))
-        window = " ".join(words[-reach:])
-        long = long_form(window, short)
+        # Not past an earlier bracket or clause mark; Schwartz and Hearst look back min(|A| + 5, 2|A|) words.
+        cut = max(before.rfind(mark) for mark in "();:") + 1
+        words = before[cut:].split()
+        long = long_form(" ".join(words[-min(len(short) + 5, 2 * len(short)):]), short)
         if long:
-            end = len(before)
-            return end - len(long), end
+            span = _ending(before, long)
+            if span:
+                return span
     for found in re.finditer(rf"(?<![\w-]){plural}\s*\((?P<long>[^()]{{3,120}})\)", sentence):
         inside = found.group("long").strip()
-        long = long_form(inside, short)
-        if long and long == inside:
+        if long_form(inside, short, named=False) == inside:
             start = found.start("long") + found.group("long").index(inside)
             return start, start + len(inside)
     return None

@@ -50,8 +50,8 @@ class ShortAnswer:
     doc_id: str
     start: int
     end: int
-    # The short-answer reader's score; None for a span found by rule (an acronym's long form).
-    score: float | None
+    score: float | None = field(metadata={"doc": "the short-answer reader's score; null for a span found by rule "
+                                                 "(an acronym's long form)"})
 
 
 @dataclass

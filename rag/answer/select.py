@@ -103,12 +103,13 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     stage1 = selector.stage1(cands.features)
     acronym = asked_acronym(question)
     if acronym is not None:  # "What does BOSA stand for?": the sentence that spells it out, if one does
+        titles = cands.features[:, FEATURES.index("is_title")] > 0
         for pos in np.argsort(-stage1, kind="stable"):
             sid = cands.ids[int(pos)]
-            span = spelled_out(index.sentences[sid].text, acronym)
+            span = None if titles[pos] else spelled_out(index.sentences[sid].text, acronym)
             if span is not None:
                 lap("rank")
-                return spelled(index, sid, passages[cands.passage_of[int(pos)]], span)
+                return spelled(index, sid, passages[cands.passage_of[int(pos)]], span, short_reader is not None)
     shortlist = np.argsort(-stage1, kind="stable")[: settings.reader_shortlist or config.shortlist]
     lap("rank")
     ids = [cands.ids[i] for i in shortlist]
@@ -135,13 +136,14 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     return Selection(citations, False, answerable, short)
 
 
-def spelled(index, sid: int, passage: Passage, span: tuple[int, int]) -> Selection:
+def spelled(index, sid: int, passage: Passage, span: tuple[int, int], short: bool = True) -> Selection:
     """The answer to an acronym question: sentence `sid` (with what it leans on), which spells the
-    acronym out at `span` (offsets into its text), and that long form as the short answer."""
+    acronym out at `span` (offsets into its text), and with `short` that long form as the short answer.
+    A rule, not a model, found it: its score is 1."""
     sentence = index.sentences[sid]
     text = sentence.text[span[0]:span[1]]
-    short = ShortAnswer(text, sentence.doc_id, sentence.start + span[0], sentence.start + span[1], None)
-    return Selection(quote(index, [(sid, passage, 1.0)]), False, 1.0, short)
+    long = ShortAnswer(text, sentence.doc_id, sentence.start + span[0], sentence.start + span[1], None) if short else None
+    return Selection(quote(index, [(sid, passage, 1.0)]), False, 1.0, long)
 
 
 def quote(index, picks: list[tuple[int, Passage, float]]) -> list[Citation]:

@@ -201,17 +201,22 @@ def sure_from(pairs: list[tuple[float, float]], min_hit: float) -> float:
     hovers near a half over a wide range of scores, where a step-wise fit jumps."""
     from sklearn.linear_model import LogisticRegression
 
+    if not 0 < min_hit < 1:
+        raise ValueError(f"min_hit must lie between 0 and 1, not {min_hit}")
     scores = np.array([[score] for score, _ in pairs], dtype=np.float64)
     hits = np.array([value > 0 for _, value in pairs])
     if not hits.any():  # none right (or none at all): no short answer is shown
         return 1e9
     if hits.all():  # all right: every one is
         return round(float(scores.min()), 3)
-    fit = LogisticRegression(C=1e6).fit(scores, hits)
+    fit = LogisticRegression(C=1e6, max_iter=5000).fit(scores, hits)
     slope, offset = float(fit.coef_[0][0]), float(fit.intercept_[0])
     if slope <= 0:  # surer spans no more often right: the score cannot tell
         return round(float(scores.min()), 3) if hits.mean() >= min_hit else 1e9
-    return round((np.log(min_hit / (1 - min_hit)) - offset) / slope, 3)
+    bar = (np.log(min_hit / (1 - min_hit)) - offset) / slope
+    if bar > scores.max():  # no span seen was that sure
+        return 1e9
+    return round(float(max(bar, scores.min())), 3)
 
 
 def fit_selector(calibrate: list[Example], unanswerable: list[Example], index, stage1, reader, span_reader,
