@@ -25,6 +25,11 @@ from tests.conftest import SEEDS
     ("What is the full name of the FBI agent who testified?", None),
     ("WHAT DOES THE TEAM STAND FOR?", None),
     ("What does the acronym GDPR mean?", "GDPR"),
+    # Typed in lower case, as in a chat box: the word as typed (the sentence must write it in capitals).
+    ("what does bosa stand for", "bosa"),
+    ("what do the sdgs stand for?", "sdgs"),
+    ("what does it stand for", None),
+    ("What does bosa stand for?", None),  # capitals elsewhere: "bosa" is a word, not an acronym
     ("What does ATP mean?", "ATP"),
 ])
 def test_the_acronym_asked_about(question, short):
@@ -50,6 +55,11 @@ def test_the_acronym_asked_about(question, short):
     ("said John Smith (CEO) on Monday", "CEO", None),  # a name beside an acronym it does not spell
     ("President Joe Biden (US) spoke", "US", None),
     ("the UN (New York) office", "UN", None),
+    # An acronym typed in lower case is found as the sentence writes it.
+    ("a study visit to the Belgian Federal Public Service Policy and Support (BOSA), Directorate",
+     "bosa", "Belgian Federal Public Service Policy and Support"),
+    ("sustainable development goals (SDGs) and", "sdgs", "sustainable development goals"),
+    ("It was (it) fine, said the Information Technology (it) team.", "it", None),  # not in capitals
 ])
 def test_the_sentence_spells_it_out(sentence, short, expected):
     span = spelled_out(sentence, short)
@@ -62,8 +72,9 @@ def test_the_long_form_is_the_shortest_ending_that_abbreviates_it():
     assert long_form("in 2004", "BOSA") is None
 
 
-def test_an_acronym_question_quotes_the_sentence_that_spells_it_out(assistant):
-    answer = assistant.ask("What does BOSA stand for?")
+@pytest.mark.parametrize("question", ["What does BOSA stand for?", "what does bosa stand for"])
+def test_an_acronym_question_quotes_the_sentence_that_spells_it_out(assistant, question):
+    answer = assistant.ask(question)
     assert not answer.abstained
     short = answer.short_answer
     assert short is not None and short.text == "Belgian Federal Public Service Policy and Support" and short.score is None

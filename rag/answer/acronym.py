@@ -31,15 +31,25 @@ _ASKED = [
 _JOINING = {"of", "and", "for", "the", "on", "in", "&", "de", "du", "des", "la", "le", "et", "und", "für"}
 
 
+# Words a question typed in lower case may put where an acronym goes without meaning one.
+_NOT_ACRONYMS = {"it", "this", "that", "he", "she", "they", "we", "you", "us", "i", "one", "these", "those", "its"}
+
+
 def asked_acronym(question: str) -> str | None:
     """The acronym `question` asks to have spelled out ("What does BOSA stand for?" → "BOSA"), if any:
-    a word of two to ten characters with at least two capitals, in a question not written in capitals."""
+    a word of two to ten characters with at least two capitals, in a question not written in capitals;
+    in a question typed all in lower case ("what does bosa stand for"), the word as typed, which
+    `spelled_out` then finds written with capitals."""
     if not any(ch.islower() for ch in question):  # "WHAT DOES THE TEAM STAND FOR?": every word has capitals
         return None
+    typed_lower = not any(ch.isupper() for ch in question)
     for pattern in _ASKED:
         found = pattern.search(question)
-        if found and sum(ch.isupper() for ch in found.group("short")) >= 2:
-            return found.group("short")
+        if not found:
+            continue
+        short = found.group("short")
+        if sum(ch.isupper() for ch in short) >= 2 or (typed_lower and short.isalpha() and short not in _NOT_ACRONYMS):
+            return short
     return None
 
 
@@ -88,6 +98,13 @@ def _ending(text: str, words: str) -> tuple[int, int] | None:
 def spelled_out(sentence: str, short: str) -> tuple[int, int] | None:
     """Character span of `short`'s long form in `sentence` when the sentence spells it out as
     "long form (SHORT)" or "SHORT (long form)" (a plural "s" allowed after the short form), else None."""
+    if sum(ch.isupper() for ch in short) < 2:  # typed in lower case: as the sentence writes it, in capitals
+        typed = re.escape(short)
+        found = re.search(rf"\(\s*({typed})\s*[),;]|(?<![\w-])({typed})\s*\(", sentence, re.I)
+        written = found.group(1) or found.group(2) if found else ""
+        if sum(ch.isupper() for ch in written) < 2:
+            return None
+        short = written
     if len(short) > 2 and short.endswith("s") and short[-2].isupper():  # "SDGs" as asked: the singular too
         short = short[:-1]
     plural = rf"{re.escape(short)}s?"
