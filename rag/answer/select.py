@@ -101,17 +101,17 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
         return Selection([], True, 0.0)
     config = selector.config
     stage1 = selector.stage1(cands.features)
+    order = np.argsort(-stage1, kind="stable")
+    lap("rank")
     acronym = asked_acronym(question)
     if acronym is not None:  # "What does BOSA stand for?": the sentence that spells it out, if one does
         titles = cands.features[:, FEATURES.index("is_title")] > 0
-        for pos in np.argsort(-stage1, kind="stable"):
+        for pos in order:
             sid = cands.ids[int(pos)]
             span = None if titles[pos] else spelled_out(index.sentences[sid].text, acronym)
             if span is not None:
-                lap("rank")
                 return spelled(index, sid, passages[cands.passage_of[int(pos)]], span, short_reader is not None)
-    shortlist = np.argsort(-stage1, kind="stable")[: settings.reader_shortlist or config.shortlist]
-    lap("rank")
+    shortlist = order[: settings.reader_shortlist or config.shortlist]
     ids = [cands.ids[i] for i in shortlist]
     readings = None
     if stage1_lead(stage1) < reader_lead(settings, config):
