@@ -386,6 +386,27 @@ def test_a_short_answer_span_never_crosses_from_one_quoted_sentence_into_another
     assert best_spans(start, end, np.array([[0, 1, 1, 0, 0, 0]]))[0][:2] == (1, 1)
 
 
+def test_a_short_answer_never_cuts_a_word_in_two():
+    """The reader's best span once began inside "Astana" ("tana"); spans start where a word begins
+    and end where one ends, as the tokenizer splits words ("as" + "##tana" is one word)."""
+    from rag.answer.reader import best_spans, encode_pairs, pair_tokenizer, sentence_tokens, word_edges
+
+    sentence = "The Astana hub launched two Alliances."
+    enc = encode_pairs(pair_tokenizer(), "Which hub?", [sentence])
+    starts, ends = word_edges(enc)
+    pieces = [sentence[a:b] for (a, b), inside in zip(enc["offset_mapping"][0], sentence_tokens(enc)[0]) if inside]
+    assert "".join(pieces[1:3]).lower() == "astana" and len(pieces) > 3  # "Astana" is two word pieces
+    rows = [i for i, inside in enumerate(sentence_tokens(enc)[0]) if inside]
+    tana = rows[2]  # "##tana": neither begins a word nor may a span start there
+    assert not starts[0, tana] and ends[0, tana] and starts[0, rows[1]] and not ends[0, rows[1]]
+    start = np.zeros(enc["input_ids"].shape)
+    end = np.zeros(enc["input_ids"].shape)
+    start[0, tana], end[0, tana] = 9.0, 9.0  # the network's favourite: the word's second piece alone
+    a, b, _ = best_spans(start, end, sentence_tokens(enc), edges=(starts, ends))[0]
+    assert starts[0, a] and ends[0, b]
+    assert best_spans(start, end, sentence_tokens(enc))[0][:2] == (tana, tana)  # without edges it would cut
+
+
 def test_a_short_answer_of_punctuation_alone_is_not_given():
     """A span holding no letter or digit (the reader once picked an opening quote mark) answers
     nothing: the sentence is quoted without a short answer."""

@@ -143,7 +143,22 @@ def encode_pairs(tokenizer, question: str, sentences: list[str], contexts: list[
         "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         "offset_mapping": np.array([e.offsets for e in encodings], dtype=np.int64),
         "sequence_ids": [e.sequence_ids for e in encodings],
+        "word_ids": [e.word_ids for e in encodings],
     }
+
+
+def word_edges(enc: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and token: whether the token begins a word, and whether it ends one (a word is what
+    the tokenizer split at spaces and punctuation: "Astana" is "as" + "##tana", one word)."""
+    starts = np.zeros(enc["input_ids"].shape, dtype=bool)
+    ends = np.zeros(enc["input_ids"].shape, dtype=bool)
+    for row, (seqs, words) in enumerate(zip(enc["sequence_ids"], enc["word_ids"])):
+        keys = [None if w is None else (q, w) for q, w in zip(seqs, words)]
+        for t, key in enumerate(keys):
+            if key is not None:
+                starts[row, t] = t == 0 or keys[t - 1] != key
+                ends[row, t] = t + 1 == len(keys) or keys[t + 1] != key
+    return starts, ends
 
 
 def sentence_tokens(enc: dict) -> np.ndarray:
@@ -163,14 +178,19 @@ def region_tokens(enc: dict, regions: list[list[tuple[int, int]]]) -> np.ndarray
     return labels
 
 
-def best_spans(start, end, allowed: np.ndarray, max_len: int = MAX_ANSWER_TOKENS) -> list[tuple[int, int, float]]:
+def best_spans(start, end, allowed: np.ndarray, max_len: int = MAX_ANSWER_TOKENS,
+               edges: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[int, int, float]]:
     """Per row: (first token, last token, score) of the best span of `allowed` tokens (nonzero),
-    starting and ending in the same region (equal labels)."""
+    starting and ending in the same region (equal labels); with `edges` (`word_edges`), starting
+    where a word begins and ending where one ends, so no answer cuts a word in two."""
     out = []
     for row in range(start.shape[0]):
         label = np.asarray(allowed[row], dtype=np.int64)
         s = np.where(label > 0, start[row], -np.inf)
         e = np.where(label > 0, end[row], -np.inf)
+        if edges is not None:
+            s = np.where(edges[0][row], s, -np.inf)
+            e = np.where(edges[1][row], e, -np.inf)
         n = len(s)
         # score[i, j] = s[i] + e[j] for i <= j < i + max_len, both in one region
         grid = s[:, None] + e[None, :]
@@ -257,7 +277,7 @@ def _char_spans(enc: dict, start, end, allowed: np.ndarray) -> list[tuple[tuple[
     score (None when no token was allowed)."""
     offsets = enc["offset_mapping"]
     out = []
-    for row, (a, b, score) in enumerate(best_spans(start, end, allowed)):
+    for row, (a, b, score) in enumerate(best_spans(start, end, allowed, edges=word_edges(enc))):
         span = (int(offsets[row, a, 0]), int(offsets[row, b, 1])) if np.isfinite(score) else None
         out.append((span, score))
     return out
