@@ -1,7 +1,8 @@
 """The kind of answer a question plainly asks for, and the quotes that can hold it."""
 import pytest
 
-from rag.answer.kind import KINDS, as_question, asked_kind, asks_question, holds_kind, questions_in, span_answers, wants_span
+from rag.answer.kind import (KINDS, as_question, asked_kind, asks_for_person, asks_question, holds_kind, names_person, questions_in,
+                             span_answers, wants_span)
 
 
 @pytest.mark.parametrize("question,kind", [
@@ -166,6 +167,38 @@ def test_a_name_typed_in_lower_case_is_read_as_the_quote_writes_it(question, spa
 def test_a_word_capitalised_only_as_a_sentences_first_is_not_taken_for_a_name():
     assert span_answers("who is speaking", "Edwin Lau", "Speaking at the event was Mr. Edwin Lau.")
     assert not span_answers("who is edwin lau", "Catherine Kardava", "Edwin Lau and Ms. Catherine Kardava spoke.")
+
+
+@pytest.mark.parametrize("question, person", [
+    ("Which youth programme did the head of Kazakhstan's civil service agency mention?", False),
+    ("What did the conference participants learn about from Georgia?", False),  # people asked about, not for
+    ("Which organization did the experts represent?", False), ("In which city was he born?", False),
+    ("Who heads the agency?", True), ("What is the name of the director?", True), ("whose idea was it", True),
+    ("Which OECD official did he meet?", True), ("Which former ministers attended?", True),
+    ("Which Kyrgyz body sent representatives?", True),  # a role within the asked words: maybe
+    ("Tell me the host", True),  # neither "which" nor "what": not ruled out
+])
+def test_a_question_asks_for_a_person_when_it_asks_who_or_which_people(question, person):
+    assert asks_for_person(question) is person
+
+
+@pytest.mark.parametrize("span, before, person", [
+    ("Darkhan Zhazykbay", "Republic of Kazakhstan Mr. ", True), ("Civil Service Affairs of Kazakhstan Mr. Darkhan Zhazykbay", "", True),
+    ("H.E. Larbi Djacta", "", True), ("Presidential Youth Personnel Reserve", "such as the ", False),
+    ("Mr.", "", False),  # an honorific alone names no one here; `span_answers` refuses it anyway
+    ("the Agency", "Mr. ", False), ("Drummond Street", "", False),
+])
+def test_a_span_names_a_person_when_an_honorific_leads_it(span, before, person):
+    assert names_person(span, before) is person
+
+
+def test_a_question_asking_for_a_thing_is_not_answered_by_a_person():
+    context = "He spoke of the Agency, chaired by Mr. Darkhan Zhazykbay, and its Presidential Youth Personnel Reserve."
+    before = context[:context.index("Darkhan")]
+    assert not span_answers("Which youth programme did he mention?", "Darkhan Zhazykbay", context, before)
+    assert span_answers("Which youth programme did he mention?", "Presidential Youth Personnel Reserve", context,
+                        context[:context.index("Presidential")])
+    assert span_answers("Who chairs the Agency?", "Darkhan Zhazykbay", context, before)
 
 
 @pytest.mark.parametrize("text,read_as", [

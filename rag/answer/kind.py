@@ -125,19 +125,22 @@ def wants_span(question: str) -> bool:
     return asks_question(question) and not _DESCRIBE.search(question)
 
 
-def span_answers(question: str, span: str, context: str = "") -> bool:
+def span_answers(question: str, span: str, context: str = "", before: str = "") -> bool:
     """Whether the short answer `span` answers `question`. A yes/no question is answered only by a
     span that says no ("never", "not have voting rights"); any other span names a thing ("4 to 6
     June 2025" for "Did the delegation visit Brussels?"), not a yes. "Who is <someone>?" is not
     answered by the words asked about again, nor "Who is <a capitalised name>?" by another name
-    (the name as `context`, the quoted text, writes it: "who is edwin lau"); and no question by
-    honorifics alone ("Ms.")."""
+    (the name as `context`, the quoted text, writes it: "who is edwin lau"); no question by
+    honorifics alone ("Ms."); and a question asking for no one by a person (`names_person`, with
+    `before` the quoted text up to the span)."""
     if _YES_NO.search(question):
         return bool(_SAYS_NO.search(span))
     words = [w.strip(",.;:") for w in span.split()]
     named = [w for w in words if not _HONORIFIC.match(w)]
     if not named:
         return not words  # honorifics alone name no one
+    if names_person(span, before) and not asks_for_person(question):
+        return False  # "Which youth programme …?" is not answered by "Darkhan Zhazykbay" (after "Mr.")
     who = _WHO_IS.match(question)
     if not who:
         return True
@@ -147,6 +150,39 @@ def span_answers(question: str, span: str, context: str = "") -> bool:
     head = [w for w in span.split(",")[0].split() if not _HONORIFIC.match(w)]  # a name run on: "Catherine Kardava, the …"
     other = _capitalised(named, 2) or (_capitalised(head, 2) and not {fold(w) for w in head} <= said)
     return not (echoes or (_capitalised(asked, 1) and other))  # "Who is Edwin Lau?": not "Catherine Kardava"
+
+
+# Words that let a question be answered by a person: "who", "name", a person or people, a title
+# ("Which OECD director …?"), a role ("Which official …?", "… the speakers").
+_PERSON_WORDS = ("who|whom|whose|name|names|named|person|persons|people|man|men|woman|women|someone|somebody|"
+                 "anyone|anybody|individuals?|officials?|guests?|participants?|delegates?|delegations?|hosts?|"
+                 "employees?|staff|moderators?|presenters?|panell?ists?|winners?|recipients?|rectors?|scholars?|"
+                 "academics?|practitioners?|specialists?|members?|colleagues?|heads?|leaders?|chairs?|"
+                 "organi[sz]ers?|attendees?|attended|spoke|speak|said|say|says|met|meet|thanked|"
+                 + "|".join(re.escape(t) + "s?" for t in sorted(_TITLES)))
+_PERSON = re.compile(rf"\b({_PERSON_WORDS})\b", re.I)
+_ANYONE = re.compile(r"\b(who|whom|whose|name|names|named)\b", re.I)
+# What "which" or "what" asks for: the words after it up to a verb's auxiliary ("Which youth programme did …").
+_ASKED_THING = re.compile(rf"\b(which|what)\b(?P<thing>(\s+(?!({_AUX})\b)[\w'’-]+){{0,6}})", re.I)
+_HONORIFIC_NAME = re.compile(rf"(?<![\w.])({'|'.join(re.escape(h) for h in HONORIFICS)})\.?\s+[A-Z]")
+_AFTER_HONORIFIC = re.compile(rf"(?<![\w.])({'|'.join(re.escape(h) for h in HONORIFICS)})\.?\s*$")
+
+
+def asks_for_person(question: str) -> bool:
+    """Whether a person could answer `question`: it asks who or for a name, asks neither "which"
+    nor "what", or asks which or what people or someone in a role ("Which OECD official …?");
+    "Which youth programme did the agency's head mention?" asks for no one."""
+    if _ANYONE.search(question):
+        return True
+    asked = _ASKED_THING.search(question)
+    return asked is None or bool(_PERSON.search(asked["thing"]))
+
+
+def names_person(span: str, before: str = "") -> bool:
+    """Whether the short answer `span` names a person, as honorifics tell: one inside it before a
+    capitalised word ("of Kazakhstan Mr. Darkhan Zhazykbay"), or one just before it in the quoted
+    text `before` ("Mr. " + "Darkhan Zhazykbay")."""
+    return bool(_HONORIFIC_NAME.search(span) or (span[:1].isupper() and _AFTER_HONORIFIC.search(before)))
 
 
 def _as_written(words: str, context: str) -> str:

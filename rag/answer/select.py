@@ -178,7 +178,7 @@ def short_answer(question: str, window: Window, short_reader, at_least: float) -
     text = window.text[a:b]
     if not any(ch.isalnum() for ch in text):  # a lone quote mark or full stop answers nothing
         return None
-    if not span_answers(question, text, window.text):
+    if not span_answers(question, text, window.text, window.text[:a]):
         return None
     return ShortAnswer(text, window.doc_id, window.start + a, window.start + b, round(score, 3))
 
