@@ -386,6 +386,40 @@ def test_a_short_answer_span_never_crosses_from_one_quoted_sentence_into_another
     assert best_spans(start, end, np.array([[0, 1, 1, 0, 0, 0]]))[0][:2] == (1, 1)
 
 
+LISTING = ("The main part was addressed by Director of the Civil Service Bureau of Georgia Ms. Catherine Kardava, "
+           "Head of the National Agency of Ukraine on Civil Service Ms. Nataliia Aliushyna, former State Secretary of "
+           "North Macedonia prof. Jahi Jahia, and heads of departments Mr. Vugar Asgarov and Mr. Vali Huseyn.")
+
+
+@pytest.mark.parametrize("question, entry", [
+    ("Who heads the National Agency of Ukraine on Civil Service?", "Head of the National Agency of Ukraine"),
+    ("who heads ukraine's civil service agency", "Head of the National Agency of Ukraine"),  # typed in lower case
+    ("Who was the former North Macedonian state secretary?", "former State Secretary of North Macedonia"),  # a demonym
+    ("Who heads the civil service bodies?", None),  # "Civil Service" is in two entries: none singled out
+    ("What did the speakers discuss?", None),  # no entry named
+    ("Who spoke for Georgia and Ukraine?", None),  # two entries, one name each: a tie
+])
+def test_a_question_naming_one_entry_of_a_list_is_answered_inside_that_entry(question, entry):
+    from rag.answer.short_answer import asked_entry
+
+    got = asked_entry(question, LISTING, (0, len(LISTING)))
+    assert (got and LISTING[got[0]:got[1]].startswith(entry)) if entry else got is None
+    if got:
+        assert LISTING[got[1] - 2:got[1]] == ", "  # the whole entry, up to the comma that ends it
+
+
+def test_only_a_list_of_three_people_or_more_is_read_entry_by_entry():
+    from rag.answer.short_answer import asked_entry
+
+    two = "Head of the Agency of Ukraine Ms. Nataliia Aliushyna, and Mr. Vali Huseyn of Azerbaijan spoke."
+    assert asked_entry("Who heads the agency of Ukraine?", two, (0, len(two))) is None
+    tools = "It used Symphony for performance management, SEPP monitoring for planning, and Persopoint for payroll."
+    assert asked_entry("What is Persopoint used for?", tools, (0, len(tools))) is None  # no people listed
+    venue = "Mr. A Bee, Ms. C Dee, Dr. E Eff, all of the Hub, met on 27 November, in New York."
+    assert asked_entry("When did they meet in New York?", venue, (0, len(venue))) is None  # no person there
+    assert asked_entry("Who heads the agency of Ukraine?", "Intro. " + LISTING, (7, 7 + len(LISTING))) is not None
+
+
 def test_a_short_answer_never_cuts_a_word_in_two():
     """The reader's best span once began inside "Astana" ("tana"); spans start where a word begins
     and end where one ends, as the tokenizer splits words ("as" + "##tana" is one word)."""

@@ -20,7 +20,7 @@ from rag.answer.features import FEATURES, gather, named_back, needs_before
 from rag.answer.kind import asked_kind, holds_kind, span_answers, wants_span
 from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
 from rag.answer.selector import abstain_threshold, reader_lead, short_answer_bar, stage1_lead
-from rag.answer.short_answer import Window, balanced_span, window_of
+from rag.answer.short_answer import Window, asked_entry, balanced_span, window_of
 from rag.retrieval.retriever import Passage
 from rag.stopwatch import Stopwatch
 
@@ -170,10 +170,12 @@ def quoted_window(index, sid: int) -> Window:
 def short_answer(question: str, window: Window, short_reader, at_least: float) -> ShortAnswer | None:
     """The best span the short-answer reader finds inside one of the quoted sentences, if it scores
     `at_least` and answers `question` (`span_answers`: a yes/no question's span must say no)."""
-    (span, score), = short_reader.find_spans(question, [window.text], [window.regions])
+    entry = asked_entry(question, window.text, window.regions[-1])  # the answer sentence comes last
+    regions = [entry] if entry is not None else list(window.regions)
+    (span, score), = short_reader.find_spans(question, [window.text], [regions])
     if span is None or score < at_least:
         return None
-    region = next((r for r in window.regions if r[0] <= span[0] and span[1] <= r[1]), (span[0], span[1]))
+    region = next((r for r in regions if r[0] <= span[0] and span[1] <= r[1]), (span[0], span[1]))
     a, b = balanced_span(window.text, *span, region)
     text = window.text[a:b]
     if not any(ch.isalnum() for ch in text):  # a lone quote mark or full stop answers nothing
