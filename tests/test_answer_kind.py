@@ -192,6 +192,16 @@ def test_a_span_names_a_person_when_an_honorific_leads_it(span, before, person):
     assert names_person(span, before) is person
 
 
+@pytest.mark.parametrize("question, span, answers", [
+    ("On which days of the week were the webinars held?", "April 15-16", False),
+    ("On which days of the week were the webinars held?", "Wednesday and Thursday", True),
+    ("What day of the week did Shark Tank debut on?", "Sundays", True),
+    ("What day was the game played on?", "February 7, 2016", True),  # a day, not a day of the week
+])
+def test_a_question_asking_for_a_day_of_the_week_is_answered_by_a_weekday(question, span, answers):
+    assert span_answers(question, span) is answers
+
+
 def test_a_question_asking_for_a_thing_is_not_answered_by_a_person():
     context = "He spoke of the Agency, chaired by Mr. Darkhan Zhazykbay, and its Presidential Youth Personnel Reserve."
     before = context[:context.index("Darkhan")]

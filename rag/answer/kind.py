@@ -131,8 +131,8 @@ def span_answers(question: str, span: str, context: str = "", before: str = "") 
     June 2025" for "Did the delegation visit Brussels?"), not a yes. "Who is <someone>?" is not
     answered by the words asked about again, nor "Who is <a capitalised name>?" by another name
     (the name as `context`, the quoted text, writes it: "who is edwin lau"); no question by
-    honorifics alone ("Ms."); and a question asking for no one by a person (`names_person`, with
-    `before` the quoted text up to the span)."""
+    honorifics alone ("Ms."); a question asking for no one by a person (`names_person`, with
+    `before` the quoted text up to the span); and one asking for a day of the week by no weekday."""
     if _YES_NO.search(question):
         return bool(_SAYS_NO.search(span))
     words = [w.strip(",.;:") for w in span.split()]
@@ -141,6 +141,8 @@ def span_answers(question: str, span: str, context: str = "", before: str = "") 
         return not words  # honorifics alone name no one
     if names_person(span, before) and not asks_for_person(question):
         return False  # "Which youth programme …?" is not answered by "Darkhan Zhazykbay" (after "Mr.")
+    if _WEEKDAY_ASKED.search(question) and not _WEEKDAY.search(span):
+        return False  # "On which days of the week …?" is not answered by "April 15-16"
     who = _WHO_IS.match(question)
     if not who:
         return True
@@ -152,6 +154,9 @@ def span_answers(question: str, span: str, context: str = "", before: str = "") 
     return not (echoes or (_capitalised(asked, 1) and other))  # "Who is Edwin Lau?": not "Catherine Kardava"
 
 
+# A question asking for a day of the week is answered by one (every such SQuAD dev question is).
+_WEEKDAY_ASKED = re.compile(r"\bdays? of the week\b|\bweekdays?\b", re.I)
+_WEEKDAY = re.compile(rf"\b({WEEKDAYS})s?\b", re.I)
 # Words that let a question be answered by a person: "who", "name", a person or people, a title
 # ("Which OECD director …?"), a role ("Which official …?", "… the speakers").
 _PERSON_WORDS = ("who|whom|whose|name|names|named|person|persons|people|man|men|woman|women|someone|somebody|"
