@@ -177,6 +177,8 @@ def test_a_word_capitalised_only_as_a_sentences_first_is_not_taken_for_a_name():
     ("Which OECD official did he meet?", True), ("Which former ministers attended?", True),
     ("Which Kyrgyz body sent representatives?", True),  # a role within the asked words: maybe
     ("Tell me the host", True),  # neither "which" nor "what": not ruled out
+    ("Which were the keynote speakers?", True), ("What is the rector called?", True),  # asked after "is"
+    ("What is SEPP monitoring used for?", False), ("What did the delegates learn?", False),
 ])
 def test_a_question_asks_for_a_person_when_it_asks_who_or_which_people(question, person):
     assert asks_for_person(question) is person
@@ -187,6 +189,8 @@ def test_a_question_asks_for_a_person_when_it_asks_who_or_which_people(question,
     ("H.E. Larbi Djacta", "", True), ("Presidential Youth Personnel Reserve", "such as the ", False),
     ("Mr.", "", False),  # an honorific alone names no one here; `span_answers` refuses it anyway
     ("the Agency", "Mr. ", False), ("Drummond Street", "", False),
+    ("Jahi Jahia", "North Macedonia prof. ", True),  # in lower case with its full stop
+    ("MS Teams", "", False), ("Congo", "the DR ", False),  # capitals that are no honorific
 ])
 def test_a_span_names_a_person_when_an_honorific_leads_it(span, before, person):
     assert names_person(span, before) is person
@@ -197,6 +201,8 @@ def test_a_span_names_a_person_when_an_honorific_leads_it(span, before, person):
     ("On which days of the week were the webinars held?", "Wednesday and Thursday", True),
     ("What day of the week did Shark Tank debut on?", "Sundays", True),
     ("What day was the game played on?", "February 7, 2016", True),  # a day, not a day of the week
+    ("What hours is the Hub open on weekdays?", "9:00 to 18:00", True),  # weekdays named, not asked for
+    ("How many days of the week is the office open?", "five", True),
 ])
 def test_a_question_asking_for_a_day_of_the_week_is_answered_by_a_weekday(question, span, answers):
     assert span_answers(question, span) is answers

@@ -12,7 +12,7 @@ import pysbd
 
 from rag.answer.conversation import has_pronoun
 from rag.answer.ellipsis import topic_of
-from rag.answer.words import ASKING, AUXILIARIES, HONORIFICS, REQUESTS, WH_WORDS
+from rag.answer.words import ASKING, AUXILIARIES, HONORIFIC_END, HONORIFIC_NAME, HONORIFICS, REQUESTS, WH_WORDS
 from rag.indexing.lexical import fold
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -155,7 +155,7 @@ def span_answers(question: str, span: str, context: str = "", before: str = "") 
 
 
 # A question asking for a day of the week is answered by one (every such SQuAD dev question is).
-_WEEKDAY_ASKED = re.compile(r"\bdays? of the week\b|\bweekdays?\b", re.I)
+_WEEKDAY_ASKED = re.compile(r"\b(which|what)\s+(days?\s+of\s+the\s+week|weekdays?)\b", re.I)
 _WEEKDAY = re.compile(rf"\b({WEEKDAYS})s?\b", re.I)
 # Words that let a question be answered by a person: "who", "name", a person or people, a title
 # ("Which OECD director …?"), a role ("Which official …?", "… the speakers").
@@ -167,10 +167,9 @@ _PERSON_WORDS = ("who|whom|whose|name|names|named|person|persons|people|man|men|
                  + "|".join(re.escape(t) + "s?" for t in sorted(_TITLES)))
 _PERSON = re.compile(rf"\b({_PERSON_WORDS})\b", re.I)
 _ANYONE = re.compile(r"\b(who|whom|whose|name|names|named)\b", re.I)
-# What "which" or "what" asks for: the words after it up to a verb's auxiliary ("Which youth programme did …").
-_ASKED_THING = re.compile(rf"\b(which|what)\b(?P<thing>(\s+(?!({_AUX})\b)[\w'’-]+){{0,6}})", re.I)
-_HONORIFIC_NAME = re.compile(rf"(?<![\w.])({'|'.join(re.escape(h) for h in HONORIFICS)})\.?\s+[A-Z]")
-_AFTER_HONORIFIC = re.compile(rf"(?<![\w.])({'|'.join(re.escape(h) for h in HONORIFICS)})\.?\s*$")
+# What "which" or "what" asks for: the words after it up to a verb's auxiliary ("Which youth programme
+# did …"), or after "is", "are", "was" or "were" when one follows at once ("What is the rector called?").
+_ASKED_THING = re.compile(rf"\b(which|what)\b(\s+(is|are|was|were)\b)?(?P<thing>(\s+(?!({_AUX})\b)[\w'’-]+){{0,6}})", re.I)
 
 
 def asks_for_person(question: str) -> bool:
@@ -187,7 +186,7 @@ def names_person(span: str, before: str = "") -> bool:
     """Whether the short answer `span` names a person, as honorifics tell: one inside it before a
     capitalised word ("of Kazakhstan Mr. Darkhan Zhazykbay"), or one just before it in the quoted
     text `before` ("Mr. " + "Darkhan Zhazykbay")."""
-    return bool(_HONORIFIC_NAME.search(span) or (span[:1].isupper() and _AFTER_HONORIFIC.search(before)))
+    return bool(HONORIFIC_NAME.search(span) or (span[:1].isupper() and HONORIFIC_END.search(before)))
 
 
 def _as_written(words: str, context: str) -> str:

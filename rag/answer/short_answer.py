@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rag.indexing.lexical import fold
-from rag.answer.words import HONORIFICS
+from rag.answer.words import HONORIFIC_NAME
 from rag.models import MODELS
 
 WEIGHTS = MODELS / "span_reader.safetensors.xz"
@@ -59,45 +59,68 @@ def window_of(index, first: int, last: int, context: int = CONTEXT, quoted: Sequ
 
 
 _PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("‘", "’"), ('"', '"'))
-# Entries of a listing sentence end at a comma or a semicolon.
-_ENTRY_END = re.compile(r"[,;]\s+")
+# Entries of a listing sentence end at a comma or a semicolon (outside brackets).
 _NAME_WORD = re.compile(r"\b[A-Z][\w’'-]*")
-# An entry names a person when an honorific leads a capitalised word ("Ms. Nataliia Aliushyna").
-_PERSON = re.compile(rf"(?<![\w.])(?i:{'|'.join(re.escape(h) for h in HONORIFICS)})\.?\s+[A-Z]")
 _WORD = re.compile(r"\w{3,}")
+# A person's name after the honorific: capitalised words ("Nataliia Aliushyna", "Pan Suk Kim").
+_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(\s+[A-Z][\w’'-]*)*")
+_OPENERS, _CLOSERS = "([{“‘", ")]}”’"
 # A sentence lists people when at least this many of its entries name one.
 LIST_ENTRIES = 3
 
 
+def _entries(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    """The entries of `text[a:b]`: its parts between commas and semicolons outside brackets, each
+    without the separator that ends it."""
+    out, start, depth = [], a, 0
+    for i in range(a, b):
+        ch = text[i]
+        if ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS and depth:  # "’" closes a quote or writes an apostrophe
+            depth -= 1
+        elif ch in ",;" and depth == 0 and i + 1 < b and text[i + 1].isspace():
+            out.append((start, i))
+            start = i + 1 + len(text[i + 1:b]) - len(text[i + 1:b].lstrip())
+    out.append((start, b))
+    return out
+
+
 def _same_name(a: str, b: str) -> bool:
     """Whether two folded words name the same thing, a demonym its place included ("macedonian",
-    "macedonia"; "korean", "korea"; "belgian", "belgium"): equal, or sharing all but the last two
-    letters of the shorter, at least five."""
+    "macedonia"; "korean", "korea"; "ukrainian", "ukraine"): equal, or sharing all but the last letter
+    of the shorter, five letters at least ("austria" and "australia" share five of seven)."""
     short = min(len(a), len(b))
     shared = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), short)
-    return a == b or (shared >= 5 and shared >= short - 2)
+    return a == b or (shared >= 5 and shared >= short - 1)
 
 
 def asked_entry(question: str, text: str, region: tuple[int, int]) -> tuple[int, int] | None:
     """The entry of the sentence `text[region]`, a list of people with their titles, that `question`
-    singles out by name, as offsets into `text`: the entry holding the most capitalised words of the
-    question that no other entry holds ("Who heads the National Agency of Ukraine …?" in "…
-    Director of the Civil Service Bureau of Georgia Ms. Catherine Kardava, Head of the National Agency
-    of Ukraine on Civil Service Ms. Nataliia Aliushyna, …", where the span reader, taught on SQuAD,
-    named the person before the title). None unless `LIST_ENTRIES` entries or more (cut at commas
-    and semicolons) each name a person with an honorific and the one singled out is among them: in
-    other sentences the entry a question names is its topic as often as its answer ("When did the
-    workshop in New York take place?"; on SQuAD test, short F1 57.0 → 50.8 restricting every list)."""
+    singles out, as offsets into `text`: the entry whose title (its capitalised words other than the
+    person's name after the honorific) holds the most of the question's words, of three letters or
+    more in any case, that no other entry's title holds ("Who heads the National Agency of Ukraine
+    …?" in "… Director of the Civil Service Bureau of Georgia Ms. Catherine Kardava, Head of the
+    National Agency of Ukraine on Civil Service Ms. Nataliia Aliushyna, …", where the span reader,
+    taught on SQuAD, named the person before the title). A person the question names is not what it
+    asks for ("Who spoke after Ms. Kardava?"). None unless `LIST_ENTRIES` entries or more (parts
+    between commas and semicolons outside brackets) each name a person with an honorific and the one
+    singled out is among them: in other sentences the entry a question names is its topic as often
+    as its answer ("When did the workshop in New York take place?"; on SQuAD test, short F1
+    57.0 → 50.8 restricting every list)."""
     a, b = region
-    cuts = [a] + [a + m.end() for m in _ENTRY_END.finditer(text[a:b])]
-    entries = list(zip(cuts, cuts[1:] + [b]))
-    people = [e for e in entries if _PERSON.search(text, *e)]
+    entries = _entries(text, a, b)
+    people = [e for e in entries if HONORIFIC_NAME.search(text, *e)]
     if len(people) < LIST_ENTRIES:
         return None
     asked = {fold(w) for w in _WORD.findall(question)}
     held = []
-    for lo, hi in entries:  # the sentence's first word is capitalised whatever it is
-        names = {fold(m.group()) for m in _NAME_WORD.finditer(text, lo, hi) if m.start() > a}
+    for lo, hi in entries:
+        person = HONORIFIC_NAME.search(text, lo, hi)
+        name = _NAME_RUN.match(text, person.end() - 1, hi) if person else None
+        # Title words, not the person's name; the sentence's first word is capitalised whatever it is.
+        names = {fold(m.group()) for m in _NAME_WORD.finditer(text, lo, hi)
+                 if m.start() > a and not (name and person.start() <= m.start() < name.end())}
         held.append({q for q in asked if any(_same_name(q, n) for n in names)})
     seen = Counter(q for h in held for q in h)
     counts = [sum(seen[q] == 1 for q in h) for h in held]

@@ -11,6 +11,12 @@ AUXILIARIES = ("is", "are", "was", "were", "has", "have", "had", "do", "does", "
 PERSONAL_PRONOUNS = ("it", "its", "they", "them", "their", "theirs", "he", "him", "his", "she", "her", "hers")
 # Written before a name ("H.E. Mr. Larbi Djacta"), with or without a full stop.
 HONORIFICS = ("Mr", "Ms", "Mrs", "Dr", "Prof", "H.E")
+_TITLED = "|".join(re.escape(h) for h in HONORIFICS)
+# An honorific leading a capitalised word ("Ms. Nataliia Aliushyna", "prof. Jahi Jahia"): written as
+# above, or in lower case with its full stop; "MS Teams" and "DR Congo" name no one.
+HONORIFIC_NAME = re.compile(rf"(?<![\w.])(({_TITLED})\.?|(?i:{_TITLED})\.)\s+[A-Z]")
+# The same honorific ending a text, a name to follow ("… of Kazakhstan Mr. ").
+HONORIFIC_END = re.compile(rf"(?<![\w.])(({_TITLED})\.?|(?i:{_TITLED})\.)\s*$")
 # A question asked as a request ("Name the speaker.", "List the tools").
 REQUESTS = ("list", "identify", "give", "state", "define", "describe", "explain", "tell")
 # A text that asks: a closing question mark, or a question word, an auxiliary verb or a request
