@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.indexing.lexical import fold
 from rag.answer.words import HONORIFIC_NAME
+from rag.indexing.lexical import fold
 from rag.models import MODELS
 
 WEIGHTS = MODELS / "span_reader.safetensors.xz"
@@ -59,12 +59,13 @@ def window_of(index, first: int, last: int, context: int = CONTEXT, quoted: Sequ
 
 
 _PAIRS = (("(", ")"), ("[", "]"), ("“", "”"), ("‘", "’"), ('"', '"'))
-# Entries of a listing sentence end at a comma or a semicolon (outside brackets).
+# A capitalised word of a list entry, and a word of a question.
 _NAME_WORD = re.compile(r"\b[A-Z][\w’'-]*")
 _WORD = re.compile(r"\w{3,}")
 # A person's name after the honorific: capitalised words ("Nataliia Aliushyna", "Pan Suk Kim").
 _NAME_RUN = re.compile(r"[A-Z][\w’'-]*(\s+[A-Z][\w’'-]*)*")
-_OPENERS, _CLOSERS = "([{“‘", ")]}”’"
+# Brackets and quotes a list entry does not end inside, closer to opener.
+_OPENER_OF = {")": "(", "]": "[", "}": "{", "”": "“", "’": "‘"}
 # A sentence lists people when at least this many of its entries name one.
 LIST_ENTRIES = 3
 
@@ -72,14 +73,15 @@ LIST_ENTRIES = 3
 def _entries(text: str, a: int, b: int) -> list[tuple[int, int]]:
     """The entries of `text[a:b]`: its parts between commas and semicolons outside brackets, each
     without the separator that ends it."""
-    out, start, depth = [], a, 0
+    out, start, opened = [], a, []
     for i in range(a, b):
         ch = text[i]
-        if ch in _OPENERS:
-            depth += 1
-        elif ch in _CLOSERS and depth:  # "’" closes a quote or writes an apostrophe
-            depth -= 1
-        elif ch in ",;" and depth == 0 and i + 1 < b and text[i + 1].isspace():
+        if ch in _OPENER_OF.values():
+            opened.append(ch)
+        elif ch in _OPENER_OF:  # a closer closes only its own opener: "’" alone writes an apostrophe
+            if opened and opened[-1] == _OPENER_OF[ch]:
+                opened.pop()
+        elif ch in ",;" and not opened and i + 1 < b and text[i + 1].isspace():
             out.append((start, i))
             start = i + 1 + len(text[i + 1:b]) - len(text[i + 1:b].lstrip())
     out.append((start, b))
