@@ -413,6 +413,7 @@ def test_a_question_naming_one_entry_of_a_list_is_answered_inside_that_entry(que
 
 @pytest.mark.parametrize("question, named, not_named", [
     ("Who heads the National Agency of Ukraine on Civil Service?", "Nataliia Aliushyna", "Kardava"),
+    ("Which former South Korean minister was present at the ACSH-OECD meeting?", "Pan Suk Kim", "Kardava"),
     ("Who was the former North Macedonian state secretary that presented at the conference?", "Jahi Jahia", "Akmataliev"),
 ])
 def test_a_list_of_people_is_answered_from_the_entry_the_question_names(assistant, question, named, not_named):
@@ -429,6 +430,38 @@ def test_a_question_asking_for_a_thing_gets_no_person_in_bold(assistant):
     answer = assistant.ask("Which youth programme did the head of Kazakhstan's civil service agency mention?")
     assert not answer.abstained and "Zhazykbay" in answer.quoted()
     assert answer.short_answer is None or "Zhazykbay" not in answer.short_answer.text
+
+
+TITLED = ("The meeting was attended by the Head of Civil Service Bureau of Georgia Catherine Kardava, the Former "
+          "Minister of Personnel Management of the Republic of Korea Dr. Pan Suk Kim, the Head of the Division, the "
+          "Deputy Head of the Bureau of Georgia and the Head of the Hub’s Advisory Board Maya Dvalishvili and others.")
+
+
+@pytest.mark.parametrize("question, entry", [
+    ("Which former South Korean minister attended?", "the Former Minister of Personnel Management"),
+    ("Who heads the Hub's Advisory Board?", "the Deputy Head of the Bureau of Georgia"),  # names after titles count
+    ("Who heads the bureau in Georgia?", None),  # Georgia's bureau is in two entries
+])
+def test_people_named_after_their_titles_make_a_list_too(question, entry):
+    from rag.answer.short_answer import asked_entry
+
+    got = asked_entry(question, TITLED, (0, len(TITLED)))
+    assert (got and TITLED[got[0]:got[1]].startswith(entry)) if entry else got is None
+
+
+@pytest.mark.parametrize("entry, name", [
+    ("the Head of Civil Service Bureau of Georgia Catherine Kardava", "Catherine Kardava"),
+    ("the Head of the Hub’s Advisory Board Maya Dvalishvili and others.", "Maya Dvalishvili"),
+    ("President Barack Obama", "Barack Obama"),
+    ("the Head of the Division", None), ("Saul Bellow", None),  # no name; no title before it
+    ("representatives of the State Personnel Service of the Kyrgyz Republic", None),  # an organisation's name
+    ("Reform of the Public Sector in OECD Edwin Lau", None),  # no title's word before the name
+])
+def test_a_name_ending_an_entry_after_a_title_is_found(entry, name):
+    from rag.answer.short_answer import _titled_name
+
+    got = _titled_name(entry)
+    assert (entry[got[0]:got[1]] if got else None) == name
 
 
 def test_only_a_list_of_three_people_or_more_is_read_entry_by_entry():

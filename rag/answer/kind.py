@@ -12,7 +12,8 @@ import pysbd
 
 from rag.answer.conversation import has_pronoun
 from rag.answer.ellipsis import topic_of
-from rag.answer.words import ASKING, AUXILIARIES, HONORIFIC_END, HONORIFIC_NAME, HONORIFICS, REQUESTS, WH_WORDS
+from rag.answer.words import (ASKING, AUXILIARIES, HONORIFIC_END, HONORIFIC_NAME, HONORIFICS, REQUESTS, TITLE_WORDS,
+                              WH_WORDS)
 from rag.indexing.lexical import fold
 
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -110,13 +111,6 @@ _SAYS_NO = re.compile(r"\b(no(?!\.?\s*\d)|not|never|none|nothing|nobody|neither|
 # a name, named the next person ("Catherine Kardava"), the person asked about, or an honorific ("Ms.").
 _WHO_IS = re.compile(r"^\W*who(\s+(is|was|are|were)|['’]s)\s+(?P<name>[^?]+?)\W*$", re.I)
 _HONORIFIC = re.compile(rf"^({'|'.join(re.escape(h) for h in HONORIFICS)})\.?$", re.I)
-# Capitalised words that make a title, not a name ("Prime Minister", "OECD Director").
-_TITLES = {"minister", "director", "chairman", "chairwoman", "chairperson", "chair", "president", "secretary",
-           "secretary-general", "head", "chief", "deputy", "economist", "officer", "commissioner", "ambassador",
-           "professor", "governor", "mayor", "king", "queen", "prince", "princess", "emperor", "general", "manager",
-           "founder", "member", "expert", "adviser", "advisor", "executive", "leader", "speaker", "premier",
-           "senator", "judge", "bishop", "pope", "captain", "coach", "editor", "author", "composer", "assistant",
-           "under-secretary-general", "representative", "landgrave", "duke", "count", "lord"}
 
 
 def wants_span(question: str) -> bool:
@@ -164,7 +158,7 @@ _PERSON_WORDS = ("who|whom|whose|name|names|named|person|persons|people|man|men|
                  "employees?|staff|moderators?|presenters?|panell?ists?|winners?|recipients?|rectors?|scholars?|"
                  "academics?|practitioners?|specialists?|members?|colleagues?|heads?|leaders?|chairs?|"
                  "organi[sz]ers?|attendees?|attended|spoke|speak|said|say|says|met|meet|thanked|"
-                 + "|".join(re.escape(t) + "s?" for t in sorted(_TITLES)))
+                 + "|".join(re.escape(t) + "s?" for t in sorted(TITLE_WORDS)))
 _PERSON = re.compile(rf"\b({_PERSON_WORDS})\b", re.I)
 _ANYONE = re.compile(r"\b(who|whom|whose|name|names|named)\b", re.I)
 # What "which" or "what" asks for: the words after it up to a verb's auxiliary ("Which youth programme
@@ -210,7 +204,7 @@ def _capitalised(words: list[str], at_least: int) -> bool:
     each capitalised, none a possessive or a title's word ("Landgrave of Hesse", "The Chairman",
     "Prime Minister" are titles)."""
     return at_least <= len(words) <= 5 and words[0].lower() not in ("the", "a", "an") and all(
-        w[:1].isupper() and not re.search(r"['’]s?$", w) and w.lower() not in _TITLES for w in words)
+        w[:1].isupper() and not re.search(r"['’]s?$", w) and w.lower() not in TITLE_WORDS for w in words)
 
 
 # What the models read is shaped like SQuAD's questions, which they learnt from: a courtesy before the

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from rag.answer.words import HONORIFIC_NAME
+from rag.answer.words import HONORIFIC_NAME, TITLE_WORDS
 from rag.indexing.lexical import fold
 from rag.models import MODELS
 
@@ -66,6 +66,13 @@ _WORD = re.compile(r"\w{3,}")
 _NAME_RUN = re.compile(r"[A-Z][\w’'-]*(\s+[A-Z][\w’'-]*)*")
 # Brackets and quotes a list entry does not end inside, closer to opener.
 _OPENER_OF = {")": "(", "]": "[", "}": "{", "”": "“", "’": "‘"}
+# A title's word ("Head", "Minister"), and the words that end an organisation's name, not a person's.
+_TITLE_WORD = re.compile(r"\b(" + "|".join(sorted(TITLE_WORDS, key=len, reverse=True)) + r")\b", re.I)
+_NOT_NAMES = TITLE_WORDS | {
+    "division", "board", "bureau", "agency", "department", "office", "ministry", "republic", "service", "commission",
+    "committee", "council", "centre", "center", "academy", "university", "institute", "association", "society",
+    "directorate", "organization", "organisation", "union", "bank", "fund", "administration", "affairs",
+    "development", "management", "forum", "summit", "conference", "sector"}
 # A sentence lists people when at least this many of its entries name one.
 LIST_ENTRIES = 3
 
@@ -88,6 +95,20 @@ def _entries(text: str, a: int, b: int) -> list[tuple[int, int]]:
     return out
 
 
+def _titled_name(entry: str) -> tuple[int, int] | None:
+    """(start, end) in `entry` of the name that ends it after a title's word ("the Head of Civil
+    Service Bureau of Georgia Catherine Kardava" → "Catherine Kardava"): its last two words before
+    its end or "and others", each capitalised, neither an acronym nor a word of a title's or an
+    organisation's name; None when the entry ends otherwise. Two words only: a place may run into
+    the name ("Georgia")."""
+    body = re.sub(r"\s+and\s+others\W*$", "", entry).rstrip(" ,;.")
+    words = list(re.finditer(r"\S+", body))[-2:]
+    if len(words) < 2 or not all(w[:1].isupper() and w[1:].islower() and re.sub(r"[’']s$", "", w.lower()) not in _NOT_NAMES
+                                 for w in (m.group() for m in words)):
+        return None
+    return (words[0].start(), words[1].end()) if _TITLE_WORD.search(body, 0, words[0].start()) else None
+
+
 def _same_name(a: str, b: str) -> bool:
     """Whether two folded words name the same thing, a demonym its place included ("macedonian",
     "macedonia"; "korean", "korea"; "ukrainian", "ukraine"): equal, or sharing all but the last letter
@@ -100,29 +121,33 @@ def _same_name(a: str, b: str) -> bool:
 def asked_entry(question: str, text: str, region: tuple[int, int]) -> tuple[int, int] | None:
     """The entry of the sentence `text[region]`, a list of people with their titles, that `question`
     singles out, as offsets into `text`: the entry whose title (its capitalised words other than the
-    person's name after the honorific) holds the most of the question's words, of three letters or
+    person's name) holds the most of the question's words, of three letters or
     more in any case, that no other entry's title holds ("Who heads the National Agency of Ukraine
     …?" in "… Director of the Civil Service Bureau of Georgia Ms. Catherine Kardava, Head of the
     National Agency of Ukraine on Civil Service Ms. Nataliia Aliushyna, …", where the span reader,
     taught on SQuAD, named the person before the title). A person the question names is not what it
     asks for ("Who spoke after Ms. Kardava?"). None unless `LIST_ENTRIES` entries or more (parts
-    between commas and semicolons outside brackets) each name a person with an honorific and the one
-    singled out is among them: in other sentences the entry a question names is its topic as often
-    as its answer ("When did the workshop in New York take place?"; on SQuAD test, short F1
-    57.0 → 50.8 restricting every list)."""
+    between commas and semicolons outside brackets) each name a person, after an honorific or after
+    a title (`_titled_name`), and the one singled out is among them: in other sentences the entry a
+    question names is its topic as often as its answer ("When did the workshop in New York take
+    place?"; on SQuAD test, short F1 57.0 → 50.8 restricting every list)."""
     a, b = region
     entries = _entries(text, a, b)
-    people = [e for e in entries if HONORIFIC_NAME.search(text, *e)]
+    people = [e for e in entries if HONORIFIC_NAME.search(text, *e) or _titled_name(text[e[0]:e[1]])]
     if len(people) < LIST_ENTRIES:
         return None
     asked = {fold(w) for w in _WORD.findall(question)}
     held = []
     for lo, hi in entries:
         person = HONORIFIC_NAME.search(text, lo, hi)
-        name = _NAME_RUN.match(text, person.end() - 1, hi) if person else None
+        if person:
+            skip = (person.start(), _NAME_RUN.match(text, person.end() - 1, hi).end())
+        else:
+            run = _titled_name(text[lo:hi])
+            skip = (lo + run[0], lo + run[1]) if run else (hi, hi)
         # Title words, not the person's name; the sentence's first word is capitalised whatever it is.
         names = {fold(m.group()) for m in _NAME_WORD.finditer(text, lo, hi)
-                 if m.start() > a and not (name and person.start() <= m.start() < name.end())}
+                 if m.start() > a and not skip[0] <= m.start() < skip[1]}
         held.append({q for q in asked if any(_same_name(q, n) for n in names)})
     seen = Counter(q for h in held for q in h)
     counts = [sum(seen[q] == 1 for q in h) for h in held]

@@ -17,6 +17,13 @@ _TITLED = "|".join(re.escape(h) for h in HONORIFICS)
 HONORIFIC_NAME = re.compile(rf"(?<![\w.])(({_TITLED})\.?|(?i:{_TITLED})\.)\s+[A-Z]")
 # The same honorific ending a text, a name to follow ("… of Kazakhstan Mr. ").
 HONORIFIC_END = re.compile(rf"(?<![\w.])(({_TITLED})\.?|(?i:{_TITLED})\.)\s*$")
+# Capitalised words that make a title, not a name ("Prime Minister", "OECD Director").
+TITLE_WORDS = {"minister", "director", "chairman", "chairwoman", "chairperson", "chair", "president", "secretary",
+               "secretary-general", "head", "chief", "deputy", "economist", "officer", "commissioner", "ambassador",
+               "professor", "governor", "mayor", "king", "queen", "prince", "princess", "emperor", "general", "manager",
+               "founder", "member", "expert", "adviser", "advisor", "executive", "leader", "speaker", "premier",
+               "senator", "judge", "bishop", "pope", "captain", "coach", "editor", "author", "composer", "assistant",
+               "under-secretary-general", "representative", "landgrave", "duke", "count", "lord"}
 # A question asked as a request ("Name the speaker.", "List the tools").
 REQUESTS = ("list", "identify", "give", "state", "define", "describe", "explain", "tell")
 # A text that asks: a closing question mark, or a question word, an auxiliary verb or a request
