@@ -126,11 +126,13 @@ def asked_entry(question: str, text: str, region: tuple[int, int]) -> tuple[int,
     …?" in "… Director of the Civil Service Bureau of Georgia Ms. Catherine Kardava, Head of the
     National Agency of Ukraine on Civil Service Ms. Nataliia Aliushyna, …", where the span reader,
     taught on SQuAD, named the person before the title). A person the question names is not what it
-    asks for ("Who spoke after Ms. Kardava?"). None unless `LIST_ENTRIES` entries or more (parts
-    between commas and semicolons outside brackets) each name a person, after an honorific or after
-    a title (`_titled_name`), and the one singled out is among them: in other sentences the entry a
-    question names is its topic as often as its answer ("When did the workshop in New York take
-    place?"; on SQuAD test, short F1 57.0 → 50.8 restricting every list)."""
+    asks for ("Who spoke after Ms. Kardava?"). When no entry is singled out, the whole `region`: the
+    sentences quoted before a list of people ("The Chairman … Alikhan Baimenov met …") do not answer
+    who is in it. None unless `LIST_ENTRIES` entries or more (parts between commas and semicolons
+    outside brackets) each name a person, after an honorific or after a title (`_titled_name`), or
+    when the entry singled out names none: in other sentences the entry a question names is its topic
+    as often as its answer ("When did the workshop in New York take place?"; on SQuAD test, short F1
+    57.0 → 50.8 restricting every list)."""
     a, b = region
     entries = _entries(text, a, b)
     people = [e for e in entries if HONORIFIC_NAME.search(text, *e) or _titled_name(text[e[0]:e[1]])]
@@ -153,7 +155,7 @@ def asked_entry(question: str, text: str, region: tuple[int, int]) -> tuple[int,
     counts = [sum(seen[q] == 1 for q in h) for h in held]
     best = max(counts)
     if not best or counts.count(best) > 1:
-        return None
+        return region  # no entry singled out: the person asked for is in the list, not before it
     entry = entries[counts.index(best)]
     return entry if entry in people else None
 
