@@ -109,6 +109,17 @@ def _titled_name(entry: str) -> tuple[int, int] | None:
     return (words[0].start(), words[1].end()) if _TITLE_WORD.search(body, 0, words[0].start()) else None
 
 
+def _person_in(text: str, lo: int, hi: int) -> tuple[int, int] | None:
+    """Where the list entry `text[lo:hi]` names a person: from an honorific to the end of the name
+    after it ("Ms. Nataliia Aliushyna"), or the name after a title (`_titled_name`); None if it names
+    no one."""
+    found = HONORIFIC_NAME.search(text, lo, hi)
+    if found:
+        return found.start(), _NAME_RUN.match(text, found.end() - 1, hi).end()
+    run = _titled_name(text[lo:hi])
+    return (lo + run[0], lo + run[1]) if run else None
+
+
 def _same_name(a: str, b: str) -> bool:
     """Whether two folded words name the same thing, a demonym its place included ("macedonian",
     "macedonia"; "korean", "korea"; "ukrainian", "ukraine"): equal, or sharing all but the last letter
@@ -135,18 +146,13 @@ def asked_entry(question: str, text: str, region: tuple[int, int]) -> tuple[int,
     57.0 → 50.8 restricting every list)."""
     a, b = region
     entries = _entries(text, a, b)
-    people = [e for e in entries if HONORIFIC_NAME.search(text, *e) or _titled_name(text[e[0]:e[1]])]
-    if len(people) < LIST_ENTRIES:
+    persons = [_person_in(text, lo, hi) for lo, hi in entries]
+    if sum(p is not None for p in persons) < LIST_ENTRIES:
         return None
     asked = {fold(w) for w in _WORD.findall(question)}
     held = []
-    for lo, hi in entries:
-        person = HONORIFIC_NAME.search(text, lo, hi)
-        if person:
-            skip = (person.start(), _NAME_RUN.match(text, person.end() - 1, hi).end())
-        else:
-            run = _titled_name(text[lo:hi])
-            skip = (lo + run[0], lo + run[1]) if run else (hi, hi)
+    for (lo, hi), person in zip(entries, persons):
+        skip = person or (hi, hi)
         # Title words, not the person's name; the sentence's first word is capitalised whatever it is.
         names = {fold(m.group()) for m in _NAME_WORD.finditer(text, lo, hi)
                  if m.start() > a and not skip[0] <= m.start() < skip[1]}
@@ -156,8 +162,8 @@ def asked_entry(question: str, text: str, region: tuple[int, int]) -> tuple[int,
     best = max(counts)
     if not best or counts.count(best) > 1:
         return region  # no entry singled out: the person asked for is in the list, not before it
-    entry = entries[counts.index(best)]
-    return entry if entry in people else None
+    chosen = counts.index(best)
+    return entries[chosen] if persons[chosen] is not None else None
 
 
 def balanced_span(text: str, a: int, b: int, region: tuple[int, int]) -> tuple[int, int]:
