@@ -1,7 +1,7 @@
 """Acronym questions: "What does BOSA stand for?" is answered by the sentence that spells it out."""
 import pytest
 
-from rag.answer.acronym import asked_acronym, long_form, spelled_out
+from rag.answer.acronym import asked_acronym, initials_of, long_form, spelled_out, written_as
 from tests.conftest import SEEDS
 
 
@@ -46,6 +46,10 @@ def test_the_acronym_asked_about(question, short):
     # A name translated from the language its acronym comes from: the capitalised words before it.
     ("a study visit to the Belgian Federal Public Service Policy and Support (BOSA), Directorate-General",
      "BOSA", "Belgian Federal Public Service Policy and Support"),
+    # Every word's first letter before a letter inside a word: not "Applications Program".
+    ("and grew into the Apollo Applications Program (AAP).", "AAP", "Apollo Applications Program"),
+    ("the “Data Protection Service” (DPS) met", "DPS", "Data Protection Service"),  # its quote marks left out
+    ("the “Data Protection Service (DPS) met", "DPS", "Data Protection Service"),
     ("The BOSA uses a new format (flex-space offices).", "BOSA", None),  # named, not spelled out
     ("It was founded in 2004 (BOSA).", "BOSA", None),  # nothing before it abbreviates it
     ("The ACSH held webinars.", "ACSH", None),
@@ -70,6 +74,8 @@ def test_the_long_form_is_the_shortest_ending_that_abbreviates_it():
     assert long_form("the Lunar Excursion Module", "LEM") == "Lunar Excursion Module"
     assert long_form("run by the alternating current", "AC") == "alternating current"
     assert long_form("in 2004", "BOSA") is None
+    assert long_form("the Ministry of Finance", "MF") == "Ministry of Finance"  # "of" inside the name skipped
+    assert long_form("the Ministry of Finance", "MOF") == "Ministry of Finance"  # or matched when it is wanted
 
 
 @pytest.mark.parametrize("question", ["What does BOSA stand for?", "what does bosa stand for"])
@@ -81,3 +87,39 @@ def test_an_acronym_question_quotes_the_sentence_that_spells_it_out(assistant, q
     assert (SEEDS / f"{short.doc_id}.txt").read_text(encoding="utf-8")[short.start:short.end] == short.text
     assert any(c.doc_id == short.doc_id and c.start <= short.start and short.end <= c.end and not c.context
                for c in answer.citations)
+
+
+@pytest.mark.parametrize("sentence,short,expected", [
+    ("experts from the United States, representing the American Society for Public Administration.", "ASPA",
+     "American Society for Public Administration"),
+    ("the National Basketball Association and", "NBA", "National Basketball Association"),
+    ("the Astana Civil Service Hub met", "ACSH", "Astana Civil Service Hub"),
+    ("the American Society for Public Administration Awards", "ASPA", None),  # a longer name goes on
+    ("the American society for Public Administration", "ASPA", None),  # a word in lower case breaks it
+    ("the North Atlantic Treaty", "NATO", None),  # letters left over
+    ("for Public Administration", "PA", None),  # two letters: too short to tell
+    ("In Public Affairs, he said", "IPA", None),  # a sentence's first small word opens no name
+    ("the American Society for Public Administration", "aspa", None),  # as written, in capitals, only
+])
+def test_a_name_spells_out_an_acronym_by_its_initials(sentence, short, expected):
+    span = initials_of(sentence, short)
+    assert (sentence[span[0]:span[1]] if span else None) == expected
+
+
+def test_an_acronym_is_taken_as_the_article_writes_it():
+    assert written_as("the executive director of the ASPA, was honored", "aspa") == "ASPA"
+    assert written_as("the Aspa river", "aspa") is None
+    assert written_as("the ASPAS", "aspa") is None
+
+
+@pytest.mark.parametrize("question", ["What does ASPA stand for?", "what does aspa stand for"])
+def test_an_acronym_named_in_another_sentence_is_spelled_out_by_its_initials(assistant, question):
+    """Article 003 names the American Society for Public Administration in one sentence and writes
+    "the ASPA" in the next; no bracket ties them. The sentence naming it is quoted alone, though it
+    opens with "These", as the long form needs nothing before it."""
+    answer = assistant.ask(question)
+    assert not answer.abstained
+    short = answer.short_answer
+    assert short is not None and short.text == "American Society for Public Administration" and short.score is None
+    assert (SEEDS / f"{short.doc_id}.txt").read_text(encoding="utf-8")[short.start:short.end] == short.text
+    assert len(answer.citations) == 1 and answer.citations[0].text.startswith("These deliberations")

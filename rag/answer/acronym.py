@@ -6,7 +6,10 @@ sentence by how well it matches the question, preferred "The BOSA uses a new for
 that spells the acronym out answers it by construction, so the answer layer quotes that one. The
 long form is found as Schwartz and Hearst's abbreviation algorithm finds it (2003: each letter of
 the short form, last to first, matched in order inside the words before the parenthesis, the
-first at the start of a word).
+first at the start of a word). An article may also name the long form in one sentence and use the
+short one in another ("… representing the American Society for Public Administration." and "…
+the executive director of the ASPA"): then a name whose capitalised words' initials are exactly the
+acronym's letters, in an article that writes the acronym, spells it out too (`initials_of`).
 """
 from __future__ import annotations
 
@@ -60,6 +63,9 @@ def long_form(words: str, short: str, named: bool = True) -> str | None:
     from the language its acronym comes from: "Belgian Federal Public Service Policy and Support"
     for BOSA); else None."""
     letters = [ch.lower() for ch in short if ch.isalnum()]
+    initials = _by_initials(words, letters)
+    if initials:  # "Apollo Applications Program (AAP)", not "Applications Program" with a letter inside a word
+        return initials
     at = len(words) - 1
     for n in range(len(letters) - 1, -1, -1):
         # Back to the letter; the short form's first letter must open a word of the long form.
@@ -89,10 +95,28 @@ def long_form(words: str, short: str, named: bool = True) -> str | None:
     return None
 
 
+def _by_initials(words: str, letters: list[str]) -> str | None:
+    """The ending of `words` whose words' first letters are `letters`, small joining words inside it
+    skipped when their letter is not the one wanted ("Ministry of Finance" for MF), else None."""
+    split = words.split()
+    n = len(letters) - 1
+    for i in range(len(split) - 1, -1, -1):
+        first = split[i].lstrip("\"“‘'(")[:1].lower()
+        if first == letters[n]:
+            n -= 1
+            if n < 0:
+                found = " ".join([split[i].lstrip("\"“‘'("), *split[i + 1:]]).rstrip("\"”’'")
+                return found if len(split) - i > 1 else None
+        elif not (n < len(letters) - 1 and split[i].lower() in _JOINING):
+            return None
+    return None
+
+
 def _ending(text: str, words: str) -> tuple[int, int] | None:
-    """Where `words` (single-spaced) end `text`, whatever spaces the text has between them."""
-    found = re.search(r"\s+".join(map(re.escape, words.split())) + r"\s*$", text)
-    return (found.start(), found.start() + len(found.group().rstrip())) if found else None
+    """Where `words` (single-spaced) end `text`, whatever spaces the text has between them and
+    whatever closing quote marks after them (‘the “Data Protection Service” (DPS)’)."""
+    found = re.search("(" + r"\s+".join(map(re.escape, words.split())) + r")[”\"’']*\s*$", text)
+    return found.span(1) if found else None
 
 
 def spelled_out(sentence: str, short: str) -> tuple[int, int] | None:
@@ -124,3 +148,38 @@ def spelled_out(sentence: str, short: str) -> tuple[int, int] | None:
             start = found.start("long") + found.group("long").index(inside)
             return start, start + len(inside)
     return None
+
+
+_WORDS = re.compile(r"[^\W\d_][\w’'-]*")
+
+
+def initials_of(sentence: str, short: str) -> tuple[int, int] | None:
+    """Character span of a name in `sentence` whose capitalised words' first letters are exactly
+    `short`'s, small joining words between them allowed ("American Society for Public
+    Administration" for ASPA), else None. Only for a short form of three or more capitals, typed as
+    such or as the article writes it; the name must end there (no capitalised word follows)."""
+    if not (short.isalpha() and short.isupper() and len(short) >= 3):
+        return None
+    words = list(_WORDS.finditer(sentence))
+    for i, first in enumerate(words):
+        if first.group()[0] != short[0] or first.group().lower() in _JOINING:  # not "In Public Affairs" for IPA
+            continue
+        n, j, last = 0, i, None
+        while j < len(words) and n < len(short):
+            word = words[j].group()
+            if word[0] == short[n]:
+                n, last = n + 1, words[j]
+            elif not (n and word.lower() in _JOINING):
+                break
+            j += 1
+        follows = words[j].group() if j < len(words) else ""
+        gap = sentence[last.end():words[j].start()] if last is not None and j < len(words) else ""
+        if n == len(short) and not (follows[:1].isupper() and gap.strip() == ""):
+            return first.start(), last.end()
+    return None
+
+
+def written_as(text: str, short: str) -> str | None:
+    """`short` as `text` writes it as a word in capitals ("bosa" typed, "BOSA" written), else None."""
+    found = re.search(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text, re.I)
+    return found.group() if found and found.group().isupper() else None

@@ -15,7 +15,7 @@ import unicodedata
 
 import numpy as np
 
-from rag.answer.acronym import asked_acronym, spelled_out
+from rag.answer.acronym import asked_acronym, initials_of, spelled_out, written_as
 from rag.answer.features import FEATURES, gather, named_back, needs_before
 from rag.answer.kind import asked_kind, holds_kind, span_answers, wants_span
 from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
@@ -111,6 +111,12 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
             span = None if titles[pos] else spelled_out(index.sentences[sid].text, acronym)
             if span is not None:
                 return spelled(index, sid, passages[cands.passage_of[int(pos)]], span, short_reader is not None)
+        for pos in order:  # no bracket ties the two: a name with its initials, in an article that writes it
+            sid = cands.ids[int(pos)]
+            written = None if titles[pos] else written_as(index.texts[index.sentences[sid].doc_id], acronym)
+            span = initials_of(index.sentences[sid].text, written) if written else None
+            if span is not None:
+                return spelled(index, sid, passages[cands.passage_of[int(pos)]], span, short_reader is not None)
     shortlist = order[: settings.reader_shortlist or config.shortlist]
     ids = [cands.ids[i] for i in shortlist]
     readings = None
@@ -137,13 +143,15 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
 
 
 def spelled(index, sid: int, passage: Passage, span: tuple[int, int], short: bool = True) -> Selection:
-    """The answer to an acronym question: sentence `sid` (with what it leans on), which spells the
+    """The answer to an acronym question: sentence `sid`, which spells the
     acronym out at `span` (offsets into its text), and with `short` that long form as the short answer.
-    A rule, not a model, found it: its score is 1."""
+    A rule, not a model, found it: its score is 1. The long form needs none of what came before, so
+    the sentence is quoted alone ("These deliberations … the American Society for Public
+    Administration" without the two sentences "These" points back to)."""
     sentence = index.sentences[sid]
     text = sentence.text[span[0]:span[1]]
     long = ShortAnswer(text, sentence.doc_id, sentence.start + span[0], sentence.start + span[1], None) if short else None
-    return Selection(quote(index, [(sid, passage, 1.0)]), False, 1.0, long)
+    return Selection([citation(index, sid, passage, 1, 1.0)], False, 1.0, long)
 
 
 def quote(index, picks: list[tuple[int, Passage, float]]) -> list[Citation]:
