@@ -105,18 +105,10 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     lap("rank")
     acronym = asked_acronym(question)
     if acronym is not None:  # "What does BOSA stand for?": the sentence that spells it out, if one does
-        titles = cands.features[:, FEATURES.index("is_title")] > 0
-        for pos in order:
-            sid = cands.ids[int(pos)]
-            span = None if titles[pos] else spelled_out(index.sentences[sid].text, acronym)
-            if span is not None:
-                return spelled(index, sid, passages[cands.passage_of[int(pos)]], span, short_reader is not None)
-        for pos in order:  # no bracket ties the two: a name with its initials, in an article that writes it
-            sid = cands.ids[int(pos)]
-            written = None if titles[pos] else written_as(index.texts[index.sentences[sid].doc_id], acronym)
-            span = initials_of(index.sentences[sid].text, written) if written else None
-            if span is not None:
-                return spelled(index, sid, passages[cands.passage_of[int(pos)]], span, short_reader is not None)
+        found = spelled_out_among(acronym, cands, order, index)
+        if found is not None:
+            pos, span = found
+            return spelled(index, cands.ids[pos], passages[cands.passage_of[pos]], span, short_reader is not None)
     shortlist = order[: settings.reader_shortlist or config.shortlist]
     ids = [cands.ids[i] for i in shortlist]
     readings = None
@@ -142,9 +134,29 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     return Selection(citations, False, answerable, short)
 
 
+def spelled_out_among(acronym: str, cands, order: np.ndarray, index) -> tuple[int, tuple[int, int]] | None:
+    """The first candidate, in `order` and not a title, that spells `acronym` out beside a bracket;
+    failing that, the first holding a name with its initials, in an article that writes the
+    acronym: (its position among the candidates, the long form's span in its text), else None."""
+    titles = cands.features[:, FEATURES.index("is_title")] > 0
+    rows = [(int(pos), index.sentences[cands.ids[int(pos)]]) for pos in order if not titles[pos]]
+    for pos, sentence in rows:
+        span = spelled_out(sentence.text, acronym)
+        if span is not None:
+            return pos, span
+    written: dict[str, str | None] = {}
+    for pos, sentence in rows:
+        if sentence.doc_id not in written:
+            written[sentence.doc_id] = written_as(index.texts[sentence.doc_id], acronym)
+        span = initials_of(sentence.text, written[sentence.doc_id]) if written[sentence.doc_id] else None
+        if span is not None:
+            return pos, span
+    return None
+
+
 def spelled(index, sid: int, passage: Passage, span: tuple[int, int], short: bool = True) -> Selection:
-    """The answer to an acronym question: sentence `sid`, which spells the
-    acronym out at `span` (offsets into its text), and with `short` that long form as the short answer.
+    """The answer to an acronym question: sentence `sid`, which spells the acronym out at `span`
+    (offsets into its text), and with `short` that long form as the short answer.
     A rule, not a model, found it: its score is 1. The long form needs none of what came before, so
     the sentence is quoted alone ("These deliberations … the American Society for Public
     Administration" without the two sentences "These" points back to)."""
