@@ -50,6 +50,10 @@ def test_the_acronym_asked_about(question, short):
     ("and grew into the Apollo Applications Program (AAP).", "AAP", "Apollo Applications Program"),
     ("the “Data Protection Service” (DPS) met", "DPS", "Data Protection Service"),  # its quote marks left out
     ("the “Data Protection Service (DPS) met", "DPS", "Data Protection Service"),
+    # A word the bracket puts before the short form.
+    ("ultimately led to quantum electrodynamics (or QED), which", "QED", "quantum electrodynamics"),
+    ("ultimately led to quantum electrodynamics (or QED), which", "qed", "quantum electrodynamics"),
+    ("the Lunar Excursion Module (also known as LEM) landed", "LEM", "Lunar Excursion Module"),
     ("The BOSA uses a new format (flex-space offices).", "BOSA", None),  # named, not spelled out
     ("It was founded in 2004 (BOSA).", "BOSA", None),  # nothing before it abbreviates it
     ("The ACSH held webinars.", "ACSH", None),
@@ -123,3 +127,12 @@ def test_an_acronym_named_in_another_sentence_is_spelled_out_by_its_initials(ass
     assert short is not None and short.text == "American Society for Public Administration" and short.score is None
     assert (SEEDS / f"{short.doc_id}.txt").read_text(encoding="utf-8")[short.start:short.end] == short.text
     assert len(answer.citations) == 1 and answer.citations[0].text.startswith("These deliberations")
+
+
+@pytest.mark.parametrize("question,named", [("What does OECD stand for?", "OECD"), ("What does UN stand for?", "UN")])
+def test_an_acronym_no_article_spells_out_gets_its_sentence_without_a_short_answer(assistant, question, named):
+    """The seeds never spell out OECD or UN: the best sentence is quoted, but a span of it that
+    cannot abbreviate to the acronym ("strategic partners and founders of …") is no short answer."""
+    answer = assistant.ask(question)
+    assert not answer.abstained and named in answer.quoted()
+    assert answer.short_answer is None

@@ -119,12 +119,17 @@ def _ending(text: str, words: str) -> tuple[int, int] | None:
     return found.span(1) if found else None
 
 
+# Words a bracket may put before the short form: "quantum electrodynamics (or QED)".
+_ALSO = r"(?:(?:or|also|aka|a\.k\.a\.|i\.e\.,?|hereafter|henceforth|abbreviated(?:\s+as)?|(?:also\s+)?known\s+as|called)\s+)?"
+
+
 def spelled_out(sentence: str, short: str) -> tuple[int, int] | None:
     """Character span of `short`'s long form in `sentence` when the sentence spells it out as
-    "long form (SHORT)" or "SHORT (long form)" (a plural "s" allowed after the short form), else None."""
+    "long form (SHORT)", "long form (or SHORT)" or "SHORT (long form)" (a plural "s" allowed after
+    the short form), else None."""
     if sum(ch.isupper() for ch in short) < 2:  # typed in lower case: as the sentence writes it, in capitals
         typed = re.escape(short)
-        found = re.search(rf"\(\s*({typed})\s*[),;]|(?<![\w-])({typed})\s*\(", sentence, re.I)
+        found = re.search(rf"\(\s*{_ALSO}({typed})\s*[),;]|(?<![\w-])({typed})\s*\(", sentence, re.I)
         written = found.group(1) or found.group(2) if found else ""
         if sum(ch.isupper() for ch in written) < 2:
             return None
@@ -132,7 +137,7 @@ def spelled_out(sentence: str, short: str) -> tuple[int, int] | None:
     if len(short) > 2 and short.endswith("s") and short[-2].isupper():  # "SDGs" as asked: the singular too
         short = short[:-1]
     plural = rf"{re.escape(short)}s?"
-    for found in re.finditer(rf"\(\s*{plural}\s*[),;]", sentence):
+    for found in re.finditer(rf"\(\s*{_ALSO}{plural}\s*[),;]", sentence):
         before = sentence[: found.start()].rstrip()
         # Not past an earlier bracket or clause mark; Schwartz and Hearst look back min(|A| + 5, 2|A|) words.
         cut = max(before.rfind(mark) for mark in "();:") + 1
