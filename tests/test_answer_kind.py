@@ -20,7 +20,8 @@ from rag.answer.kind import (KINDS, as_question, asked_kind, asks_for_person, as
     ("What is the Hub's website?", "web"),
     ("How old was the director?", "count"),
     ("How far is the venue from the airport?", "measure"),
-    ("How long did the study visit last?", None),  # "since 2019", "until the end of the term"
+    ("How long did the study visit last?", "duration"),
+    ("how long has baimenov been chairman of the steering comittee", "duration"),
     # Words that do not pin the kind down are left alone.
     ("When was it held?", None),
     ("Who spoke at the webinars?", None),
@@ -69,6 +70,12 @@ def test_the_asked_kind_is_read_from_plain_question_words(question, kind):
     ("See www.astanacivilservicehub.org.", "web", True),
     ("The venue is 12 km from the airport.", "measure", True),
     ("The delegation learned about recruitment.", "measure", False),
+    ("The river was inhabited since the Paleolithic.", "duration", True),  # told by its ends
+    ("From November 27 to 30 the workshop ran.", "duration", True),
+    ("The visit lasted three days.", "duration", True),
+    ("The reign was brief.", "duration", True),
+    ("The Chairman met the Head of the OECD Directorate at the seventh World Government Summit in Dubai.",
+     "duration", False),
     ("Anything at all.", None, True),
 ])
 def test_a_quote_holds_the_kind_only_when_it_could_answer(text, kind, holds):

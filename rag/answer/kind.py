@@ -1,5 +1,5 @@
 """The kind of answer a question asks for, when its words leave no doubt (a year, a date, a count,
-a size or distance, a sum of money, a share, an e-mail address, a phone number, a web address),
+a size or distance, a span of time, a sum of money, a share, an e-mail address, a phone number, a web address),
 and whether a quoted text can hold one. A sentence without a number cannot say how many; quoting
 it anyway answers something else, so the answer layer holds such questions to sentences of the
 asked-for kind. Stricter than `rag.answer.features.expected_type`, a broad guess ("when" for a date, "who"
@@ -43,8 +43,8 @@ _QUESTION_KINDS = [
     ("year", re.compile(r"\b(what|which) (year|decade|century)\b(?!-)", re.I)),
     ("date", re.compile(r"\b(what|which) (date|day|month)\b(?!-)", re.I)),
     ("count", re.compile(r"\bhow many\b|\bhow old\b|\b(what|which) age\b(?!-|\s+(group|range|bracket|categor))", re.I)),
-    # Not "how long": a span of time is often told by its ends ("inhabited since the Paleolithic").
     ("measure", re.compile(r"\bhow (far|tall|high|wide|deep|heavy)\b", re.I)),
+    ("duration", re.compile(r"\bhow long\b", re.I)),
 ]
 _HOLDS = {
     "email": re.compile(r"\S@\S"),
@@ -63,6 +63,13 @@ _HOLDS = {
     "count": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b", re.I),
     "measure": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b|\b(long|short|far|near|close|tall|high|wide|narrow|deep|"
                           r"shallow|heavy|light)\b", re.I),
+    # A span of time is often told by its ends ("inhabited since the Paleolithic", "From November 27 to
+    # 30"), so a date's days count here, and so do words of time: every right answer to a SQuAD dev
+    # "how long" question holds one, while "… met … at the seventh World Government Summit" does not.
+    "duration": re.compile(r"\d|\b(" + _NUMBER_WORDS + r")\b|\b(years?|months?|weeks?|days?|nights?|hours?|minutes?|"
+                           r"seconds?|decades?|centur(y|ies)|millenni(um|a)|eras?|ages|lifetimes?|since|until|till|"
+                           r"throughout|always|never|forever|long|short|brief(ly)?|permanent(ly)?|temporar(y|ily)|"
+                           r"overnight|moments?|while|time)\b", re.I),
 }
 KINDS = tuple(k for k, _ in _QUESTION_KINDS)
 # A day of the month is not a quantity: "From November 27 to 30, the Hub organised a workshop" cannot
