@@ -271,3 +271,10 @@ def test_a_question_is_read_as_squad_asks_it(text, read_as):
 ])
 def test_a_text_asking_several_questions_is_split_into_them(text, parts):
     assert questions_in(text) == parts
+
+
+def test_an_acronym_question_is_answered_only_by_a_span_that_can_abbreviate_to_it():
+    assert not span_answers("What does OECD stand for?", "strategic partners and founders of the Astana Civil Service Hub")
+    assert not span_answers("What does UN stand for?", "The International Civil Service Commission")
+    assert span_answers("What does TGIF stand for?", "Thank Goodness It's Funny")
+    assert span_answers("what does bosa stand for", "Belgian Federal Public Service Policy and Support")

@@ -101,11 +101,11 @@ def _by_initials(words: str, letters: list[str]) -> str | None:
     split = words.split()
     n = len(letters) - 1
     for i in range(len(split) - 1, -1, -1):
-        first = split[i].lstrip("\"“‘'(")[:1].lower()
-        if first == letters[n]:
+        word = split[i].lstrip("\"“‘'(")
+        if word[:1].lower() == letters[n]:
             n -= 1
             if n < 0:
-                found = " ".join([split[i].lstrip("\"“‘'("), *split[i + 1:]]).rstrip("\"”’'")
+                found = " ".join([word, *split[i + 1:]]).rstrip("\"”’'")
                 return found if len(split) - i > 1 else None
         elif not (n < len(letters) - 1 and split[i].lower() in _JOINING):
             return None

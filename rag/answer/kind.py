@@ -10,6 +10,7 @@ import re
 
 import pysbd
 
+from rag.answer.acronym import asked_acronym, long_form
 from rag.answer.conversation import has_pronoun
 from rag.answer.ellipsis import topic_of
 from rag.answer.words import (ASKING, AUXILIARIES, HONORIFIC_END, HONORIFIC_NAME, HONORIFICS, REQUESTS, TITLE_WORDS,
@@ -133,7 +134,9 @@ def span_answers(question: str, span: str, context: str = "", before: str = "") 
     answered by the words asked about again, nor "Who is <a capitalised name>?" by another name
     (the name as `context`, the quoted text, writes it: "who is edwin lau"); no question by
     honorifics alone ("Ms."); a question asking for no one by a person (`names_person`, with
-    `before` the quoted text up to the span); and one asking for a day of the week by no weekday."""
+    `before` the quoted text up to the span); one asking for a day of the week by no weekday; and one
+    asking what an acronym stands for by a span that cannot abbreviate to it (`long_form`:
+    "strategic partners and founders of …" for OECD)."""
     if _YES_NO.search(question):
         return bool(_SAYS_NO.search(span))
     words = [w.strip(",.;:") for w in span.split()]
@@ -144,6 +147,9 @@ def span_answers(question: str, span: str, context: str = "", before: str = "") 
         return False  # "Which youth programme …?" is not answered by "Darkhan Zhazykbay" (after "Mr.")
     if _WEEKDAY_ASKED.search(question) and not _WEEKDAY.search(span):
         return False  # "On which days of the week …?" is not answered by "April 15-16"
+    acronym = asked_acronym(question)
+    if acronym is not None and long_form(span, acronym) is None:
+        return False  # no sentence spells it out: a span that cannot abbreviate to it does not answer
     who = _WHO_IS.match(question)
     if not who:
         return True

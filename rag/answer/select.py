@@ -15,7 +15,7 @@ import unicodedata
 
 import numpy as np
 
-from rag.answer.acronym import asked_acronym, initials_of, long_form, spelled_out, written_as
+from rag.answer.acronym import asked_acronym, initials_of, spelled_out, written_as
 from rag.answer.features import FEATURES, gather, named_back, needs_before
 from rag.answer.kind import asked_kind, holds_kind, span_answers, wants_span
 from rag.answer.records import Citation, QuestionError, Selection, ShortAnswer
@@ -130,8 +130,6 @@ def select_answer(question: str, qvec: np.ndarray, passages: list[Passage], inde
     if short_reader is not None and wants_span(question):
         window = quoted_window(index, ids[picked[0]])
         short = short_answer(question, window, short_reader, short_answer_bar(settings, config))
-        if acronym is not None and short is not None and long_form(short.text, acronym) is None:
-            short = None  # no sentence spells it out: a span that cannot abbreviate to it does not answer
         lap("short")
     return Selection(citations, False, answerable, short)
 
