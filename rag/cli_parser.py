@@ -131,6 +131,11 @@ def _measure_commands(sub) -> None:
     p.add_argument("--reader", type=Path, help="use these reader weights instead of training the reader")
     p.add_argument("--span-epochs", type=int, default=3, help="epochs of the short-answer reader")
     p.add_argument("--span-reader", type=Path, help="use these short-answer reader weights instead of training it")
+    p.add_argument("--reader-start", type=Path, help="train the reader further from these weights, for --epochs more epochs")
+    p.add_argument("--cut-answers", action="store_true",
+                   help="the reader also reads each answering sentence with its answer cut out, as a negative")
+    p.add_argument("--passage-ranker", type=Path, help="keep this passage ranker instead of fitting one")
+    p.add_argument("--ranker", type=Path, help="keep these stage-1 trees instead of fitting them")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("bench", help="measure speed and memory at several sizes")

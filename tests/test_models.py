@@ -141,3 +141,39 @@ def test_short_answers_are_shown_from_the_score_where_they_are_right_more_often_
     assert sure_from(pairs, 0.999) == 1e9  # sure beyond any span seen: none is shown
     with pytest.raises(ValueError):
         sure_from(pairs, 1.0)
+
+
+def test_the_reader_can_learn_from_answering_sentences_with_the_answer_cut_out():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from rag.train.data import Example
+    from rag.train.reader import _readings, answer_cut
+
+    text = "The delegation was led by its director, Dr. Danilo Rončević, and met the BOSA team."
+    a = text.index("Dr. Danilo")
+    b = a + len("Dr. Danilo Rončević")
+    assert answer_cut(text, (a, b)) == "The delegation was led by its director, , and met the BOSA team."
+    index = SimpleNamespace(sentences=[SimpleNamespace(text=t) for t in ["The visit was in June.", text, "Dr. Danilo Rončević"]])
+    ex = Example("q", "Who led the delegation?", ["Dr. Danilo Rončević"], [0, 1, 2], np.zeros((3, 1)),
+                 np.array([0, 1, 1]), {1: (a, b), 2: (0, 19)})
+    plain = _readings(ex, [0, 1, 2], index, cut_answers=False)
+    assert [(p, span) for p, _, span in plain] == [(0, None), (1, (a, b)), (2, (0, 19))]
+    cut = _readings(ex, [0, 1, 2], index, cut_answers=True)
+    # Each positive is read once more without its answer, as a negative; a sentence that was only its
+    # answer leaves too little to read.
+    assert cut[:3] == plain and cut[3:] == [(1, answer_cut(text, (a, b)), None)]
+
+
+def test_train_can_keep_fitted_rankers_and_train_the_reader_further(tmp_path):
+    from rag.cli_parser import build_parser
+    from rag.train.fit import _kept_note
+
+    args = build_parser().parse_args(["train", "--squad", "x.json", "--passage-ranker", "p.txt.xz", "--ranker", "r.txt.xz",
+                                      "--reader-start", "reader.safetensors.xz", "--cut-answers", "--epochs", "1"])
+    assert (str(args.passage_ranker), str(args.ranker), str(args.reader_start)) == ("p.txt.xz", "r.txt.xz", "reader.safetensors.xz")
+    assert args.cut_answers and not build_parser().parse_args(["train", "--squad", "x.json"]).cut_answers
+    # A kept passage ranker's config says what it learnt from; the shipped one's does.
+    assert _kept_note(MODELS / "passage_ranker.txt.xz") == json.loads(CONFIG.read_text())["notes"]["passage_ranker"]
+    assert _kept_note(tmp_path / "passage_ranker.txt.xz") == "kept"

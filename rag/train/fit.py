@@ -16,6 +16,7 @@ The steps live in `rag.train.data`, `rag.train.reader` and `rag.train.selector`.
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         questions: list[dict] | None = None, question_settings=None, question_false_abstention: float = 0.02,
         reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None,
         reader_lr: float | list[float] = 5e-5, reader_layers: int | None = None, reader_context: int = 0,
-        beir: Path | None = None, beir_weight: float = 3.0) -> dict:
+        beir: Path | None = None, beir_weight: float = 3.0, passage_ranker: Path | None = None,
+        ranker: Path | None = None, reader_start: Path | None = None, cut_answers: bool = False) -> dict:
     """Everything `rag train` does; returns the summary it prints. Writes into `output`:
     ranker.txt.xz, reader.safetensors.xz, span_reader.safetensors.xz and selector.json (which holds the
     others' sha256).
@@ -49,7 +51,11 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     `reader_weights` skips training the reader and uses those weights (for a refit after a change
     to retrieval or features); `span_weights` likewise for the short-answer reader, which is
     otherwise trained from the reader's weights for `span_epochs`. `beir` (a BEIR data set folder)
-    adds its train claims to the passage ranker's data, each weighing `beir_weight` questions."""
+    adds its train claims to the passage ranker's data, each weighing `beir_weight` questions.
+    `passage_ranker` and `ranker` keep those fitted trees instead of fitting them (a refit after a
+    change to the reader: LightGBM's splits move with a CPU's last bits, the trees need not).
+    `reader_start` trains the reader further from those weights, for `epochs` more epochs; with
+    `cut_answers` each positive is also read with its answer cut out, as a negative."""
     import torch
 
     from rag.answer.reader import WEIGHTS as READER_WEIGHTS, Reader
@@ -69,27 +75,33 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     torch.manual_seed(seed)
     fit_q, calibrate_q = training_questions(squad)
     assistant = Assistant(settings.replace(passage_ranker=False), progress=True, answer_models=False)
-    # The passage ranker first: what it puts on top is what the answer models then learn from.
-    groups = ranker_examples(assistant, fit_q)
-    weights, ranker_data = [1.0] * len(groups), f"{len(fit_q)} fit questions"
-    if beir is not None:
-        claims = _claim_examples(beir, settings)
-        groups, weights = groups + claims, weights + [beir_weight] * len(claims)
-        ranker_data += f" + {len(claims)} {beir.name} train claims, each weighing {beir_weight:g}"
-    log.info("fitting the passage ranker on %d questions", len(groups))
-    files = {PASSAGE_WEIGHTS.name: fit_passage_ranker(groups, output / PASSAGE_WEIGHTS.name, seed, weights)}
+    output.mkdir(parents=True, exist_ok=True)
+    if passage_ranker is not None:
+        ranker_data = _kept_note(passage_ranker)
+        files = {PASSAGE_WEIGHTS.name: _copied(passage_ranker, output / PASSAGE_WEIGHTS.name)}
+    else:  # the passage ranker first: what it puts on top is what the answer models then learn from
+        groups = ranker_examples(assistant, fit_q)
+        weights, ranker_data = [1.0] * len(groups), f"{len(fit_q)} fit questions"
+        if beir is not None:
+            claims = _claim_examples(beir, settings)
+            groups, weights = groups + claims, weights + [beir_weight] * len(claims)
+            ranker_data += f" + {len(claims)} {beir.name} train claims, each weighing {beir_weight:g}"
+        log.info("fitting the passage ranker on %d questions", len(groups))
+        files = {PASSAGE_WEIGHTS.name: fit_passage_ranker(groups, output / PASSAGE_WEIGHTS.name, seed, weights)}
     assistant.retriever.ranker = PassageRanker(output / PASSAGE_WEIGHTS.name)
     log.info("retrieving for %d + %d train questions", len(fit_q), len(calibrate_q))
     fit = make_examples(assistant, fit_q, settings.k)
     calibrate = make_examples(assistant, calibrate_q, settings.k)
     unanswerable = make_examples(assistant, calibrate_q, settings.k, without_article=True)
-    output.mkdir(parents=True, exist_ok=True)
-    # Stage 1 also sees the fit questions asked without their article, so its score means
-    # "this answers" in absolute terms, not only "best of these candidates".
-    fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
-    files[RANKER.name] = fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)
+    if ranker is not None:
+        files[RANKER.name] = _copied(ranker, output / RANKER.name)
+    else:
+        # Stage 1 also sees the fit questions asked without their article, so its score means
+        # "this answers" in absolute terms, not only "best of these candidates".
+        fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
+        files[RANKER.name] = fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)
     files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_lr, reader_weights, seed,
-                                         reader_layers, reader_context)
+                                         reader_layers, reader_context, reader_start, cut_answers)
     # Stage 2 and the thresholds are fitted on the scores of the product's runtime (int8), as the bar below is.
     reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name], "onnx-int8", context_chars=reader_context)
     files[SPAN_WEIGHTS.name] = _span_reader(fit_q, assistant.index, output, files, span_epochs, span_weights, seed)
@@ -107,11 +119,20 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
             "passage_ranker": ranker_data,
             "false_abstention": false_abstention, "max_words": max_words, "short_min_hit": short_min_hit,
             "question_set_false_abstention": question_false_abstention if questions else None,
-            "epochs": epochs, "reader_lr": reader_lr, "reader_layers": layers_in(output / READER_WEIGHTS.name), "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
+            "epochs": epochs, "reader_lr": reader_lr, "reader_start": str(reader_start) if reader_start else None,
+            "cut_answers": cut_answers, "reader_layers": layers_in(output / READER_WEIGHTS.name), "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
         },
     )
     (output / CONFIG.name).write_text(config.to_json() + "\n", encoding="utf-8")
     return config.__dict__
+
+
+def _kept_note(passage_ranker: Path) -> str:
+    """What a kept passage ranker learnt from, as the selector config beside it says."""
+    beside = Path(passage_ranker).parent / "selector.json"
+    if beside.is_file():
+        return json.loads(beside.read_text(encoding="utf-8"))["notes"].get("passage_ranker", "kept")
+    return "kept"
 
 
 def _claim_examples(beir: Path, settings) -> list:
@@ -139,14 +160,19 @@ def _copied(weights: Path, target: Path) -> str:
 
 
 def _reader(fit: list, index, output: Path, epochs: int, lr, weights: Path | None, seed: int,
-            layers: int | None = None, context_chars: int = 0) -> str:
-    """Train (or copy) the reader into `output`; returns its sha256."""
+            layers: int | None = None, context_chars: int = 0, start: Path | None = None,
+            cut_answers: bool = False) -> str:
+    """Train (or copy) the reader into `output`, from `start`'s weights when given; returns its sha256."""
     from rag.answer.reader import WEIGHTS
+    from rag.answer.reader_files import load_net
+    from rag.embedding.model import sha256_file
 
     if weights is not None:
         return _copied(weights, output / WEIGHTS.name)
     log.info("training the reader on %d questions", len(fit))
-    net = train_reader(fit, index, epochs=epochs, lr=lr, seed=seed, layers=layers, context_chars=context_chars)
+    net = load_net(start, sha256_file(start)) if start is not None else None
+    net = train_reader(fit, index, epochs=epochs, lr=lr, seed=seed, layers=layers, context_chars=context_chars,
+                       net=net, cut_answers=cut_answers)
     return save_reader(net, output / WEIGHTS.name, layers)
 
 

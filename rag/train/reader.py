@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import random
 import time
 from collections.abc import Sequence
@@ -25,6 +26,13 @@ def _group(ex: Example, top: int, rng: random.Random) -> list[int]:
     return chosen
 
 
+def answer_cut(text: str, span: tuple[int, int]) -> str:
+    """`text` with the answer `span` cut out: the sentence still shares the question's words, but no
+    longer answers it (a negative teaching the reader that the answer, not the overlap, counts)."""
+    a, b = span
+    return re.sub(r"\s{2,}", " ", text[:a] + " " + text[b:]).strip()
+
+
 def token_targets(offsets, sequence_ids, span: tuple[int, int]) -> tuple[int, int]:
     """Token positions of a character span inside the sentence segment (0, 0 when cut off)."""
     a, b = span
@@ -39,6 +47,16 @@ def token_targets(offsets, sequence_ids, span: tuple[int, int]) -> tuple[int, in
     if start is None or end is None or end < start:
         return 0, 0
     return start, end
+
+
+def _readings(ex: Example, group: list[int], index, cut_answers: bool) -> list[tuple[int, str, tuple[int, int] | None]]:
+    """What a step reads for one question: (candidate position, text, answer span or None) for each
+    candidate of `group`, then, with `cut_answers`, each positive with its answer cut out (no span)."""
+    out = [(p, index.sentences[ex.ids[p]].text, ex.spans.get(p)) for p in group]
+    if cut_answers:
+        cuts = [(p, answer_cut(text, span)) for p, text, span in out if span is not None]
+        out += [(p, cut, None) for p, cut in cuts if len(cut.split()) >= 3]  # not an answer-only sentence's remains
+    return out
 
 
 class Stepper:
@@ -66,13 +84,14 @@ class Stepper:
 
 def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, batch_questions: int = 4,
                  lr: float | Sequence[float] = 5e-5, head_lr: float = 1e-3, seed: int = 0, net=None,
-                 first_epoch: int = 0, layers: int | None = None, context_chars: int = 0):
+                 first_epoch: int = 0, layers: int | None = None, context_chars: int = 0, cut_answers: bool = False):
     """Fine-tune the reader's top `layers` layers (default: the reader's) and heads; returns the network.
 
     Each epoch is its own cycle (fresh optimiser, warm-up then linear decay, seeded by its number),
     so training `net` further from epoch `first_epoch` gives what a longer run would have. `lr` is
     the body's peak learning rate, one for every epoch or one per epoch. With `context_chars`, each
-    sentence is read after the end of the one before it (`rag.answer.reader.reading_context`).
+    sentence is read after the end of the one before it (`rag.answer.reader.reading_context`). With
+    `cut_answers`, each positive is also read with its answer cut out (`answer_cut`), as a negative.
     """
     lrs = epoch_rates(lr, epochs)
     import torch
@@ -93,7 +112,7 @@ def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, 
         if epoch:
             torch.manual_seed(seed + epoch)
         _train_epoch(net, tokenizer, usable, index, names, random.Random(seed + epoch), epoch, top, batch_questions,
-                     lrs[epoch], head_lr, context_chars)
+                     lrs[epoch], head_lr, context_chars, cut_answers)
     net.eval()
     return net
 
@@ -109,7 +128,8 @@ def epoch_rates(lr: float | Sequence[float], epochs: int) -> list[float]:
 
 
 def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], rng: random.Random, epoch: int,
-                 top: int, batch_questions: int, lr: float, head_lr: float, context_chars: int = 0) -> None:
+                 top: int, batch_questions: int, lr: float, head_lr: float, context_chars: int = 0,
+                 cut_answers: bool = False) -> None:
     """One pass over `usable`: listwise relevance loss per question plus the answer-span loss."""
     import torch
     from torch import nn
@@ -127,9 +147,9 @@ def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], 
     t0 = time.perf_counter()
     for step, b in enumerate(range(0, len(order), batch_questions), start=1):
         batch = order[b : b + batch_questions]
-        groups = [(ex, _group(ex, top, rng)) for ex in batch]
-        enc = tokenizer([first_segment(ex.question, reading_context(index, ex.ids[p], context_chars)) for ex, g in groups for p in g],
-                        [index.sentences[ex.ids[p]].text for ex, g in groups for p in g],
+        groups = [(ex, _readings(ex, _group(ex, top, rng), index, cut_answers)) for ex in batch]
+        enc = tokenizer([first_segment(ex.question, reading_context(index, ex.ids[p], context_chars)) for ex, g in groups for p, _, _ in g],
+                        [text for ex, g in groups for _, text, _ in g],
                         truncation="only_second", max_length=MAX_TOKENS, padding=True,
                         return_offsets_mapping=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping").tolist()
@@ -138,12 +158,12 @@ def _train_epoch(net, tokenizer, usable: list[Example], index, names: set[str], 
         row = 0
         for ex, group in groups:
             rows = slice(row, row + len(group))
-            target = torch.tensor([p in ex.spans for p in group])
+            target = torch.tensor([span is not None for _, _, span in group])
             # Listwise: minus the log of the positives' share of the softmax over this question's candidates.
             loss = loss - (torch.logsumexp(logit[rows].masked_fill(~target, -1e4), 0) - torch.logsumexp(logit[rows], 0))
-            for r, p in enumerate(group, start=row):
-                if p in ex.spans:
-                    s_t, e_t = token_targets(offsets[r], enc.sequence_ids(r), ex.spans[p])
+            for r, (_, _, span) in enumerate(group, start=row):
+                if span is not None:
+                    s_t, e_t = token_targets(offsets[r], enc.sequence_ids(r), span)
                     if s_t:
                         loss = loss + 0.5 * (ce(start[r : r + 1], torch.tensor([s_t])) + ce(end[r : r + 1], torch.tensor([e_t])))
             row += len(group)
