@@ -177,3 +177,18 @@ def test_train_can_keep_fitted_rankers_and_train_the_reader_further(tmp_path):
     # A kept passage ranker's config says what it learnt from; the shipped one's does.
     assert _kept_note(MODELS / "passage_ranker.txt.xz") == json.loads(CONFIG.read_text())["notes"]["passage_ranker"]
     assert _kept_note(tmp_path / "passage_ranker.txt.xz") == "kept"
+
+
+def test_train_refuses_options_that_would_be_ignored_before_any_long_step(tmp_path):
+    from rag.train.fit import check_options
+
+    reader = MODELS / "reader.safetensors.xz"
+    check_options(reader, None, False, MODELS / "passage_ranker.txt.xz", None, MODELS / "ranker.txt.xz")
+    with pytest.raises(ValueError, match="--reader keeps the reader"):
+        check_options(reader, None, True, None, None)
+    with pytest.raises(ValueError, match="--reader keeps the reader"):
+        check_options(reader, reader, False, None, None)
+    with pytest.raises(ValueError, match="--beir adds data to the passage ranker"):
+        check_options(None, None, False, MODELS / "passage_ranker.txt.xz", tmp_path)
+    with pytest.raises(FileNotFoundError, match="--ranker: no such file"):
+        check_options(None, None, False, None, None, tmp_path / "ranker.txt.xz")

@@ -70,6 +70,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         ranker_examples,
     )
 
+    check_options(reader_weights, reader_start, cut_answers, passage_ranker, beir, ranker, span_weights)
     if reader_weights is None:
         epoch_rates(reader_lr, epochs)  # a wrong count fails now, not after the retrieval pass
     torch.manual_seed(seed)
@@ -125,6 +126,21 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     )
     (output / CONFIG.name).write_text(config.to_json() + "\n", encoding="utf-8")
     return config.__dict__
+
+
+def check_options(reader_weights: Path | None, reader_start: Path | None, cut_answers: bool,
+                  passage_ranker: Path | None, beir: Path | None, ranker: Path | None = None,
+                  span_weights: Path | None = None) -> None:
+    """Refuse options that contradict each other, before any long step: each would be ignored."""
+    if reader_weights is not None and (reader_start is not None or cut_answers):
+        raise ValueError("--reader keeps the reader as it is: drop --reader-start and --cut-answers, or --reader")
+    if passage_ranker is not None and beir is not None:
+        raise ValueError("--beir adds data to the passage ranker, which --passage-ranker keeps: drop one of them")
+    given = (("--reader", reader_weights), ("--reader-start", reader_start), ("--passage-ranker", passage_ranker),
+             ("--ranker", ranker), ("--span-reader", span_weights))
+    for name, path in given:
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{name}: no such file: {path}")
 
 
 def _kept_note(passage_ranker: Path) -> str:
