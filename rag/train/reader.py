@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import random
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
