@@ -181,12 +181,13 @@ def _reader(fit: list, index, output: Path, epochs: int, lr, weights: Path | Non
     """Train (or copy) the reader into `output`, from `start`'s weights when given; returns its sha256."""
     from rag.answer.reader import WEIGHTS
     from rag.answer.reader_files import load_net
-    from rag.embedding.model import sha256_file
+    from rag.embedding.model import checked_sha256
 
     if weights is not None:
         return _copied(weights, output / WEIGHTS.name)
     log.info("training the reader on %d questions", len(fit))
-    net = load_net(start, sha256_file(start)) if start is not None else None
+    # A start file has no recorded digest to hold it to; its stamped one spares load_net a second read.
+    net = load_net(start, checked_sha256(start)) if start is not None else None
     net = train_reader(fit, index, epochs=epochs, lr=lr, seed=seed, layers=layers, context_chars=context_chars,
                        net=net, cut_answers=cut_answers)
     return save_reader(net, output / WEIGHTS.name, layers)
