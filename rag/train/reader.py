@@ -84,8 +84,10 @@ class Stepper:
 
 def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, batch_questions: int = 4,
                  lr: float | Sequence[float] = 5e-5, head_lr: float = 1e-3, seed: int = 0, net=None,
-                 first_epoch: int = 0, layers: int | None = None, context_chars: int = 0, cut_answers: bool = False):
-    """Fine-tune the reader's top `layers` layers (default: the reader's) and heads; returns the network.
+                 first_epoch: int = 0, layers: int | None = None, context_chars: int = 0, cut_answers: bool = False,
+                 base: str = "all-minilm-l6"):
+    """Fine-tune the reader's top `layers` layers (default: the reader's) and heads; returns the network,
+    `net` or else a new one started from `base` (`rag.answer.reader_base`).
 
     Each epoch is its own cycle (fresh optimiser, warm-up then linear decay, seeded by its number),
     so training `net` further from epoch `first_epoch` gives what a longer run would have. `lr` is
@@ -103,7 +105,7 @@ def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, 
     torch.manual_seed(seed)
     model_dir = bundled_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    net = net if net is not None else build_net(model_dir)
+    net = net if net is not None else build_net(model_dir, base)
     names = set(trained_names(net, layers or TRAINED_LAYERS))
     for n, p in net.named_parameters():
         p.requires_grad = n in names
@@ -179,11 +181,13 @@ def save_reader(net, path: Path, trained_layers: int | None = None) -> str:
     from safetensors.torch import save
 
     from rag.answer.reader import TRAINED_LAYERS, trained_names
+    from rag.answer.reader_base import MINILM
     from rag.answer.reader_files import quantize
     from rag.embedding.model import sha256_file
     from rag.models import write_model_bytes
 
     state = net.state_dict()
     names = trained_names(net, trained_layers or TRAINED_LAYERS)
-    write_model_bytes(path, save(quantize({n: state[n] for n in sorted(names)}), metadata={"format": "rag-reader-2"}))
+    metadata = {"format": "rag-reader-2", "base": getattr(net, "base", MINILM)}
+    write_model_bytes(path, save(quantize({n: state[n] for n in sorted(names)}), metadata=metadata))
     return sha256_file(path)
