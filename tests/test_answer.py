@@ -598,7 +598,7 @@ def test_a_question_no_span_answers_gets_its_sentence_without_a_short_answer(ass
     assert answer.short_answer is None
 
 
-QUESTION_SETS = [ROOT / "tests" / "data" / name for name in ("questions.jsonl", "heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl", "heldout5.jsonl", "heldout6.jsonl", "heldout7.jsonl", "heldout8.jsonl", "heldout9.jsonl")]
+QUESTION_SETS = [ROOT / "tests" / "data" / name for name in ("questions.jsonl", "heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl", "heldout5.jsonl", "heldout6.jsonl", "heldout7.jsonl", "heldout8.jsonl", "heldout9.jsonl", "heldout10.jsonl")]
 
 
 def test_english_questions_are_never_taken_for_another_language():

@@ -38,7 +38,7 @@ def test_question_set_schema_and_verbatim_answers():
             assert any(a in texts[s] for s in q["sources"]), (q["id"], a)
 
 
-@pytest.mark.parametrize("name", ["heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl", "heldout5.jsonl", "heldout6.jsonl", "heldout7.jsonl", "heldout8.jsonl", "heldout9.jsonl"])
+@pytest.mark.parametrize("name", ["heldout.jsonl", "heldout2.jsonl", "heldout3.jsonl", "heldout4.jsonl", "heldout5.jsonl", "heldout6.jsonl", "heldout7.jsonl", "heldout8.jsonl", "heldout9.jsonl", "heldout10.jsonl"])
 def test_held_out_sets_name_answers_found_verbatim_in_their_sources(name):
     questions = load_questions(ROOT / "tests" / "data" / name)
     texts = {p.stem: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
