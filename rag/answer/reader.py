@@ -1,11 +1,13 @@
-"""The reader: MiniLM reading the question and a candidate sentence together.
+"""The reader: a small BERT reading the question and a candidate sentence together.
 
-Two heads over the bundled all-MiniLM-L6-v2: how likely the sentence answers the question (from
-[CLS]), and where in it the short answer starts and ends (per token). Only the top three of the six
+Two heads: how likely the sentence answers the question (from [CLS]), and where in it the short
+answer starts and ends (per token). The network starts from a base (`rag.answer.reader_base`: the
+bundled all-MiniLM-L6-v2, or the ms-marco-MiniLM-L-12 cross-encoder), and only its top three
 transformer layers and the heads are trained (`rag train`); they ship inside the package as
-`rag/models/reader.safetensors.xz` (int8 weight rows, xz-compressed, sha256-checked), and the bottom three layers,
-the embeddings and the tokenizer are the bundled model's own. The short-answer reader
-(`rag.answer.short_answer`) is the same network with its top three layers trained for spans.
+`rag/models/reader.safetensors.xz` (int8 weight rows, xz-compressed, sha256-checked, its base in its
+metadata), and the other layers and embeddings are the base's own. Every base uses the bundled
+model's tokenizer. The short-answer reader (`rag.answer.short_answer`) is the same kind of network,
+with its top three layers trained for spans.
 """
 from __future__ import annotations
 
