@@ -42,6 +42,9 @@ def test_the_asked_kind_is_read_from_plain_question_words(question, kind):
     ("The Hub has planned various webinars for civil servants.", "count", False),
     ("From November 27 to 30, the Hub and the Commission organised a workshop.", "count", False),  # days, not a count
     ("On 5th of May the Hub met the delegation.", "count", False),
+    ("This effort focused on 21st-century merit-based civil service.", "count", False),  # an era, not a count
+    ("The castle dates from the 12th century and has 40 rooms.", "count", True),
+    ("Growth in the 20th century was 3 per cent.", "share", True),
     ("On May 5, 300 people attended.", "count", True),
     ("The opening was celebrated with a dinner attended by 2000 guests.", "count", True),
     ("From 4 to 6 June 2025, a delegation of twelve visited.", "count", True),

@@ -78,6 +78,8 @@ KINDS = tuple(k for k, _ in _QUESTION_KINDS)
 _DAY = r"\d{1,2}(st|nd|rd|th)?"
 _DAYS_OF_MONTH = re.compile(rf"\b({MONTHS})\s+{_DAY}(\s*(to|–|-|and)\s*{_DAY})?\b|"
                             rf"\b{_DAY}(\s*(to|–|-|and)\s*{_DAY})?\s+(of\s+)?({MONTHS})\b")
+# Nor is a century: "21st-century HR management" cannot say how many officials attended.
+_CENTURIES = re.compile(r"\b\d{1,2}(st|nd|rd|th)[\s-]+centur(y|ies)\b", re.I)
 _QUANTITIES = ("count", "share", "measure")
 
 
@@ -325,7 +327,7 @@ def asked_kind(question: str) -> str | None:
 
 def holds_kind(text: str, kind: str | None) -> bool:
     """Whether `text` can hold an answer of `kind` (always, when no kind is asked for); for a
-    quantity, the days of dates do not count as numbers."""
+    quantity, the days of dates and the numbers of centuries do not count as numbers."""
     if kind in _QUANTITIES:
-        text = _DAYS_OF_MONTH.sub(" ", text)
+        text = _CENTURIES.sub(" ", _DAYS_OF_MONTH.sub(" ", text))
     return kind is None or bool(_HOLDS[kind].search(text))
